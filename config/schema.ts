@@ -1,0 +1,206 @@
+// The one schema for both configuration files. Every key carries a description:
+// `config check`, `config docs` and the wizard are generated from it.
+import { z } from 'zod';
+
+const argv = (what: string) =>
+  z
+    .array(z.string().min(1).refine((s) => !s.includes('\0'), 'must not contain NUL'))
+    .min(1)
+    .describe(`${what} (an argv array: the program, then its fixed arguments; never run through a shell)`);
+
+const port = z.number().int().min(1).max(65535);
+
+const portRange = z
+  .object({
+    start: port.describe('First port of the range (inclusive).'),
+    end: port.describe('Last port of the range (inclusive).'),
+  })
+  .refine((r) => r.end >= r.start, { message: 'end must not be below start' });
+
+const walltime = z
+  .string()
+  .regex(/^(\d+-)?\d{1,3}(:\d{2}){0,2}$/, 'a Slurm time such as 01:00:00, 90 or 1-00:00:00');
+
+/** What a profile asks the scheduler for. Every field is validated before it reaches an argv. */
+export const resourcesSchema = z
+  .object({
+    partition: z.string().regex(/^[A-Za-z0-9_.,-]{1,64}$/).nullable().default(null).describe('Partition (queue) to submit to; null = the scheduler default.'),
+    cpus: z.number().int().min(1).max(1024).default(1).describe('CPU cores for the notebook (--cpus-per-task).'),
+    memoryMB: z.number().int().min(16).max(16 * 1024 * 1024).nullable().default(null).describe('Memory in MiB (--mem); null = the scheduler default.'),
+    gpus: z.number().int().min(0).max(64).default(0).describe('GPUs (--gres=gpu:N); 0 = none.'),
+    walltime: walltime.default('01:00:00').describe('Wall-time limit of the job (--time).'),
+    account: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).nullable().default(null).describe('Account to charge (--account); null = the user default.'),
+    qos: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).nullable().default(null).describe('Quality of service (--qos).'),
+    reservation: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).nullable().default(null).describe('Reservation (--reservation).'),
+    constraint: z.string().regex(/^[A-Za-z0-9_.&|()!,\[\]*-]{1,128}$/).nullable().default(null).describe('Node feature constraint (--constraint).'),
+    extraArgs: z
+      .array(z.string().regex(/^--[a-z][a-z0-9-]*(=[^\n\r\0]*)?$/, 'each extra argument must look like --name or --name=value'))
+      .default([])
+      .describe('Further scheduler options, one argv element each (e.g. --exclusive).'),
+  })
+  .strict();
+export type Resources = z.infer<typeof resourcesSchema>;
+
+const profileSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/).describe('Identifier the hub sends (letters, digits, _ . -).'),
+    displayName: z.string().min(1).max(200).describe('What students see in the options form.'),
+    description: z.string().max(2000).default('').describe('A sentence shown under the display name.'),
+    resources: resourcesSchema.prefault({}).describe('What a session of this profile asks the scheduler for.'),
+  })
+  .strict();
+export type Profile = z.infer<typeof profileSchema>;
+
+const localTransport = z
+  .object({
+    kind: z.literal('local').describe('Run hpc-wrap on this machine (the embedded setup, or a hub on the login node).'),
+    runAs: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]{0,31}$/)
+      .nullable()
+      .default(null)
+      .describe('Run hpc-wrap as this local account (the bridge must run as root); null = as the bridge itself.'),
+  })
+  .strict();
+
+export const hubBridgeSchema = z
+  .object({
+    listen: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1').describe('Address the API listens on. Keep it on loopback unless a proxy with TLS is in front.'),
+        port: port.default(8099).describe('TCP port of the API.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Where the bridge API listens.'),
+    apiTokenFile: z
+      .string()
+      .min(1)
+      .default('.state/api-token')
+      .describe('File holding the bearer token of the API (mode 0600). Created with a random token when missing.'),
+    stateDb: z.string().min(1).default('.state/bridge.sqlite').describe('SQLite database of sessions, jobs and events (WAL mode).'),
+    hubApiUrl: z
+      .string()
+      .url()
+      .default('http://127.0.0.1:8081/hub/api')
+      .describe("JupyterHub's API URL as the hub host sees it (the tunnel forwards the notebook's API calls here)."),
+    cluster: z
+      .object({
+        transport: z.discriminatedUnion('kind', [localTransport]).prefault({ kind: 'local' }).describe('How the bridge reaches the login node.'),
+        hpcWrap: argv('How to run hpc-wrap on the login node, e.g. ["hpc-wrap"] or ["node", "/opt/hpc-wrap.mjs", "--config", "/etc/hpc-wrap.yaml"]')
+          .nullable()
+          .default(null)
+          .describe('How to run hpc-wrap (argv); null = the hpc-wrap bundled next to this bridge, with the embedded config.'),
+        commandTimeoutSeconds: z.number().min(1).max(3600).default(60).describe('Kill an hpc-wrap call that takes longer than this.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('The cluster side: transport and the hpc-wrap command.'),
+    status: z
+      .object({
+        intervalSeconds: z.number().min(0.2).max(3600).default(15).describe('Seconds between status queries while every session is settled (one query for ALL sessions).'),
+        startingIntervalSeconds: z.number().min(0.1).max(600).default(1).describe('Seconds between status queries while any session is starting.'),
+        probeTimeoutSeconds: z.number().min(0.1).max(60).default(2).describe('Timeout of the HTTP readiness probe of a starting server.'),
+        outputTailLines: z.number().int().min(0).max(500).default(20).describe('How many lines of the job output a failure message carries.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('The status poller.'),
+    ports: portRange.default({ start: 40000, end: 40999 }).describe('Hub-side loopback ports handed to sessions (tunnel ends).'),
+    profiles: z
+      .array(profileSchema)
+      .min(1)
+      .default([{ name: 'default', displayName: 'Default notebook', description: '1 CPU, 1 hour', resources: resourcesSchema.parse({}) }])
+      .refine((ps) => new Set(ps.map((p) => p.name)).size === ps.length, 'profile names must be unique')
+      .describe('Resource profiles offered in the hub options form.'),
+    defaultProfile: z.string().nullable().default(null).describe('Profile used when the hub names none; null = the first profile.'),
+    maxBodyBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024).describe('Largest request body the API accepts.'),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').describe('Log level.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Logging (JSON lines on stderr, secrets redacted).'),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.defaultProfile !== null && !c.profiles.some((p) => p.name === c.defaultProfile)) {
+      ctx.addIssue({ code: 'custom', path: ['defaultProfile'], message: `must name one of the profiles (${c.profiles.map((p) => p.name).join(', ')})` });
+    }
+  })
+  .describe('hub-bridge.yaml: the service next to JupyterHub.');
+export type HubBridgeConfig = z.infer<typeof hubBridgeSchema>;
+
+const slurmScheduler = z
+  .object({
+    kind: z.literal('slurm').describe('Slurm: sbatch / squeue / scancel.'),
+    submit: argv('Submit command').default(['sbatch', '--parsable']).describe('Submit command (argv); hpc-wrap appends the options and the script path.'),
+    query: argv('Query command').default(['squeue']).describe('Query command (argv); hpc-wrap appends --noheader, --states, --format and the job list.'),
+    cancel: argv('Cancel command').default(['scancel']).describe('Cancel command (argv); hpc-wrap appends the job id.'),
+    env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/), z.string()).default({}).describe('Extra environment for the scheduler commands (e.g. SLURM_CONF).'),
+    queuePosition: z.boolean().default(true).describe('List every pending job (still one call) to compute queue positions.'),
+    timeoutSeconds: z.number().min(1).max(600).default(30).describe('A scheduler command that runs longer is killed and its result is "unknown".'),
+  })
+  .strict();
+
+const forkScheduler = z
+  .object({
+    kind: z.literal('fork').describe('Run the job script as a detached local process: the embedded default and a laptop mode, no batch system.'),
+  })
+  .strict();
+
+export const hpcWrapSchema = z
+  .object({
+    workDir: z.string().min(1).default('.state/hpc').describe('Root of per-user directories, session run dirs, the job index and logs.'),
+    homes: z
+      .object({
+        create: z.boolean().default(true).describe('Create a per-user home (like jh_config creating_user_homes); the notebook starts there with HOME set to it.'),
+        root: z.string().min(1).nullable().default(null).describe('Where per-user homes are made; null = <workDir>/homes.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Per-user home directories.'),
+    scheduler: z
+      .discriminatedUnion('kind', [slurmScheduler, forkScheduler])
+      .prefault({ kind: 'fork' })
+      .describe('The batch system and its commands.'),
+    jupyter: z
+      .object({
+        bindAddress: z.string().default('127.0.0.1').describe('Address the single-user server listens on inside the job (loopback: reached through the tunnel).'),
+        portRange: portRange.default({ start: 49152, end: 65000 }).describe('Node-side ports start-env picks from.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('The single-user server inside the job.'),
+    job: z
+      .object({
+        namePrefix: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('jupyterhub').describe('Job name prefix; the escaped user name follows.'),
+        hpcWrapCommand: argv('How the job runs hpc-wrap on the compute node').nullable().default(null).describe('How the job script runs hpc-wrap on the node; null = the same node and file as this hpc-wrap.'),
+        outputTailLines: z.number().int().min(0).max(500).default(20).describe('Lines of job output reported with a failure.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('The batch job.'),
+    maintenance: z
+      .object({
+        enabled: z.boolean().default(false).describe('Refuse new spawns (running sessions are not touched).'),
+        message: z.string().max(1000).default('The cluster is in maintenance; please try again later.').describe('Shown to the student on the hub spawn page.'),
+        allowUsers: z.array(z.string()).default([]).describe('Users who may still spawn during maintenance (e.g. admins testing).'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Maintenance mode.'),
+    logging: z
+      .object({
+        file: z.string().nullable().default(null).describe('Application log (JSON lines); null = <workDir>/log/hpc-wrap.log.'),
+        level: z.enum(['error', 'warn', 'info', 'debug']).default('info').describe('Log level.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Logging.'),
+  })
+  .strict()
+  .describe('hpc-wrap.yaml: the HPC side (the jh_config equivalent).');
+export type HpcWrapConfig = z.infer<typeof hpcWrapSchema>;
+export type SlurmSchedulerConfig = z.infer<typeof slurmScheduler>;

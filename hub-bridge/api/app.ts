@@ -1,0 +1,145 @@
+// The /v1 HTTP API (described in openapi.yaml). Thin: validation and lifecycle live in
+// SessionService; reads come from the store, never from the scheduler.
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import { isSessionId } from '../../config/names.js';
+import { RequestError, type CreateSessionInput, type SessionService } from '../sessions/session-service.js';
+import { SESSION_STATES, sessionView, TERMINAL_EVENTS, type SessionEvent, type SessionState } from '../sessions/types.js';
+import type { SessionStore } from '../store/session-store.js';
+import { VERSION } from '../version.js';
+import { tokenMatches } from './token-file.js';
+
+export interface AppDeps {
+  service: SessionService;
+  store: SessionStore;
+  token: string;
+  maxBodyBytes: number;
+  log: Logger;
+  heartbeatMs?: number;
+}
+
+function sendError(res: Response, status: number, code: string, message: string): void {
+  res.status(status).json({ error: { code, message } });
+}
+
+function sessionIdParam(req: Request): string {
+  const id = req.params.id;
+  if (!isSessionId(id)) throw new RequestError(404, 'not_found', `no session ${JSON.stringify(String(id).slice(0, 64))}`);
+  return id;
+}
+
+function afterParam(req: Request): number {
+  const raw = req.query.after ?? req.get('Last-Event-ID');
+  if (raw === undefined) return 0;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new RequestError(400, 'bad_request', 'after must be a non-negative integer (an event seq)');
+  return n;
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  const { service, store, log } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true, version: VERSION });
+  });
+
+  app.use('/v1', (req, res, next) => {
+    const header = req.get('authorization') ?? '';
+    const m = /^Bearer (.+)$/i.exec(header);
+    if (!m || !tokenMatches(m[1]!.trim(), deps.token)) {
+      res.set('WWW-Authenticate', 'Bearer');
+      return sendError(res, 401, 'unauthorized', m ? 'the bearer token is wrong' : 'missing "Authorization: Bearer <token>" header (the token is in the file named by apiTokenFile)');
+    }
+    next();
+  });
+  app.use('/v1', express.json({ limit: deps.maxBodyBytes, strict: true }));
+
+  app.get('/v1/profiles', (_req, res) => {
+    res.json({ profiles: service.profiles() });
+  });
+
+  app.post('/v1/sessions', (req, res) => {
+    const key = req.get('Idempotency-Key') ?? null;
+    if (key !== null && (key.length < 1 || key.length > 200 || !/^[\x21-\x7e]+$/.test(key))) {
+      throw new RequestError(400, 'bad_request', 'Idempotency-Key must be 1-200 printable ASCII characters');
+    }
+    const body: unknown = req.body;
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new RequestError(400, 'bad_request', 'the body must be a JSON object');
+    const [session, created] = service.create(body as CreateSessionInput, key);
+    res.status(created ? 201 : 200).json(sessionView(session));
+  });
+
+  app.get('/v1/sessions', (req, res) => {
+    const user = typeof req.query.user === 'string' ? req.query.user : undefined;
+    const state = typeof req.query.state === 'string' ? req.query.state : undefined;
+    if (state !== undefined && !SESSION_STATES.includes(state as SessionState)) {
+      throw new RequestError(400, 'bad_request', `state must be one of ${SESSION_STATES.join(', ')}`);
+    }
+    const sessions = store.list({ user, state: state as SessionState | undefined });
+    res.json({ sessions: sessions.map(sessionView) });
+  });
+
+  app.get('/v1/sessions/:id', (req, res) => {
+    const s = store.get(sessionIdParam(req));
+    if (!s) throw new RequestError(404, 'not_found', `no session ${req.params.id}`);
+    res.json(sessionView(s));
+  });
+
+  app.delete('/v1/sessions/:id', (req, res) => {
+    const s = service.stop(sessionIdParam(req));
+    res.status(202).json(sessionView(s));
+  });
+
+  app.get('/v1/sessions/:id/events', (req, res) => {
+    const id = sessionIdParam(req);
+    if (!store.get(id)) throw new RequestError(404, 'not_found', `no session ${id}`);
+    const after = afterParam(req);
+    if (!(req.get('accept') ?? '').includes('text/event-stream')) {
+      res.json({ events: store.events(id, after) });
+      return;
+    }
+    streamEvents(req, res, id, after, deps);
+  });
+
+  app.use((_req: Request, res: Response) => sendError(res, 404, 'not_found', 'no such endpoint; see openapi.yaml'));
+
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof RequestError) return sendError(res, err.status, err.code, err.message);
+    const e = err as { type?: string; status?: number; message?: string };
+    if (e.type === 'entity.too.large') return sendError(res, 413, 'payload_too_large', `the body is larger than ${deps.maxBodyBytes} bytes`);
+    if (e.type === 'entity.parse.failed') return sendError(res, 400, 'bad_request', 'the body is not valid JSON');
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return sendError(res, e.status, 'bad_request', e.message ?? 'bad request');
+    log.error({ err: e.message }, 'request failed');
+    sendError(res, 500, 'internal', 'internal error; see the bridge log');
+  });
+  return app;
+}
+
+function streamEvents(req: Request, res: Response, id: string, after: number, deps: AppDeps): void {
+  res.status(200).set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+  res.flushHeaders();
+  let last = after;
+  let done = false;
+  const send = (ev: SessionEvent) => {
+    if (done || ev.seq <= last) return;
+    last = ev.seq;
+    res.write(`id: ${ev.seq}\nevent: ${ev.kind}\ndata: ${JSON.stringify(ev)}\n\n`);
+    if (TERMINAL_EVENTS.includes(ev.kind)) finish();
+  };
+  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), deps.heartbeatMs ?? 15_000);
+  const finish = () => {
+    if (done) return;
+    done = true;
+    clearInterval(heartbeat);
+    deps.service.events.off(id, send);
+    res.end();
+  };
+  deps.service.events.on(id, send);
+  req.on('close', finish);
+  for (const ev of deps.store.events(id, after)) send(ev);
+  const s = deps.store.get(id);
+  if (s && (s.state === 'stopped' || s.state === 'failed')) finish();
+}

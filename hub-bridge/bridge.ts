@@ -1,0 +1,83 @@
+// Builds the one core object from a parsed config: store, transport, hpc-wrap client,
+// session service, status poller and the HTTP server.
+import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import type { HubBridgeConfig } from '../config/schema.js';
+import { createApp } from './api/app.js';
+import { readOrCreateToken } from './api/token-file.js';
+import { HpcWrapClient } from './cluster/hpc-wrap-client.js';
+import { SessionService } from './sessions/session-service.js';
+import { StatusPoller } from './sessions/status-poller.js';
+import { SessionStore } from './store/session-store.js';
+import { LocalTransport } from './transport/local-transport.js';
+import type { Transport } from './transport/types.js';
+
+/** The hpc-wrap bundle shipped next to this program (dist/hpc-wrap.mjs). */
+export function bundledHpcWrap(): string[] {
+  const candidates = [new URL('./hpc-wrap.mjs', import.meta.url), new URL('../dist/hpc-wrap.mjs', import.meta.url)];
+  for (const c of candidates) {
+    const p = fileURLToPath(c);
+    if (existsSync(p)) return [process.execPath, p];
+  }
+  throw new Error('hpc-wrap is not built: run `npm run build`, or set cluster.hpcWrap in hub-bridge.yaml');
+}
+
+export function createTransport(config: HubBridgeConfig): Transport {
+  const t = config.cluster.transport;
+  switch (t.kind) {
+    case 'local':
+      return new LocalTransport({ runAs: t.runAs });
+  }
+}
+
+export interface Bridge {
+  store: SessionStore;
+  service: SessionService;
+  poller: StatusPoller;
+  server: Server;
+  url: string;
+  token: string;
+  close(): Promise<void>;
+}
+
+export async function startBridge(config: HubBridgeConfig, log: Logger, opts: { transport?: Transport } = {}): Promise<Bridge> {
+  const { token, created } = readOrCreateToken(config.apiTokenFile);
+  if (created) log.info({ file: config.apiTokenFile }, 'created a new API token file');
+  const store = new SessionStore(config.stateDb);
+  const transport = opts.transport ?? createTransport(config);
+  const cluster = new HpcWrapClient(transport, config.cluster.hpcWrap ?? bundledHpcWrap(), config.cluster.commandTimeoutSeconds * 1000);
+  const service = new SessionService(store, cluster, config, log);
+  const poller = new StatusPoller(store, service, cluster, {
+    intervalMs: config.status.intervalSeconds * 1000,
+    startingIntervalMs: config.status.startingIntervalSeconds * 1000,
+  }, log);
+  const app = createApp({ service, store, token, maxBodyBytes: config.maxBodyBytes, log });
+
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.listen.port, config.listen.host, () => resolve(s));
+    s.once('error', reject);
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.listen.port;
+  const url = `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${port}`;
+
+  service.recover();
+  poller.start();
+  log.info({ url, cluster: cluster.description, sessions: store.live().length }, 'hpc-bridge listening');
+
+  return {
+    store, service, poller, server, url, token,
+    async close() {
+      await poller.stop();
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      });
+      await service.close();
+      await transport.close();
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,621 @@
+"""HpcBridgeSpawner: a thin JupyterHub spawner that delegates everything to hpc-bridge.
+
+The bridge (a separate service) submits the batch job, follows it through the queue,
+sets up the connection to the compute node and reports one session object.  This
+spawner only translates JupyterHub's spawner calls into the bridge's HTTP API:
+
+=================  ===========================================================
+JupyterHub         hpc-bridge
+=================  ===========================================================
+``start()``        ``POST /v1/sessions`` (Idempotency-Key), then
+                   ``GET /v1/sessions/:id`` until ``ready`` / ``failed``
+``poll()``         ``GET /v1/sessions/:id``
+``stop()``         ``DELETE /v1/sessions/:id``
+``progress()``     ``GET /v1/sessions/:id/events?after=SEQ``
+``options_form``   ``GET /v1/profiles``
+``get_url()``      ``GET /v1/sessions/:id`` (recovers the URL after a hub restart)
+=================  ===========================================================
+
+Rule of thumb: only a *definite* answer of the bridge (a terminal session state or a
+404) ever makes the hub believe a server is gone.  An unreachable bridge, a 5xx or a
+scheduler that cannot be asked (``jobState == "unknown"``) means "still running".
+"""
+
+import asyncio
+import html
+import re
+import secrets
+
+from jupyterhub.spawner import Spawner
+from traitlets import Float, Unicode, default
+
+from .client import (
+    BridgeClient,
+    BridgeConfigError,
+    BridgeError,
+    BridgeNotFound,
+    BridgeUnavailable,
+)
+
+__all__ = ["HpcBridgeSpawner", "SpawnFailed", "PROFILE_RE"]
+
+#: Allowed profile names (what the options form may send).
+PROFILE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+TERMINAL_STATES = frozenset({"stopped", "failed"})
+TERMINAL_EVENT_KINDS = frozenset({"ready", "failed", "stopped"})
+
+
+class SpawnFailed(RuntimeError):
+    """Start failed for a reason the student should read.
+
+    JupyterHub shows ``jupyterhub_message`` (plain text) on the progress page and
+    ``jupyterhub_html_message`` on the "not running" page.  The message may be a job
+    output tail spanning several lines, hence the ``<pre>``.
+    """
+
+    def __init__(self, message):
+        message = str(message or "The HPC job failed to start.")
+        super().__init__(message)
+        self.jupyterhub_message = message
+        self.jupyterhub_html_message = (
+            '<pre style="white-space: pre-wrap; text-align: left">'
+            + html.escape(message)
+            + "</pre>"
+        )
+
+
+async def _default_options_form(spawner):
+    """Default ``Spawner.options_form``: the profile picker (may return '')."""
+    return await spawner.render_profiles_form()
+
+
+class HpcBridgeSpawner(Spawner):
+    """Spawn single-user servers as HPC batch jobs through hpc-bridge."""
+
+    # ---- configuration ------------------------------------------------------------
+
+    bridge_url = Unicode(
+        "http://127.0.0.1:8099",
+        help="""Base URL of the hpc-bridge HTTP API (without the /v1 suffix).""",
+    ).tag(config=True)
+
+    bridge_token_file = Unicode(
+        "",
+        help="""Path of a file holding the bridge's bearer token.
+
+        Read at every use (surrounding whitespace stripped), so a rotated token is
+        picked up without restarting the hub.  Takes precedence over `bridge_token`.
+        The file should be readable only by the hub's user (mode 0600).
+        """,
+    ).tag(config=True)
+
+    bridge_token = Unicode(
+        "",
+        help="""The bridge's bearer token, as an alternative to `bridge_token_file`
+        (which wins when both are set).  Prefer the file: config files are often
+        readable by more people than a 0600 token file.
+        """,
+    ).tag(config=True)
+
+    request_timeout = Float(
+        10.0,
+        help="""Timeout in seconds of each single HTTP request to the bridge.""",
+    ).tag(config=True)
+
+    status_interval = Float(
+        0.5,
+        help="""Seconds between two GET /v1/sessions/:id while a server is starting.
+        A failed job is reported to the student at most this long after the bridge
+        knows it (not at `start_timeout`).
+        """,
+    ).tag(config=True)
+
+    progress_interval = Float(
+        1.0,
+        help="""Seconds between two GET /v1/sessions/:id/events while the spawn
+        progress page is open.""",
+    ).tag(config=True)
+
+    create_retry_timeout = Float(
+        60.0,
+        help="""How long start() keeps retrying POST /v1/sessions while the bridge is
+        unreachable or answers 5xx.  Retrying is safe: every attempt of one start
+        carries the same Idempotency-Key, so at most one job is submitted.
+        """,
+    ).tag(config=True)
+
+    stop_wait_timeout = Float(
+        10.0,
+        help="""After DELETE /v1/sessions/:id, how long stop() waits (unless
+        `now=True`) for the session to reach `stopped`/`failed`.""",
+    ).tag(config=True)
+
+    default_profile = Unicode(
+        "",
+        help="""Profile requested when the user did not choose one
+        ('' = let the bridge use its default profile).""",
+    ).tag(config=True)
+
+    @default("env_keep")
+    def _env_keep_default(self):
+        # The hub's PATH, PYTHONPATH, LANG... describe the hub host, not a compute
+        # node; the job gets its environment on the HPC side (as JupyterHub >= 5.2
+        # also does for the base Spawner).  Configure env_keep to pass more.
+        return ["JUPYTERHUB_SINGLEUSER_APP"]
+
+    @default("options_form")
+    def _options_form_default(self):
+        return _default_options_form
+
+    @default("options_from_form")
+    def _options_from_form_default(self):
+        return self._profile_options_from_form
+
+    # ---- state ---------------------------------------------------------------------
+
+    #: Id of the bridge session of the current (or last) server.
+    session_id = Unicode("")
+    #: Idempotency-Key of the start in progress.  Generated once per start, kept in
+    #: the spawner state (and deliberately NOT cleared by clear_state()), so that a
+    #: start interrupted by a hub restart and retried re-attaches to the same bridge
+    #: session instead of submitting a second job.  Dropped whenever a start
+    #: concludes (ready/failed/refused), on stop() and when poll() sees the end.
+    idempotency_key = Unicode("")
+
+    _stop_requested = False
+    _start_aborted = False
+    _warned_no_token = False
+
+    def load_state(self, state):
+        super().load_state(state)
+        sid = state.get("session_id") or state.get("hpc_bridge_session_id") or ""
+        key = state.get("idempotency_key") or ""
+        self.session_id = sid if isinstance(sid, str) else ""
+        self.idempotency_key = key if isinstance(key, str) else ""
+
+    def get_state(self):
+        state = super().get_state()
+        if self.session_id:
+            state["session_id"] = self.session_id
+        if self.idempotency_key:
+            state["idempotency_key"] = self.idempotency_key
+        return state
+
+    def clear_state(self):
+        super().clear_state()
+        self.session_id = ""
+        # idempotency_key intentionally kept, see its comment.
+
+    def _forget_session(self):
+        """The session is definitely over: forget it and the start's key."""
+        self.session_id = ""
+        self.idempotency_key = ""
+
+    def _persist_state(self):
+        """Write the spawner state to the hub database now (best effort).
+
+        JupyterHub only saves the state after start() returns; the session id and
+        Idempotency-Key must survive a hub restart *during* a long queue wait.
+        """
+        orm_spawner = self.orm_spawner
+        if orm_spawner is None:
+            return
+        try:
+            orm_spawner.state = self.get_state()
+            if self.db is not None:
+                self.db.commit()
+        except Exception:
+            self.log.warning(
+                "Could not persist hpc-bridge state of %s early", self._log_name, exc_info=True
+            )
+
+    # ---- bridge access -------------------------------------------------------------
+
+    def _read_token(self):
+        if self.bridge_token_file:
+            try:
+                with open(self.bridge_token_file, encoding="utf-8") as f:
+                    return f.read().strip()
+            except OSError as e:
+                # Only the path and the errno text: never any content.
+                raise BridgeConfigError(
+                    f"cannot read bridge_token_file {self.bridge_token_file!r}: {e.strerror}"
+                ) from None
+        if self.bridge_token:
+            return self.bridge_token.strip()
+        if not self._warned_no_token:
+            self._warned_no_token = True
+            self.log.warning(
+                "HpcBridgeSpawner: neither bridge_token_file nor bridge_token is set; "
+                "calling %s without a bearer token",
+                self.bridge_url,
+            )
+        return ""
+
+    @property
+    def bridge(self):
+        """A BridgeClient built from the current configuration."""
+        return BridgeClient(self.bridge_url, self._read_token, self.request_timeout)
+
+    # ---- options -------------------------------------------------------------------
+
+    def _profile_options_from_form(self, formdata):
+        values = formdata.get("profile") or [""]
+        profile = values[0]
+        if isinstance(profile, bytes):
+            profile = profile.decode("utf-8", "replace")
+        profile = (profile or "").strip()
+        if not profile:
+            return {}
+        if not PROFILE_RE.match(profile):
+            raise ValueError("Invalid profile name.")
+        return {"profile": profile}
+
+    def _chosen_profile(self):
+        """The profile of this start: user_options, else default_profile, else None."""
+        profile = None
+        opts = self.user_options if isinstance(self.user_options, dict) else {}
+        if opts.get("profile"):
+            profile = opts["profile"]
+        elif self.default_profile:
+            profile = self.default_profile
+        if profile is None:
+            return None
+        # user_options can also come straight from the REST API, bypassing the form.
+        if not isinstance(profile, str) or not PROFILE_RE.match(profile):
+            raise SpawnFailed("Invalid profile name.")
+        return profile
+
+    async def render_profiles_form(self):
+        """HTML for the profile picker, or '' (single profile / bridge unreachable)."""
+        try:
+            profiles = await self.bridge.list_profiles()
+        except Exception as e:
+            self.log.warning(
+                "hpc-bridge profiles unavailable for %s, showing no options form: %s",
+                self._log_name,
+                e,
+            )
+            return ""
+        usable = []
+        for p in profiles:
+            name = p.get("name")
+            if isinstance(name, str) and PROFILE_RE.match(name):
+                usable.append(p)
+            else:
+                self.log.warning("Ignoring hpc-bridge profile with invalid name %r", name)
+        if len(usable) <= 1:
+            return ""
+
+        previous = None
+        if isinstance(self.user_options, dict):
+            previous = self.user_options.get("profile")
+        selected = previous or self.default_profile or usable[0]["name"]
+        if selected not in {p["name"] for p in usable}:
+            selected = usable[0]["name"]
+
+        def esc(value):
+            return html.escape("" if value is None else str(value), quote=True)
+
+        options = []
+        details = []
+        for p in usable:
+            name = p["name"]
+            label = p.get("displayName") or name
+            desc = p.get("description") or ""
+            sel = " selected" if name == selected else ""
+            options.append(
+                f'<option value="{esc(name)}" title="{esc(desc)}"{sel}>{esc(label)}</option>'
+            )
+            details.append(
+                f"<dt>{esc(label)}</dt><dd>{esc(desc)}</dd>" if desc else f"<dt>{esc(label)}</dt>"
+            )
+        return (
+            '<div class="form-group">\n'
+            '<label for="hpc-bridge-profile">Resources</label>\n'
+            '<select class="form-control" name="profile" id="hpc-bridge-profile">\n'
+            + "\n".join(options)
+            + "\n</select>\n"
+            '<dl class="hpc-bridge-profiles">\n'
+            + "\n".join(details)
+            + "\n</dl>\n</div>"
+        )
+
+    # ---- lifecycle -----------------------------------------------------------------
+
+    async def start(self):
+        self._stop_requested = False
+        self._start_aborted = False
+        try:
+            return await self._start()
+        except BaseException:
+            self._start_aborted = True
+            raise
+
+    async def _start(self):
+        loop = asyncio.get_running_loop()
+        profile = self._chosen_profile()
+        reused_key = bool(self.idempotency_key)
+        if not reused_key:
+            self.idempotency_key = "hbs-" + secrets.token_urlsafe(24)
+        # Before the first await: JupyterHub commits the db right after calling start().
+        self._persist_state()
+
+        body = {
+            "user": self.user.name,
+            "serverName": self.name or "",
+            "env": self.get_env(),
+            "command": list(self.cmd) + list(self.get_args()),
+        }
+        if profile:
+            body["profile"] = profile
+
+        session = await self._create_session(body)
+        if reused_key and self._replay_unusable(session, profile):
+            # The interrupted start's session ended meanwhile (or was for another
+            # profile): start afresh instead of showing the student an old outcome.
+            self.log.info(
+                "hpc-bridge session %s of an interrupted start is not reusable; starting anew",
+                session.get("id"),
+            )
+            if session.get("state") not in TERMINAL_STATES:
+                try:
+                    await self.bridge.delete_session(session["id"])
+                except BridgeError as e:
+                    self.log.warning("Could not delete session %s: %s", session.get("id"), e)
+            self.idempotency_key = "hbs-" + secrets.token_urlsafe(24)
+            self._persist_state()
+            session = await self._create_session(body)
+
+        self.session_id = session["id"]
+        self._persist_state()
+        self.log.info(
+            "hpc-bridge session %s for %s (profile %s): %s",
+            self.session_id,
+            self._log_name,
+            session.get("profile") or profile or "default",
+            session.get("state"),
+        )
+
+        # Bounded even if JupyterHub's start_timeout does not cancel us.
+        deadline = loop.time() + max(float(self.start_timeout or 0), 0) + 60
+        while True:
+            if self._stop_requested:
+                raise SpawnFailed("The server was stopped while it was starting.")
+            if session is not None:
+                url = self._check_started(session)
+                if url:
+                    return url
+            if loop.time() > deadline:
+                raise SpawnFailed(
+                    f"Gave up waiting for hpc-bridge session {self.session_id} to become ready."
+                )
+            await asyncio.sleep(self.status_interval)
+            session = None
+            try:
+                session = await self.bridge.get_session(self.session_id)
+            except BridgeNotFound:
+                self._forget_session()
+                raise SpawnFailed(
+                    "The HPC session disappeared from the bridge while starting."
+                ) from None
+            except BridgeError as e:
+                # Transient (bridge restarting, 5xx) or odd (401 after token
+                # rotation): keep waiting; start_timeout bounds the wait.
+                self.log.warning(
+                    "hpc-bridge status of %s (session %s) unavailable, still waiting: %s",
+                    self._log_name,
+                    self.session_id,
+                    e,
+                )
+
+    def _replay_unusable(self, session, profile):
+        if session.get("state") in TERMINAL_STATES:
+            return True
+        return bool(profile and session.get("profile") and session.get("profile") != profile)
+
+    def _check_started(self, session):
+        """Return the URL when ready, raise when failed/stopped, else None."""
+        state = session.get("state")
+        if state == "ready":
+            url = session.get("url")
+            if not url and session.get("host") and session.get("port"):
+                url = f"http://{session['host']}:{int(session['port'])}"
+            if not url:
+                raise SpawnFailed("hpc-bridge reported the session ready but gave no URL.")
+            self.idempotency_key = ""  # this start is concluded
+            self.log.info("hpc-bridge session %s ready at %s", self.session_id, url)
+            return url
+        if state in TERMINAL_STATES:
+            message = session.get("message") or (
+                "The HPC job stopped before the server was ready."
+                if state == "stopped"
+                else "The HPC job failed to start."
+            )
+            self.log.warning(
+                "hpc-bridge session %s of %s %s: %s",
+                self.session_id,
+                self._log_name,
+                state,
+                message,
+            )
+            self._forget_session()
+            raise SpawnFailed(message)
+        return None
+
+    async def _create_session(self, body):
+        """POST /v1/sessions, retrying transient errors (same Idempotency-Key)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(float(self.create_retry_timeout), 0)
+        delay = 0.5
+        while True:
+            if self._stop_requested:
+                raise SpawnFailed("The server was stopped while it was starting.")
+            try:
+                _status, session = await self.bridge.create_session(body, self.idempotency_key)
+                return session
+            except BridgeConfigError as e:
+                self.log.error("HpcBridgeSpawner misconfigured: %s", e)
+                raise SpawnFailed(
+                    "The hub cannot talk to the HPC bridge (configuration error); "
+                    "please contact the administrators."
+                ) from None
+            except BridgeUnavailable as e:
+                if e.code == "maintenance":
+                    self.idempotency_key = ""
+                    raise SpawnFailed(e.message) from None
+                if loop.time() + delay > deadline:
+                    self.log.error("hpc-bridge unavailable, giving up start: %s", e)
+                    raise SpawnFailed(
+                        "The HPC bridge is not reachable at the moment; please try again later."
+                    ) from None
+                self.log.warning("hpc-bridge unavailable, retrying POST /v1/sessions: %s", e)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            except BridgeError as e:
+                if e.status == 409 and self.idempotency_key and e.code == "conflict":
+                    # Key seen before with another body: start afresh once.
+                    self.log.info("hpc-bridge refused a reused Idempotency-Key; using a new one")
+                    self.idempotency_key = "hbs-" + secrets.token_urlsafe(24)
+                    self._persist_state()
+                    continue
+                self.idempotency_key = ""
+                self.log.warning(
+                    "hpc-bridge refused to start %s: HTTP %s %s: %s",
+                    self._log_name,
+                    e.status,
+                    e.code,
+                    e.message,
+                )
+                raise SpawnFailed(e.message) from None
+
+    async def poll(self):
+        if not self.session_id:
+            return 0
+        try:
+            session = await self.bridge.get_session(self.session_id)
+        except BridgeNotFound:
+            self.log.warning(
+                "hpc-bridge session %s of %s is unknown to the bridge", self.session_id, self._log_name
+            )
+            self._forget_session()
+            return 1
+        except BridgeError as e:
+            # Unreachable, 5xx, 401, unreadable token...: NEVER report "gone" on that.
+            self.log.warning(
+                "hpc-bridge poll of %s (session %s) failed, assuming still running: %s",
+                self._log_name,
+                self.session_id,
+                e,
+            )
+            return None
+        state = session.get("state")
+        if state in TERMINAL_STATES:
+            self.log.info(
+                "hpc-bridge session %s of %s is %s: %s",
+                self.session_id,
+                self._log_name,
+                state,
+                session.get("message") or "",
+            )
+            self._forget_session()
+            return 1
+        # submitting/queued/starting/ready/stopping, including jobState "unknown"
+        # (scheduler unreachable): still running as far as the hub is concerned.
+        return None
+
+    async def stop(self, now=False):
+        self._stop_requested = True
+        sid = self.session_id
+        self.idempotency_key = ""
+        if not sid:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(float(self.stop_wait_timeout), 1.0)
+        # DELETE, retrying transient errors for a while (the bridge may be restarting).
+        while True:
+            try:
+                session = await self.bridge.delete_session(sid)
+                break
+            except BridgeNotFound:
+                return
+            except BridgeUnavailable as e:
+                if loop.time() > deadline:
+                    self.log.error("hpc-bridge unreachable, could not stop session %s: %s", sid, e)
+                    raise
+                self.log.warning("hpc-bridge unavailable, retrying DELETE of %s: %s", sid, e)
+                await asyncio.sleep(1.0)
+            except BridgeError as e:
+                self.log.error("hpc-bridge refused to stop session %s: %s", sid, e)
+                raise
+        self.log.info("Asked hpc-bridge to stop session %s of %s", sid, self._log_name)
+        if now:
+            return
+        while not (isinstance(session, dict) and session.get("state") in TERMINAL_STATES):
+            if loop.time() > deadline:
+                self.log.warning(
+                    "hpc-bridge session %s not stopped after %.0f s (state %s); the bridge "
+                    "keeps cancelling it",
+                    sid,
+                    self.stop_wait_timeout,
+                    session.get("state") if isinstance(session, dict) else "?",
+                )
+                return
+            await asyncio.sleep(min(0.5, max(self.status_interval, 0.1)))
+            try:
+                session = await self.bridge.get_session(sid)
+            except BridgeNotFound:
+                return
+            except BridgeError as e:
+                self.log.debug("hpc-bridge status of %s unavailable while stopping: %s", sid, e)
+
+    async def get_url(self):
+        """After a hub restart: ask the bridge where the server is (it may have moved)."""
+        fallback = self.server.url if self.server else None
+        if not self.session_id:
+            return fallback
+        try:
+            session = await self.bridge.get_session(self.session_id)
+        except BridgeError as e:
+            self.log.warning("hpc-bridge url of %s unavailable: %s", self._log_name, e)
+            return fallback
+        url = session.get("url")
+        if session.get("state") != "ready" or not isinstance(url, str) or not url:
+            return fallback
+        base = self.server.base_url if self.server else "/"
+        return url.rstrip("/") + base
+
+    async def progress(self):
+        # The session id appears once start() has posted; wait for it.
+        while not self.session_id:
+            if self._start_aborted or self._stop_requested:
+                return
+            await asyncio.sleep(0.2)
+        sid = self.session_id
+        after = 0
+        interval = min(max(float(self.progress_interval), 0.2), 5.0)
+        while True:
+            try:
+                events = await self.bridge.list_events(sid, after)
+            except BridgeNotFound:
+                return
+            except BridgeError as e:
+                self.log.debug("hpc-bridge events of %s unavailable: %s", sid, e)
+                events = []
+            for ev in sorted(events, key=lambda e: e.get("seq") or 0):
+                seq = ev.get("seq")
+                if isinstance(seq, int):
+                    if seq <= after:
+                        continue
+                    after = seq
+                item = {"message": str(ev.get("message") or ev.get("kind") or "")}
+                prog = ev.get("progress")
+                if isinstance(prog, (int, float)) and not isinstance(prog, bool):
+                    item["progress"] = max(0, min(100, int(prog)))
+                yield item
+                if ev.get("kind") in TERMINAL_EVENT_KINDS:
+                    return
+            if self._stop_requested or self.session_id != sid:
+                return
+            await asyncio.sleep(interval)

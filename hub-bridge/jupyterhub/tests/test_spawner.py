@@ -1,0 +1,595 @@
+"""Unit tests of HpcBridgeSpawner against a fake hpc-bridge (stdlib unittest + tornado).
+
+Run from the repository root:
+
+    /usr/bin/python3 -m unittest discover -s hub-bridge/jupyterhub/tests
+
+The fake bridge below is a test double of OUR OWN API (docs/contracts.md, section 6):
+canned sessions whose state advances one step per GET.
+"""
+
+import asyncio
+import json
+import os
+import socket
+import sys
+import tempfile
+import time
+import types
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))  # the package dir, so no install is needed
+
+import tornado.web  # noqa: E402
+from tornado.httpserver import HTTPServer  # noqa: E402
+from tornado.netutil import bind_sockets  # noqa: E402
+
+from jupyterhub.objects import Hub  # noqa: E402
+
+from hpc_bridge_spawner import HpcBridgeSpawner, SpawnFailed  # noqa: E402
+
+TOKEN = "test-token-Zx9"
+SID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+
+
+class FakeBridge:
+    """State of the fake bridge, shared by its handlers."""
+
+    def __init__(self):
+        self.sessions = {}  # id -> session dict
+        self.timelines = {}  # id -> list of dict updates, one applied per GET
+        self.events = {}  # id -> list of events
+        self.keys = {}  # Idempotency-Key -> session id
+        self.requests = []  # (method, path, headers dict, parsed body)
+        self.profiles = [
+            {"name": "default", "displayName": "Default", "description": "1 CPU", "resources": {}},
+            {"name": "big", "displayName": "Big", "description": "8 CPUs", "resources": {}},
+        ]
+        # what the next created session will do: list of updates per GET
+        self.next_timeline = [{"state": "ready", "url": "http://127.0.0.1:43123", "jobState": "running"}]
+        self.next_events = []
+        self.fail_gets = 0  # answer that many GET /v1/sessions/:id with 503 first
+        self.post_error = None  # (status, code, message)
+        self.counter = 0
+
+    def new_id(self):
+        self.counter += 1
+        n = self.counter
+        chars = []
+        for _ in range(26):
+            chars.append(SID_ALPHABET[n % 32])
+            n //= 32
+        return "s-" + "".join(chars)
+
+
+class Base(tornado.web.RequestHandler):
+    def initialize(self, bridge):
+        self.bridge = bridge
+
+    def prepare(self):
+        body = None
+        if self.request.body:
+            body = json.loads(self.request.body)
+        self.bridge.requests.append(
+            (self.request.method, self.request.path, dict(self.request.headers), body)
+        )
+        if self.request.headers.get("Authorization") != "Bearer " + TOKEN:
+            self.error(401, "unauthorized", "bad token")
+
+    def error(self, status, code, message):
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error": {"code": code, "message": message}}))
+
+    def send(self, doc, status=200):
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(doc))
+
+
+class ProfilesHandler(Base):
+    def get(self):
+        self.send({"profiles": self.bridge.profiles})
+
+
+class SessionsHandler(Base):
+    def post(self):
+        b = self.bridge
+        if b.post_error:
+            status, code, message = b.post_error
+            return self.error(status, code, message)
+        key = self.request.headers.get("Idempotency-Key")
+        if key and key in b.keys:
+            return self.send(b.sessions[b.keys[key]], 200)
+        body = json.loads(self.request.body)
+        sid = b.new_id()
+        session = {
+            "id": sid,
+            "user": body["user"],
+            "serverName": body.get("serverName", ""),
+            "profile": body.get("profile") or "default",
+            "state": "submitting",
+            "jobId": None,
+            "jobState": None,
+            "url": None,
+            "message": "",
+            "schedulerReachable": True,
+        }
+        b.sessions[sid] = session
+        b.timelines[sid] = list(b.next_timeline)
+        b.events[sid] = [dict(e, sessionId=sid) for e in b.next_events]
+        if key:
+            b.keys[key] = sid
+        self.send(session, 201)
+
+
+class SessionHandler(Base):
+    def get(self, sid):
+        b = self.bridge
+        if sid not in b.sessions:
+            return self.error(404, "not_found", "no such session")
+        if b.fail_gets > 0:
+            b.fail_gets -= 1
+            return self.error(503, "internal", "bridge restarting")
+        if b.timelines[sid]:
+            b.sessions[sid].update(b.timelines[sid].pop(0))
+        self.send(b.sessions[sid])
+
+    def delete(self, sid):
+        b = self.bridge
+        if sid not in b.sessions:
+            return self.error(404, "not_found", "no such session")
+        b.sessions[sid]["state"] = "stopping"
+        b.timelines[sid] = [{"state": "stopped", "message": "stopped by the hub"}]
+        self.send(b.sessions[sid], 202)
+
+
+class EventsHandler(Base):
+    def get(self, sid):
+        b = self.bridge
+        if sid not in b.sessions:
+            return self.error(404, "not_found", "no such session")
+        after = int(self.get_argument("after", "0"))
+        self.send({"events": [e for e in b.events[sid] if e["seq"] > after]})
+
+
+def free_port():
+    """A port on which nothing listens (connection refused)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class SpawnerTestCase(unittest.IsolatedAsyncioTestCase):
+    async def asyncSetUp(self):
+        self.bridge = FakeBridge()
+        app = tornado.web.Application(
+            [
+                (r"/v1/profiles", ProfilesHandler, {"bridge": self.bridge}),
+                (r"/v1/sessions", SessionsHandler, {"bridge": self.bridge}),
+                (r"/v1/sessions/([^/]+)", SessionHandler, {"bridge": self.bridge}),
+                (r"/v1/sessions/([^/]+)/events", EventsHandler, {"bridge": self.bridge}),
+            ],
+            log_function=lambda handler: None,  # keep the test output quiet
+        )
+        sockets = bind_sockets(0, "127.0.0.1")
+        self.port = sockets[0].getsockname()[1]
+        self.server = HTTPServer(app)
+        self.server.add_sockets(sockets)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    async def asyncTearDown(self):
+        self.server.stop()
+        await self.server.close_all_connections()
+
+    def make_spawner(self, **kw):
+        user = types.SimpleNamespace(name="alice", url="/user/alice/", escaped_name="alice")
+        kw.setdefault("bridge_url", self.url)
+        kw.setdefault("bridge_token", TOKEN)
+        kw.setdefault("status_interval", 0.05)
+        kw.setdefault("progress_interval", 0.05)
+        kw.setdefault("api_token", "hub-api-token-secret")
+        kw.setdefault("start_timeout", 600)
+        return HpcBridgeSpawner(user=user, hub=Hub(), **kw)
+
+    def posts(self):
+        return [r for r in self.bridge.requests if r[0] == "POST"]
+
+
+class StartTests(SpawnerTestCase):
+    async def test_start_ready_returns_url(self):
+        self.bridge.next_timeline = [
+            {"state": "queued", "jobId": "123", "jobState": "pending"},
+            {"state": "starting", "jobState": "running"},
+            {"state": "ready", "url": "http://127.0.0.1:43123", "jobState": "running"},
+        ]
+        sp = self.make_spawner(user_options={"profile": "big"}, cmd=["jupyterhub-singleuser"], args=["--debug"])
+        url = await sp.start()
+        self.assertEqual(url, "http://127.0.0.1:43123")
+        self.assertTrue(sp.session_id.startswith("s-"))
+        (method, path, headers, body), = self.posts()
+        self.assertEqual(path, "/v1/sessions")
+        self.assertEqual(body["user"], "alice")
+        self.assertEqual(body["serverName"], "")
+        self.assertEqual(body["profile"], "big")
+        self.assertEqual(body["command"], ["jupyterhub-singleuser", "--debug"])
+        self.assertEqual(body["env"]["JUPYTERHUB_API_TOKEN"], "hub-api-token-secret")
+        self.assertNotIn("PATH", body["env"])  # env_keep default narrowed
+        self.assertTrue(headers.get("Idempotency-Key"))
+        # the start concluded: the key is dropped, the session is kept
+        self.assertEqual(sp.get_state(), {"session_id": sp.session_id})
+
+    async def test_start_without_profile_omits_it(self):
+        sp = self.make_spawner()
+        await sp.start()
+        body = self.posts()[0][3]
+        self.assertNotIn("profile", body)
+
+    async def test_default_profile_used(self):
+        sp = self.make_spawner(default_profile="big")
+        await sp.start()
+        self.assertEqual(self.posts()[0][3]["profile"], "big")
+
+    async def test_start_failed_raises_bridge_message_quickly(self):
+        msg = "sbatch: error: Invalid account or account/partition combination\n--- job output ---\nboom"
+        self.bridge.next_timeline = [
+            {"state": "queued", "jobState": "pending"},
+            {"state": "failed", "jobState": "failed", "message": msg},
+        ]
+        sp = self.make_spawner(start_timeout=600)
+        t0 = time.monotonic()
+        with self.assertRaises(SpawnFailed) as cm:
+            await sp.start()
+        self.assertLess(time.monotonic() - t0, 3)
+        self.assertEqual(str(cm.exception), msg)
+        self.assertEqual(cm.exception.jupyterhub_message, msg)
+        self.assertIn("&lt;", SpawnFailed("<b>").jupyterhub_html_message)
+        self.assertEqual(sp.session_id, "")
+        self.assertEqual(sp.get_state(), {})
+
+    async def test_start_stopped_raises(self):
+        self.bridge.next_timeline = [{"state": "stopped", "message": "cancelled by admin"}]
+        sp = self.make_spawner()
+        with self.assertRaisesRegex(SpawnFailed, "cancelled by admin"):
+            await sp.start()
+
+    async def test_transient_errors_while_waiting_are_tolerated(self):
+        self.bridge.fail_gets = 3
+        sp = self.make_spawner()
+        url = await sp.start()
+        self.assertEqual(url, "http://127.0.0.1:43123")
+
+    async def test_post_4xx_raises_bridge_message(self):
+        self.bridge.post_error = (400, "bad_request", "unknown profile 'huge'")
+        sp = self.make_spawner(user_options={"profile": "huge"})
+        with self.assertRaisesRegex(SpawnFailed, "unknown profile 'huge'"):
+            await sp.start()
+        self.assertEqual(sp.idempotency_key, "")
+
+    async def test_post_maintenance_raises_quickly(self):
+        self.bridge.post_error = (503, "maintenance", "The cluster is in maintenance until 14:00.")
+        sp = self.make_spawner()
+        with self.assertRaisesRegex(SpawnFailed, "maintenance until 14:00"):
+            await sp.start()
+        self.assertEqual(len(self.posts()), 1)
+
+    async def test_bad_token_raises(self):
+        sp = self.make_spawner(bridge_token="wrong")
+        with self.assertRaisesRegex(SpawnFailed, "bad token"):
+            await sp.start()
+
+    async def test_invalid_profile_in_user_options_refused(self):
+        sp = self.make_spawner(user_options={"profile": "../etc"})
+        with self.assertRaises(SpawnFailed):
+            await sp.start()
+        self.assertEqual(self.posts(), [])
+
+    async def test_interrupted_start_reuses_idempotency_key(self):
+        # first start: the hub "dies" while the job is queued
+        self.bridge.next_timeline = [{"state": "queued"}] * 1000
+        sp = self.make_spawner()
+        task = asyncio.ensure_future(sp.start())
+        while not sp.session_id:
+            await asyncio.sleep(0.01)
+        state = sp.get_state()
+        task.cancel()
+        with self.assertRaises(asyncio.CancelledError):
+            await task
+        self.assertIn("idempotency_key", state)
+        first_sid = state["session_id"]
+
+        # new hub process: load_state, then JupyterHub's spawn clears state and starts
+        self.bridge.timelines[first_sid] = [{"state": "ready", "url": "http://127.0.0.1:40000"}]
+        sp2 = self.make_spawner()
+        sp2.load_state(state)
+        sp2.clear_state()
+        self.assertEqual(sp2.session_id, "")
+        url = await sp2.start()
+        self.assertEqual(url, "http://127.0.0.1:40000")
+        self.assertEqual(sp2.session_id, first_sid)
+        keys = [r[2].get("Idempotency-Key") for r in self.posts()]
+        self.assertEqual(keys[0], keys[1])
+        self.assertEqual(len(self.bridge.sessions), 1)
+
+    async def test_reused_key_with_finished_session_starts_anew(self):
+        self.bridge.next_timeline = [{"state": "queued"}] * 1000
+        sp = self.make_spawner()
+        task = asyncio.ensure_future(sp.start())
+        while not sp.session_id:
+            await asyncio.sleep(0.01)
+        state = sp.get_state()
+        task.cancel()
+        with self.assertRaises(asyncio.CancelledError):
+            await task
+        first_sid = state["session_id"]
+        self.bridge.sessions[first_sid]["state"] = "failed"
+        self.bridge.timelines[first_sid] = []
+        self.bridge.next_timeline = [{"state": "ready", "url": "http://127.0.0.1:40001"}]
+
+        sp2 = self.make_spawner()
+        sp2.load_state(state)
+        sp2.clear_state()
+        url = await sp2.start()
+        self.assertEqual(url, "http://127.0.0.1:40001")
+        self.assertNotEqual(sp2.session_id, first_sid)
+
+    async def test_token_file_wins_and_is_read_at_use(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "token")
+            with open(path, "w") as f:
+                f.write("  " + TOKEN + "\n")
+            sp = self.make_spawner(bridge_token="wrong", bridge_token_file=path)
+            await sp.start()
+            self.assertEqual(self.posts()[0][2]["Authorization"], "Bearer " + TOKEN)
+            with open(path, "w") as f:
+                f.write("rotated\n")
+            self.assertEqual(sp._read_token(), "rotated")
+
+    async def test_token_and_env_not_logged(self):
+        sp = self.make_spawner()
+        with self.assertLogs(sp.log, level="DEBUG") as logs:
+            sp.log.debug("marker")
+            await sp.start()
+            self.bridge.post_error = (400, "bad_request", "nope")
+            with self.assertRaises(SpawnFailed):
+                await sp.start()
+        text = "\n".join(logs.output)
+        self.assertNotIn(TOKEN, text)
+        self.assertNotIn("hub-api-token-secret", text)
+
+
+class PollTests(SpawnerTestCase):
+    async def test_poll_without_session_is_0(self):
+        sp = self.make_spawner()
+        self.assertEqual(await sp.poll(), 0)
+
+    async def test_poll_bridge_down_is_none(self):
+        sp = self.make_spawner(bridge_url=f"http://127.0.0.1:{free_port()}", request_timeout=2)
+        sp.load_state({"session_id": "s-" + "a" * 26})
+        self.assertIsNone(await sp.poll())
+        self.assertEqual(sp.session_id, "s-" + "a" * 26)
+
+    async def test_poll_5xx_is_none(self):
+        sp = self.make_spawner()
+        await sp.start()
+        self.bridge.fail_gets = 1
+        self.assertIsNone(await sp.poll())
+
+    async def test_poll_unreadable_token_file_is_none(self):
+        sp = self.make_spawner()
+        await sp.start()
+        sp.bridge_token_file = "/nonexistent/token"
+        self.assertIsNone(await sp.poll())
+
+    async def test_poll_job_state_unknown_is_none(self):
+        sp = self.make_spawner()
+        await sp.start()
+        self.bridge.timelines[sp.session_id] = [
+            {"state": "ready", "jobState": "unknown", "schedulerReachable": False}
+        ]
+        self.assertIsNone(await sp.poll())
+        self.assertTrue(sp.session_id)
+
+    async def test_poll_running_is_none(self):
+        sp = self.make_spawner()
+        await sp.start()
+        self.assertIsNone(await sp.poll())
+
+    async def test_poll_stopped_is_1_and_clears(self):
+        sp = self.make_spawner()
+        await sp.start()
+        self.bridge.timelines[sp.session_id] = [{"state": "stopped", "jobState": "completed"}]
+        self.assertEqual(await sp.poll(), 1)
+        self.assertEqual(sp.session_id, "")
+        self.assertEqual(sp.get_state(), {})
+
+    async def test_poll_failed_is_1(self):
+        sp = self.make_spawner()
+        await sp.start()
+        self.bridge.timelines[sp.session_id] = [{"state": "failed", "message": "node died"}]
+        self.assertEqual(await sp.poll(), 1)
+
+    async def test_poll_404_is_1(self):
+        sp = self.make_spawner()
+        sp.load_state({"session_id": "s-" + "b" * 26})
+        self.assertEqual(await sp.poll(), 1)
+
+
+class StopTests(SpawnerTestCase):
+    async def test_stop_deletes_and_waits(self):
+        sp = self.make_spawner()
+        await sp.start()
+        sid = sp.session_id
+        await sp.stop()
+        self.assertIn(("DELETE", "/v1/sessions/" + sid), [(r[0], r[1]) for r in self.bridge.requests])
+        self.assertEqual(self.bridge.sessions[sid]["state"], "stopped")
+
+    async def test_stop_now_does_not_wait(self):
+        sp = self.make_spawner()
+        await sp.start()
+        sid = sp.session_id
+        await sp.stop(now=True)
+        self.assertEqual(self.bridge.sessions[sid]["state"], "stopping")
+
+    async def test_stop_unknown_session_is_fine(self):
+        sp = self.make_spawner()
+        sp.load_state({"session_id": "s-" + "c" * 26})
+        await sp.stop()
+
+    async def test_stop_without_session(self):
+        sp = self.make_spawner()
+        await sp.stop()
+        self.assertEqual(self.bridge.requests, [])
+
+    async def test_stop_during_start_ends_start(self):
+        self.bridge.next_timeline = [{"state": "queued"}] * 1000
+        sp = self.make_spawner()
+        task = asyncio.ensure_future(sp.start())
+        while not sp.session_id:
+            await asyncio.sleep(0.01)
+        await sp.stop(now=True)
+        with self.assertRaises(SpawnFailed):
+            await asyncio.wait_for(task, 5)
+
+
+class ProgressTests(SpawnerTestCase):
+    async def test_progress_yields_events_and_ends_on_ready(self):
+        self.bridge.next_timeline = [{"state": "queued"}] * 6 + [
+            {"state": "ready", "url": "http://127.0.0.1:43123"}
+        ]
+        self.bridge.next_events = [
+            {"seq": 1, "kind": "submitted", "message": "Submitted job 123", "progress": 10},
+            {"seq": 2, "kind": "queued", "message": "Queued (position 3)", "progress": 20},
+            {"seq": 3, "kind": "running", "message": "Running on cn-014", "progress": 60},
+            {"seq": 4, "kind": "ready", "message": "Server ready", "progress": 100},
+            {"seq": 5, "kind": "info", "message": "after the end", "progress": 100},
+        ]
+        sp = self.make_spawner()
+
+        async def collect():
+            out = []
+            async for ev in sp.progress():
+                out.append(ev)
+            return out
+
+        prog = asyncio.ensure_future(collect())
+        await asyncio.sleep(0.1)  # progress starts before the session exists
+        url = await sp.start()
+        events = await asyncio.wait_for(prog, 5)
+        self.assertEqual(url, "http://127.0.0.1:43123")
+        self.assertEqual(
+            events,
+            [
+                {"progress": 10, "message": "Submitted job 123"},
+                {"progress": 20, "message": "Queued (position 3)"},
+                {"progress": 60, "message": "Running on cn-014"},
+                {"progress": 100, "message": "Server ready"},
+            ],
+        )
+        after = [r[1] for r in self.bridge.requests if r[1].endswith("/events")]
+        self.assertTrue(after)
+
+    async def test_progress_ends_on_failed(self):
+        self.bridge.next_timeline = [{"state": "queued"}] * 1000
+        self.bridge.next_events = [
+            {"seq": 1, "kind": "submitted", "message": "Submitted", "progress": 10},
+            {"seq": 2, "kind": "failed", "message": "Job failed: OOM", "progress": 100},
+        ]
+        sp = self.make_spawner()
+        task = asyncio.ensure_future(sp.start())
+        events = []
+        async for ev in sp.progress():
+            events.append(ev)
+        self.assertEqual(events[-1]["message"], "Job failed: OOM")
+        await sp.stop(now=True)
+        with self.assertRaises(SpawnFailed):
+            await task
+
+    async def test_progress_returns_when_start_fails_before_session(self):
+        self.bridge.post_error = (400, "bad_request", "nope")
+        sp = self.make_spawner()
+        task = asyncio.ensure_future(sp.start())
+        events = []
+        async for ev in sp.progress():
+            events.append(ev)
+        self.assertEqual(events, [])
+        with self.assertRaises(SpawnFailed):
+            await task
+
+
+class OptionsTests(SpawnerTestCase):
+    async def test_options_form_lists_profiles_escaped(self):
+        self.bridge.profiles = [
+            {"name": "default", "displayName": "Default <b>", "description": "1 CPU & \"1 GB\""},
+            {"name": "gpu", "displayName": "<script>alert(1)</script>", "description": "<img src=x onerror=alert(1)>"},
+            {"name": "bad name!", "displayName": "x", "description": ""},
+        ]
+        sp = self.make_spawner(default_profile="gpu")
+        form = await sp.get_options_form()
+        self.assertIn('<select class="form-control" name="profile"', form)
+        self.assertIn('<option value="default"', form)
+        self.assertIn('<option value="gpu"', form)
+        self.assertIn('value="gpu" title="&lt;img src=x onerror=alert(1)&gt;" selected', form)
+        self.assertNotIn("<script>", form)
+        self.assertNotIn("<img", form)
+        self.assertNotIn("<b>", form)
+        self.assertIn("&lt;script&gt;", form)
+        self.assertIn("1 CPU &amp; &quot;1 GB&quot;", form)
+        self.assertNotIn("bad name!", form)
+
+    async def test_options_form_single_profile_is_empty(self):
+        self.bridge.profiles = self.bridge.profiles[:1]
+        sp = self.make_spawner()
+        self.assertEqual(await sp.get_options_form(), "")
+
+    async def test_options_form_bridge_down_is_empty(self):
+        sp = self.make_spawner(bridge_url=f"http://127.0.0.1:{free_port()}", request_timeout=2)
+        with self.assertLogs(sp.log, level="WARNING"):
+            self.assertEqual(await sp.get_options_form(), "")
+
+    def test_options_from_form(self):
+        sp = HpcBridgeSpawner(user=types.SimpleNamespace(name="alice"), hub=Hub())
+        self.assertEqual(sp.run_options_from_form({"profile": ["gpu"]}), {"profile": "gpu"})
+        self.assertEqual(sp.run_options_from_form({"profile": ["a.b_c-1"]}), {"profile": "a.b_c-1"})
+        self.assertEqual(sp.run_options_from_form({}), {})
+        for bad in ["../x", "a b", "x" * 65, "<b>", "p;rm"]:
+            with self.assertRaises(ValueError):
+                sp.run_options_from_form({"profile": [bad]})
+
+
+class StateTests(unittest.TestCase):
+    def make(self):
+        return HpcBridgeSpawner(user=types.SimpleNamespace(name="alice"), hub=Hub())
+
+    def test_round_trip(self):
+        sp = self.make()
+        sp.session_id = "s-" + "d" * 26
+        sp.idempotency_key = "hbs-key"
+        state = sp.get_state()
+        self.assertEqual(state, {"session_id": "s-" + "d" * 26, "idempotency_key": "hbs-key"})
+        json.dumps(state)
+        sp2 = self.make()
+        sp2.load_state(state)
+        self.assertEqual(sp2.session_id, "s-" + "d" * 26)
+        self.assertEqual(sp2.idempotency_key, "hbs-key")
+        self.assertEqual(sp2.get_state(), state)
+
+    def test_empty_state(self):
+        sp = self.make()
+        sp.load_state({})
+        self.assertEqual(sp.get_state(), {})
+
+    def test_clear_state(self):
+        sp = self.make()
+        sp.load_state({"session_id": "s-x", "idempotency_key": "k"})
+        sp.clear_state()
+        self.assertEqual(sp.session_id, "")
+        # kept so that an interrupted start is resumed, see HpcBridgeSpawner.idempotency_key
+        self.assertEqual(sp.get_state(), {"idempotency_key": "k"})
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,294 @@
+// The core: session lifecycle. Persists every transition, then acts; submits through
+// hpc-wrap (idempotent per session id), applies the poller's status reports, stops jobs.
+import { createHash, randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { HubBridgeConfig, Profile } from '../../config/schema.js';
+import { validateServerName, validateUsername, NameError } from '../../config/names.js';
+import { HpcWrapRefusal, type HpcWrapClient, type JobStatus, type StartJobDocument } from '../cluster/hpc-wrap-client.js';
+import type { SessionStore } from '../store/session-store.js';
+import { failureMessage, queuedMessage } from './progress-messages.js';
+import { probeServer } from './readiness-probe.js';
+import { isTerminal, type EventKind, type Session, type SessionEvent } from './types.js';
+
+export class RequestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface CreateSessionInput {
+  user: unknown;
+  serverName?: unknown;
+  profile?: unknown;
+  env?: unknown;
+  command?: unknown;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+const PROGRESS: Record<EventKind, number> = {
+  requested: 0, submitted: 10, queued: 20, running: 50, starting: 70, ready: 100,
+  failed: 100, stopping: 90, stopped: 100, unknown: 30, info: 40,
+};
+
+function newSessionId(): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
+  const bytes = randomBytes(26);
+  return 's-' + Array.from(bytes, (b) => alphabet[b & 31]).join('');
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class SessionService {
+  readonly events = new EventEmitter();
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private closed = false;
+
+  constructor(
+    private readonly store: SessionStore,
+    private readonly cluster: HpcWrapClient,
+    private readonly config: HubBridgeConfig,
+    private readonly log: Logger,
+  ) {
+    this.events.setMaxListeners(0);
+  }
+
+  profiles(): Profile[] {
+    return this.config.profiles;
+  }
+
+  private profile(name: unknown): Profile {
+    const wanted = name === undefined || name === null || name === '' ? (this.config.defaultProfile ?? this.config.profiles[0]!.name) : name;
+    const p = this.config.profiles.find((x) => x.name === wanted);
+    if (!p) {
+      throw new RequestError(400, 'bad_request', `unknown profile ${JSON.stringify(String(wanted).slice(0, 64))}; available: ${this.config.profiles.map((x) => x.name).join(', ')}`);
+    }
+    return p;
+  }
+
+  private validateEnv(env: unknown): Record<string, string> {
+    if (env === undefined) return {};
+    if (!env || typeof env !== 'object' || Array.isArray(env)) throw new RequestError(400, 'bad_request', 'env must be an object of string values');
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(env)) {
+      if (!ENV_NAME.test(k)) throw new RequestError(400, 'bad_request', `env name ${JSON.stringify(k.slice(0, 64))} is not a valid variable name`);
+      if (typeof v !== 'string' || v.includes('\0')) throw new RequestError(400, 'bad_request', `env ${k} must be a string without NUL`);
+      out[k] = v;
+    }
+    return out;
+  }
+
+  private validateCommand(cmd: unknown): string[] {
+    if (cmd === undefined || cmd === null) return ['jupyterhub-singleuser'];
+    if (!Array.isArray(cmd) || cmd.length === 0 || cmd.length > 64 || !cmd.every((a) => typeof a === 'string' && a.length > 0 && a.length < 4096 && !a.includes('\0'))) {
+      throw new RequestError(400, 'bad_request', 'command must be a non-empty array of strings (argv)');
+    }
+    return cmd as string[];
+  }
+
+  /** Validates, persists and starts submitting. Returns [session, created]. */
+  create(input: CreateSessionInput, idempotencyKey: string | null): [Session, boolean] {
+    let user: string;
+    let serverName: string;
+    try {
+      user = validateUsername(input.user);
+      serverName = validateServerName(input.serverName);
+    } catch (err) {
+      if (err instanceof NameError) throw new RequestError(400, 'bad_request', err.message);
+      throw err;
+    }
+    const profile = this.profile(input.profile);
+    const env = this.validateEnv(input.env);
+    const command = this.validateCommand(input.command);
+
+    const fingerprint = createHash('sha256').update(JSON.stringify([user, serverName, profile.name])).digest('hex');
+    if (idempotencyKey !== null) {
+      const seen = this.store.findIdempotent(idempotencyKey);
+      if (seen) {
+        if (seen.fingerprint !== fingerprint) {
+          throw new RequestError(409, 'conflict', 'this Idempotency-Key was already used for a different user, server or profile');
+        }
+        return [this.store.get(seen.sessionId)!, false];
+      }
+    }
+    const active = this.store.list({ user }).find((s) => s.serverName === serverName && !isTerminal(s.state) && s.state !== 'stopping');
+    if (active) {
+      throw new RequestError(409, 'conflict', `user ${user} already has a live session for server "${serverName}" (${active.id}, ${active.state}); stop it first`);
+    }
+
+    const id = newSessionId();
+    const doc: StartJobDocument = { version: 1, sessionId: id, user, serverName, env, command, resources: profile.resources, script: null };
+    const servicePrefix = env.JUPYTERHUB_SERVICE_PREFIX ?? '/';
+    const session = this.store.create(
+      { id, user, serverName, profile: profile.name, servicePrefix, submitDoc: JSON.stringify(doc) },
+      idempotencyKey !== null ? { key: idempotencyKey, fingerprint } : null,
+    );
+    this.emit(id, 'requested', `Requested a "${profile.displayName}" notebook server`);
+    this.log.info({ session: id, user, serverName, profile: profile.name }, 'session created');
+    this.track(id, this.submit(id));
+    return [session, true];
+  }
+
+  private track(id: string, p: Promise<void>): void {
+    const wrapped = p.catch((err) => this.log.error({ session: id, err: (err as Error).message }, 'session task failed')).finally(() => this.inFlight.delete(id));
+    this.inFlight.set(id, wrapped);
+  }
+
+  get(id: string): Session | undefined {
+    return this.store.get(id);
+  }
+
+  emit(sessionId: string, kind: EventKind, message: string): SessionEvent {
+    const ev = this.store.addEvent(sessionId, kind, message, PROGRESS[kind]);
+    this.events.emit(sessionId, ev);
+    return ev;
+  }
+
+  private fail(id: string, message: string, reason: string | null = null): void {
+    this.store.update(id, { state: 'failed', message, reason });
+    this.store.clearSubmitDoc(id);
+    this.emit(id, 'failed', message);
+    this.log.warn({ session: id, reason }, 'session failed');
+  }
+
+  /** Submits (or re-submits after a restart: startjob is idempotent per session id). */
+  async submit(id: string): Promise<void> {
+    const raw = this.store.submitDoc(id);
+    if (!raw) return this.fail(id, 'The request could not be recovered after a bridge restart; please start the server again.');
+    const doc = JSON.parse(raw) as StartJobDocument;
+    for (let attempt = 1; ; attempt++) {
+      if (this.closed) return;
+      try {
+        const { jobId } = await this.cluster.startJob(doc);
+        const cancelled = this.store.get(id)?.cancelRequested ?? false;
+        const s = this.store.update(id, cancelled ? { jobId, jobState: 'pending' } : { jobId, state: 'queued', jobState: 'pending' });
+        this.store.clearSubmitDoc(id);
+        this.emit(id, 'submitted', `Submitted batch job ${jobId}`);
+        this.log.info({ session: id, jobId }, 'job submitted');
+        if (s.cancelRequested) await this.kill(s);
+        return;
+      } catch (err) {
+        if (err instanceof HpcWrapRefusal) {
+          const msg = err.code === 'maintenance' ? err.message : `The cluster refused the job: ${err.message}`;
+          return this.fail(id, msg, err.code);
+        }
+        if (this.store.get(id)?.cancelRequested) return this.finishStopped(id, 'Stopped before the job was submitted.');
+        if (attempt >= 4) return this.fail(id, `Could not submit the job: ${(err as Error).message}`, 'transport');
+        this.log.warn({ session: id, attempt, err: (err as Error).message }, 'submit failed, retrying');
+        await sleep(500 * 2 ** attempt);
+      }
+    }
+  }
+
+  private finishStopped(id: string, message: string): void {
+    this.store.update(id, { state: 'stopped', message });
+    this.store.clearSubmitDoc(id);
+    this.emit(id, 'stopped', message);
+  }
+
+  stop(id: string): Session {
+    const s = this.store.get(id);
+    if (!s) throw new RequestError(404, 'not_found', `no session ${id}`);
+    if (isTerminal(s.state)) return s;
+    if (s.state !== 'stopping') {
+      this.store.update(id, { state: 'stopping', cancelRequested: true });
+      this.emit(id, 'stopping', 'Stopping the server');
+    }
+    const cur = this.store.get(id)!;
+    if (cur.jobId) this.track(id, this.kill(cur));
+    return this.store.get(id)!;
+  }
+
+  private async kill(s: Session): Promise<void> {
+    if (!s.jobId) return;
+    try {
+      await this.cluster.killJob(s.jobId);
+      this.log.info({ session: s.id, jobId: s.jobId }, 'job cancelled');
+    } catch (err) {
+      // The poller retries the cancel while the job is still listed.
+      this.log.warn({ session: s.id, err: (err as Error).message }, 'cancel failed; will retry');
+    }
+  }
+
+  /** Resume what a crash interrupted: unsubmitted sessions are submitted again (idempotent), stops re-issued. */
+  recover(): void {
+    for (const s of this.store.live()) {
+      if (s.state === 'submitting' && !this.inFlight.has(s.id)) {
+        this.log.info({ session: s.id }, 'resuming submit after restart');
+        this.track(s.id, this.submit(s.id));
+      } else if (s.state === 'stopping' && s.jobId) {
+        this.track(s.id, this.kill(s));
+      }
+    }
+  }
+
+  /** The scheduler could not be asked: keep every session as it is, say so once. */
+  markUnreachable(sessions: Session[], why: string): void {
+    for (const s of sessions) {
+      if (s.schedulerReachable) {
+        this.store.update(s.id, { schedulerReachable: false, jobState: 'unknown' });
+        this.emit(s.id, 'unknown', 'The scheduler cannot be reached right now; your session is kept and checked again shortly.');
+        this.log.warn({ session: s.id, why }, 'scheduler unreachable');
+      }
+    }
+  }
+
+  /** Applies one job's status from the poller (and probes a starting server). */
+  async apply(s: Session, st: JobStatus): Promise<void> {
+    if (st.state === 'unknown') return this.markUnreachable([s], 'job state unknown');
+    const base = { schedulerReachable: true, jobState: st.state, node: st.node ?? s.node, reason: st.reason ?? null };
+    if (!s.schedulerReachable) this.emit(s.id, 'info', 'The scheduler answers again.');
+
+    if (st.state === 'done' || st.state === 'failed' || st.state === 'cancelled') {
+      if (s.state === 'stopping') return this.finishStopped(s.id, 'The server was stopped.');
+      const starting = s.state !== 'ready';
+      const msg = failureMessage(st, starting);
+      this.store.update(s.id, { ...base, message: msg });
+      if (starting) return this.fail(s.id, msg, st.reason ?? st.state);
+      this.store.update(s.id, { state: 'stopped' });
+      this.emit(s.id, 'stopped', msg);
+      return;
+    }
+    if (s.state === 'stopping') {
+      this.store.update(s.id, base);
+      await this.kill(s);
+      return;
+    }
+    if (st.state === 'pending') {
+      const msg = queuedMessage(st);
+      const changed = s.state !== 'queued' || s.queuePosition !== (st.position ?? null) || s.estimatedStart !== (st.estimatedStart ?? null) || s.reason !== (st.reason ?? null);
+      this.store.update(s.id, { ...base, state: 'queued', queuePosition: st.position ?? null, estimatedStart: st.estimatedStart ?? null, message: msg });
+      if (changed) this.emit(s.id, 'queued', msg);
+      return;
+    }
+    // running or completing
+    if (s.state === 'queued' || s.state === 'submitting') {
+      s = this.store.update(s.id, { ...base, state: 'starting', queuePosition: null, estimatedStart: null, message: `Running on ${st.node ?? 'a compute node'}` });
+      this.emit(s.id, 'running', `Job ${s.jobId} is running on node ${st.node ?? '(unknown)'}`);
+    } else {
+      s = this.store.update(s.id, base);
+    }
+    const srv = st.server;
+    if (s.state === 'starting' && srv && srv.port && srv.host) {
+      if (s.port !== srv.port || s.host !== srv.host) {
+        s = this.store.update(s.id, { host: srv.host, port: srv.port, message: 'Starting Jupyter' });
+        this.emit(s.id, 'starting', `Starting Jupyter on ${s.node ?? 'the node'} (port ${srv.port})`);
+      }
+      const url = `http://${srv.host}:${srv.port}${s.servicePrefix.endsWith('/') ? s.servicePrefix : s.servicePrefix + '/'}api`;
+      if (await probeServer(url, this.config.status.probeTimeoutSeconds * 1000)) {
+        this.store.update(s.id, { state: 'ready', message: 'Ready' });
+        this.emit(s.id, 'ready', `Your server is ready on ${s.node ?? srv.host}`);
+        this.log.info({ session: s.id, node: s.node }, 'session ready');
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.inFlight.values()]);
+  }
+}

@@ -1,0 +1,80 @@
+// ONE `hpc-wrap jobstate` call per interval for ALL live jobs; a shorter interval while
+// any session is starting. Results go to the store, which the API reads: API reads never
+// reach the scheduler.
+import type { Logger } from 'pino';
+import type { HpcWrapClient } from '../cluster/hpc-wrap-client.js';
+import type { SessionStore } from '../store/session-store.js';
+import type { SessionService } from './session-service.js';
+
+export interface PollerTiming {
+  intervalMs: number;
+  startingIntervalMs: number;
+}
+
+export class StatusPoller {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+  /** Number of jobstate calls made (for metrics and benchmarks). */
+  calls = 0;
+
+  constructor(
+    private readonly store: SessionStore,
+    private readonly service: SessionService,
+    private readonly cluster: HpcWrapClient,
+    private readonly timing: PollerTiming,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.tick()
+        .catch((err) => this.log.error({ err: (err as Error).message }, 'status poll failed'))
+        .then(() => {
+          this.running = null;
+          this.schedule(this.nextDelay());
+        });
+    }, ms);
+    this.timer.unref?.();
+  }
+
+  private nextDelay(): number {
+    const starting = this.store.live().some((s) => s.state === 'submitting' || s.state === 'queued' || s.state === 'starting' || s.state === 'stopping');
+    return starting ? this.timing.startingIntervalMs : this.timing.intervalMs;
+  }
+
+  /** One poll: one jobstate call for every live session that has a job. */
+  async tick(): Promise<void> {
+    const live = this.store.live().filter((s) => s.jobId);
+    if (live.length === 0) return;
+    const ids = [...new Set(live.map((s) => s.jobId!))];
+    this.calls++;
+    let report;
+    try {
+      report = await this.cluster.jobState(ids);
+    } catch (err) {
+      this.service.markUnreachable(live, (err as Error).message);
+      return;
+    }
+    await Promise.all(
+      live.map(async (s) => {
+        const st = report.jobs[s.jobId!];
+        const cur = this.store.get(s.id);
+        if (!st || !cur || cur.state !== s.state) return;
+        await this.service.apply(cur, st);
+      }),
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+}

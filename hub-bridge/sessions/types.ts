@@ -1,0 +1,77 @@
+// The session model shared by the store, the service, the poller and the API.
+
+export const SESSION_STATES = ['submitting', 'queued', 'starting', 'ready', 'stopping', 'stopped', 'failed'] as const;
+export type SessionState = (typeof SESSION_STATES)[number];
+export const TERMINAL_STATES: readonly SessionState[] = ['stopped', 'failed'];
+export const isTerminal = (s: SessionState) => TERMINAL_STATES.includes(s);
+
+export type JobState = 'pending' | 'running' | 'completing' | 'done' | 'failed' | 'cancelled' | 'unknown';
+
+export interface Session {
+  id: string;
+  user: string;
+  serverName: string;
+  profile: string;
+  state: SessionState;
+  jobId: string | null;
+  jobState: JobState | null;
+  node: string | null;
+  host: string | null;
+  port: number | null;
+  servicePrefix: string;
+  queuePosition: number | null;
+  estimatedStart: string | null;
+  reason: string | null;
+  message: string | null;
+  schedulerReachable: boolean;
+  cancelRequested: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type EventKind =
+  | 'requested'
+  | 'submitted'
+  | 'queued'
+  | 'running'
+  | 'starting'
+  | 'ready'
+  | 'failed'
+  | 'stopping'
+  | 'stopped'
+  | 'unknown'
+  | 'info';
+
+export const TERMINAL_EVENTS: readonly EventKind[] = ['ready', 'failed', 'stopped'];
+
+export interface SessionEvent {
+  seq: number;
+  sessionId: string;
+  time: string;
+  kind: EventKind;
+  message: string;
+  progress: number;
+}
+
+/** The public JSON form of a session (what GET /v1/sessions/:id returns). */
+export function sessionView(s: Session) {
+  return {
+    id: s.id,
+    user: s.user,
+    serverName: s.serverName,
+    profile: s.profile,
+    state: s.state,
+    jobId: s.jobId,
+    jobState: s.jobState,
+    node: s.node,
+    host: s.host,
+    port: s.port,
+    url: s.host && s.port ? `http://${s.host}:${s.port}` : null,
+    queue: { position: s.queuePosition, estimatedStart: s.estimatedStart },
+    reason: s.reason,
+    message: s.message,
+    schedulerReachable: s.schedulerReachable,
+    createdAt: s.createdAt,
+    updatedAt: s.updatedAt,
+  };
+}

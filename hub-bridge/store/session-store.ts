@@ -1,0 +1,222 @@
+// SQLite (WAL) store of sessions, their events and idempotency keys. Every state change is
+// committed before the bridge acts on it, so a SIGKILL loses nothing that mattered.
+import Database from 'better-sqlite3';
+import { chmodSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { EventKind, JobState, Session, SessionEvent, SessionState } from '../sessions/types.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS sessions (
+  id TEXT PRIMARY KEY,
+  user TEXT NOT NULL,
+  server_name TEXT NOT NULL,
+  profile TEXT NOT NULL,
+  state TEXT NOT NULL,
+  job_id TEXT,
+  job_state TEXT,
+  node TEXT,
+  host TEXT,
+  port INTEGER,
+  service_prefix TEXT NOT NULL,
+  queue_position INTEGER,
+  estimated_start TEXT,
+  reason TEXT,
+  message TEXT,
+  scheduler_reachable INTEGER NOT NULL DEFAULT 1,
+  cancel_requested INTEGER NOT NULL DEFAULT 0,
+  submit_doc TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_state ON sessions(state);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user, server_name);
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  session_id TEXT NOT NULL,
+  time TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  message TEXT NOT NULL,
+  progress INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_session ON events(session_id, seq);
+CREATE TABLE IF NOT EXISTS idempotency (
+  key TEXT PRIMARY KEY,
+  session_id TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+`;
+
+type Row = Record<string, unknown>;
+
+function toSession(r: Row): Session {
+  return {
+    id: r.id as string,
+    user: r.user as string,
+    serverName: r.server_name as string,
+    profile: r.profile as string,
+    state: r.state as SessionState,
+    jobId: (r.job_id as string | null) ?? null,
+    jobState: (r.job_state as JobState | null) ?? null,
+    node: (r.node as string | null) ?? null,
+    host: (r.host as string | null) ?? null,
+    port: (r.port as number | null) ?? null,
+    servicePrefix: r.service_prefix as string,
+    queuePosition: (r.queue_position as number | null) ?? null,
+    estimatedStart: (r.estimated_start as string | null) ?? null,
+    reason: (r.reason as string | null) ?? null,
+    message: (r.message as string | null) ?? null,
+    schedulerReachable: r.scheduler_reachable === 1,
+    cancelRequested: r.cancel_requested === 1,
+    createdAt: r.created_at as string,
+    updatedAt: r.updated_at as string,
+  };
+}
+
+const COLUMN: Record<keyof Omit<Session, 'id' | 'createdAt'>, string> = {
+  user: 'user',
+  serverName: 'server_name',
+  profile: 'profile',
+  state: 'state',
+  jobId: 'job_id',
+  jobState: 'job_state',
+  node: 'node',
+  host: 'host',
+  port: 'port',
+  servicePrefix: 'service_prefix',
+  queuePosition: 'queue_position',
+  estimatedStart: 'estimated_start',
+  reason: 'reason',
+  message: 'message',
+  schedulerReachable: 'scheduler_reachable',
+  cancelRequested: 'cancel_requested',
+  updatedAt: 'updated_at',
+};
+
+export type SessionPatch = Partial<Omit<Session, 'id' | 'createdAt' | 'updatedAt'>>;
+
+export interface NewSession {
+  id: string;
+  user: string;
+  serverName: string;
+  profile: string;
+  servicePrefix: string;
+  submitDoc: string;
+}
+
+export class SessionStore {
+  private readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(file: string) {
+    if (file !== ':memory:') {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    }
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    if (file !== ':memory:') chmodSync(file, 0o600);
+    this.stmts = {
+      get: this.db.prepare('SELECT * FROM sessions WHERE id = ?'),
+      live: this.db.prepare("SELECT * FROM sessions WHERE state NOT IN ('stopped','failed') ORDER BY created_at"),
+      insert: this.db.prepare(
+        `INSERT INTO sessions (id,user,server_name,profile,state,service_prefix,submit_doc,created_at,updated_at)
+         VALUES (@id,@user,@serverName,@profile,'submitting',@servicePrefix,@submitDoc,@now,@now)`,
+      ),
+      submitDoc: this.db.prepare('SELECT submit_doc FROM sessions WHERE id = ?'),
+      clearSubmitDoc: this.db.prepare('UPDATE sessions SET submit_doc = NULL WHERE id = ?'),
+      addEvent: this.db.prepare('INSERT INTO events (session_id,time,kind,message,progress) VALUES (?,?,?,?,?)'),
+      events: this.db.prepare('SELECT * FROM events WHERE session_id = ? AND seq > ? ORDER BY seq'),
+      lastEvent: this.db.prepare('SELECT * FROM events WHERE session_id = ? ORDER BY seq DESC LIMIT 1'),
+      idemGet: this.db.prepare('SELECT session_id, fingerprint FROM idempotency WHERE key = ?'),
+      idemPut: this.db.prepare('INSERT INTO idempotency (key,session_id,fingerprint,created_at) VALUES (?,?,?,?)'),
+    };
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  get(id: string): Session | undefined {
+    const row = this.stmts.get.get(id) as Row | undefined;
+    return row ? toSession(row) : undefined;
+  }
+
+  live(): Session[] {
+    return (this.stmts.live.all() as Row[]).map(toSession);
+  }
+
+  list(filter: { user?: string; state?: SessionState; limit?: number } = {}): Session[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.user !== undefined) {
+      where.push('user = ?');
+      args.push(filter.user);
+    }
+    if (filter.state !== undefined) {
+      where.push('state = ?');
+      args.push(filter.state);
+    }
+    const sql = `SELECT * FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, filter.limit ?? 1000) as Row[]).map(toSession);
+  }
+
+  /** Creates a session, binding the idempotency key in the same transaction. */
+  create(s: NewSession, idempotency: { key: string; fingerprint: string } | null): Session {
+    const now = new Date().toISOString();
+    this.db.transaction(() => {
+      this.stmts.insert.run({ ...s, now });
+      if (idempotency) this.stmts.idemPut.run(idempotency.key, s.id, idempotency.fingerprint, now);
+    })();
+    return this.get(s.id)!;
+  }
+
+  findIdempotent(key: string): { sessionId: string; fingerprint: string } | undefined {
+    const row = this.stmts.idemGet.get(key) as { session_id: string; fingerprint: string } | undefined;
+    return row ? { sessionId: row.session_id, fingerprint: row.fingerprint } : undefined;
+  }
+
+  update(id: string, patch: SessionPatch): Session {
+    const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
+    const sets = entries.map(([k]) => `${COLUMN[k as keyof typeof COLUMN]} = ?`);
+    const values = entries.map(([, v]) => (typeof v === 'boolean' ? (v ? 1 : 0) : v));
+    sets.push('updated_at = ?');
+    values.push(new Date().toISOString());
+    this.db.prepare(`UPDATE sessions SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
+    return this.get(id)!;
+  }
+
+  /** The startjob document (holds secrets); kept only until the job is submitted. */
+  submitDoc(id: string): string | null {
+    const row = this.stmts.submitDoc.get(id) as { submit_doc: string | null } | undefined;
+    return row?.submit_doc ?? null;
+  }
+
+  clearSubmitDoc(id: string): void {
+    this.stmts.clearSubmitDoc.run(id);
+  }
+
+  addEvent(sessionId: string, kind: EventKind, message: string, progress: number): SessionEvent {
+    const time = new Date().toISOString();
+    const info = this.stmts.addEvent.run(sessionId, time, kind, message, progress);
+    return { seq: Number(info.lastInsertRowid), sessionId, time, kind, message, progress };
+  }
+
+  events(sessionId: string, after = 0): SessionEvent[] {
+    return (this.stmts.events.all(sessionId, after) as Row[]).map((r) => ({
+      seq: r.seq as number,
+      sessionId: r.session_id as string,
+      time: r.time as string,
+      kind: r.kind as EventKind,
+      message: r.message as string,
+      progress: r.progress as number,
+    }));
+  }
+
+  lastEvent(sessionId: string): SessionEvent | undefined {
+    const r = this.stmts.lastEvent.get(sessionId) as Row | undefined;
+    return r ? this.events(sessionId, (r.seq as number) - 1)[0] : undefined;
+  }
+}

@@ -1,0 +1,9 @@
+// Test harness: a local dev cluster (munge + Slurm, JupyterHub) for system tests.
+export * from './ports.js';
+export * from './proc.js';
+export * from './accounts.js';
+export * from './munge.js';
+export * from './slurm-conf.js';
+export * from './slurm.js';
+export * from './hub-config.js';
+export * from './jupyterhub.js';

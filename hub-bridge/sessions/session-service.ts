@@ -167,7 +167,7 @@ export class SessionService {
         const cancelled = this.store.get(id)?.cancelRequested ?? false;
         const s = this.store.update(id, cancelled ? { jobId, jobState: 'pending' } : { jobId, state: 'queued', jobState: 'pending' });
         this.store.clearSubmitDoc(id);
-        this.emit(id, 'submitted', `Submitted batch job ${jobId}`);
+        this.emit(id, 'submitted', `Submitted batch job ${jobId}; waiting in the queue`);
         this.log.info({ session: id, jobId }, 'job submitted');
         if (s.cancelRequested) await this.kill(s);
         return;

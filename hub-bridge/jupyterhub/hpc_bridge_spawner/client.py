@@ -122,8 +122,11 @@ class BridgeClient:
             resp = await self.http_client.fetch(req, raise_error=False)
         except Exception as e:  # connection refused, DNS, timeout (599), SSL, ...
             # Never include the request (headers hold the token) in the message.
+            detail = str(e)
+            if token:
+                detail = detail.replace(token, "***")
             raise BridgeUnavailable(
-                f"hpc-bridge at {self.base_url} unreachable: {type(e).__name__}: {e}"
+                f"hpc-bridge at {self.base_url} unreachable: {type(e).__name__}: {detail}"
             ) from None
 
         status = resp.code

@@ -44,6 +44,8 @@ PROFILE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 TERMINAL_STATES = frozenset({"stopped", "failed"})
 TERMINAL_EVENT_KINDS = frozenset({"ready", "failed", "stopped"})
+PENDING_STATES = frozenset({"submitting", "queued", "starting"})
+_TOKEN_RE = re.compile(r"^[\x21-\x7e]{1,4096}$")
 
 
 class SpawnFailed(RuntimeError):
@@ -216,14 +218,15 @@ class HpcBridgeSpawner(Spawner):
         if self.bridge_token_file:
             try:
                 with open(self.bridge_token_file, encoding="utf-8") as f:
-                    return f.read().strip()
-            except OSError as e:
-                # Only the path and the errno text: never any content.
+                    return self._check_token(f.read().strip(), "bridge_token_file")
+            except (OSError, UnicodeDecodeError) as e:
+                # Only the path and the error text: never any content.
                 raise BridgeConfigError(
-                    f"cannot read bridge_token_file {self.bridge_token_file!r}: {e.strerror}"
+                    f"cannot read bridge_token_file {self.bridge_token_file!r}: "
+                    f"{getattr(e, 'strerror', None) or type(e).__name__}"
                 ) from None
         if self.bridge_token:
-            return self.bridge_token.strip()
+            return self._check_token(self.bridge_token.strip(), "bridge_token")
         if not self._warned_no_token:
             self._warned_no_token = True
             self.log.warning(
@@ -232,6 +235,17 @@ class HpcBridgeSpawner(Spawner):
                 self.bridge_url,
             )
         return ""
+
+    @staticmethod
+    def _check_token(token, source):
+        # A token with inner whitespace/control characters would make the HTTP
+        # library raise an error quoting the header line, i.e. the token.
+        if not _TOKEN_RE.fullmatch(token):
+            raise BridgeConfigError(
+                f"{source} holds an invalid token (empty, or contains whitespace or "
+                "control characters)"
+            )
+        return token
 
     @property
     def bridge(self):
@@ -248,7 +262,7 @@ class HpcBridgeSpawner(Spawner):
         profile = (profile or "").strip()
         if not profile:
             return {}
-        if not PROFILE_RE.match(profile):
+        if not PROFILE_RE.fullmatch(profile):
             raise ValueError("Invalid profile name.")
         return {"profile": profile}
 
@@ -263,7 +277,7 @@ class HpcBridgeSpawner(Spawner):
         if profile is None:
             return None
         # user_options can also come straight from the REST API, bypassing the form.
-        if not isinstance(profile, str) or not PROFILE_RE.match(profile):
+        if not isinstance(profile, str) or not PROFILE_RE.fullmatch(profile):
             raise SpawnFailed("Invalid profile name.")
         return profile
 
@@ -281,7 +295,7 @@ class HpcBridgeSpawner(Spawner):
         usable = []
         for p in profiles:
             name = p.get("name")
-            if isinstance(name, str) and PROFILE_RE.match(name):
+            if isinstance(name, str) and PROFILE_RE.fullmatch(name):
                 usable.append(p)
             else:
                 self.log.warning("Ignoring hpc-bridge profile with invalid name %r", name)
@@ -420,8 +434,9 @@ class HpcBridgeSpawner(Spawner):
         state = session.get("state")
         if state == "ready":
             url = session.get("url")
-            if not url and session.get("host") and session.get("port"):
-                url = f"http://{session['host']}:{int(session['port'])}"
+            host, port = session.get("host"), session.get("port")
+            if not url and isinstance(host, str) and host and isinstance(port, int):
+                url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
             if not url:
                 raise SpawnFailed("hpc-bridge reported the session ready but gave no URL.")
             self.idempotency_key = ""  # this start is concluded
@@ -571,20 +586,42 @@ class HpcBridgeSpawner(Spawner):
                 self.log.debug("hpc-bridge status of %s unavailable while stopping: %s", sid, e)
 
     async def get_url(self):
-        """After a hub restart: ask the bridge where the server is (it may have moved)."""
+        """Where the server is, asked by JupyterHub after a hub restart.
+
+        If the hub restarted while the job was still queued or starting, wait here
+        (bounded by start_timeout) until the bridge reports it ready, so that the
+        restarted hub adopts the server instead of giving up on it after
+        http_timeout and cancelling a job that waited in the queue.
+        """
         fallback = self.server.url if self.server else None
         if not self.session_id:
             return fallback
-        try:
-            session = await self.bridge.get_session(self.session_id)
-        except BridgeError as e:
-            self.log.warning("hpc-bridge url of %s unavailable: %s", self._log_name, e)
-            return fallback
-        url = session.get("url")
-        if session.get("state") != "ready" or not isinstance(url, str) or not url:
-            return fallback
         base = self.server.base_url if self.server else "/"
-        return url.rstrip("/") + base
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(float(self.start_timeout or 0), 0)
+        logged = False
+        while True:
+            try:
+                session = await self.bridge.get_session(self.session_id)
+            except BridgeError as e:
+                self.log.warning("hpc-bridge url of %s unavailable: %s", self._log_name, e)
+                return fallback
+            state = session.get("state")
+            url = session.get("url")
+            if state == "ready" and isinstance(url, str) and url:
+                self.idempotency_key = ""  # the (interrupted) start is concluded
+                return url.rstrip("/") + base
+            if state not in PENDING_STATES or loop.time() > deadline:
+                return fallback
+            if not logged:
+                logged = True
+                self.log.info(
+                    "hpc-bridge session %s of %s is %s; waiting for it to become ready",
+                    self.session_id,
+                    self._log_name,
+                    state,
+                )
+            await asyncio.sleep(max(float(self.status_interval), 1.0))
 
     async def progress(self):
         # The session id appears once start() has posted; wait for it.
@@ -603,7 +640,10 @@ class HpcBridgeSpawner(Spawner):
             except BridgeError as e:
                 self.log.debug("hpc-bridge events of %s unavailable: %s", sid, e)
                 events = []
-            for ev in sorted(events, key=lambda e: e.get("seq") or 0):
+            def seq_of(e):
+                return e.get("seq") if isinstance(e.get("seq"), int) else 0
+
+            for ev in sorted(events, key=seq_of):
                 seq = ev.get("seq")
                 if isinstance(seq, int):
                     if seq <= after:

@@ -282,9 +282,10 @@ class StartTests(SpawnerTestCase):
             await sp.start()
 
     async def test_invalid_profile_in_user_options_refused(self):
-        sp = self.make_spawner(user_options={"profile": "../etc"})
-        with self.assertRaises(SpawnFailed):
-            await sp.start()
+        for bad in ["../etc", "gpu\n", 42]:
+            sp = self.make_spawner(user_options={"profile": bad})
+            with self.assertRaises(SpawnFailed):
+                await sp.start()
         self.assertEqual(self.posts(), [])
 
     async def test_interrupted_start_reuses_idempotency_key(self):
@@ -347,6 +348,16 @@ class StartTests(SpawnerTestCase):
             with open(path, "w") as f:
                 f.write("rotated\n")
             self.assertEqual(sp._read_token(), "rotated")
+
+    async def test_token_with_whitespace_refused_without_leaking_it(self):
+        sp = self.make_spawner(bridge_token="abc def")
+        with self.assertLogs(sp.log, level="DEBUG") as logs:
+            with self.assertRaises(SpawnFailed) as cm:
+                await sp.start()
+            sp.load_state({"session_id": "s-" + "f" * 26})
+            self.assertIsNone(await sp.poll())
+        self.assertNotIn("abc def", "\n".join(logs.output) + str(cm.exception))
+        self.assertEqual(self.posts(), [])
 
     async def test_token_and_env_not_logged(self):
         sp = self.make_spawner()
@@ -416,6 +427,38 @@ class PollTests(SpawnerTestCase):
         sp = self.make_spawner()
         sp.load_state({"session_id": "s-" + "b" * 26})
         self.assertEqual(await sp.poll(), 1)
+
+
+class GetUrlTests(SpawnerTestCase):
+    async def test_get_url_of_ready_session(self):
+        sp = self.make_spawner()
+        await sp.start()
+        self.assertEqual(await sp.get_url(), "http://127.0.0.1:43123/")
+
+    async def test_get_url_waits_for_pending_session_after_restart(self):
+        # hub restarted while the job was queued: get_url waits until it is ready
+        self.bridge.next_timeline = [{"state": "queued"}] * 1000
+        sp = self.make_spawner()
+        task = asyncio.ensure_future(sp.start())
+        while not sp.session_id:
+            await asyncio.sleep(0.01)
+        state = sp.get_state()
+        task.cancel()
+        with self.assertRaises(asyncio.CancelledError):
+            await task
+        sid = state["session_id"]
+        self.bridge.timelines[sid] = [{"state": "queued"}, {"state": "starting"},
+                                      {"state": "ready", "url": "http://127.0.0.1:40002"}]
+        sp2 = self.make_spawner(status_interval=0.01)
+        sp2.load_state(state)
+        url = await asyncio.wait_for(sp2.get_url(), 10)
+        self.assertEqual(url, "http://127.0.0.1:40002/")
+        self.assertEqual(sp2.get_state(), {"session_id": sid})
+
+    async def test_get_url_bridge_down_falls_back(self):
+        sp = self.make_spawner(bridge_url=f"http://127.0.0.1:{free_port()}", request_timeout=2)
+        sp.load_state({"session_id": "s-" + "e" * 26})
+        self.assertIsNone(await sp.get_url())  # no server in this test: fallback None
 
 
 class StopTests(SpawnerTestCase):
@@ -555,7 +598,7 @@ class OptionsTests(SpawnerTestCase):
         self.assertEqual(sp.run_options_from_form({"profile": ["gpu"]}), {"profile": "gpu"})
         self.assertEqual(sp.run_options_from_form({"profile": ["a.b_c-1"]}), {"profile": "a.b_c-1"})
         self.assertEqual(sp.run_options_from_form({}), {})
-        for bad in ["../x", "a b", "x" * 65, "<b>", "p;rm"]:
+        for bad in ["../x", "a b", "x" * 65, "<b>", "p;rm", "gpu\nx"]:
             with self.assertRaises(ValueError):
                 sp.run_options_from_form({"profile": [bad]})
 

@@ -79,8 +79,14 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o755);
   mkdirSync(p.homes, { recursive: true });
-  const [proxy, hubPort, proxyApi] = await freePorts(3);
-  const token = randomBytes(32).toString('hex');
+  // A restart in the same dir reuses ports and token: servers that outlived the hub
+  // (cleanupServers: false) still know the old hub API URL.
+  const prev = existsSync(p.info) ? (JSON.parse(readFileSync(p.info, 'utf8')) as Info) : null;
+  if (prev && isAlive(prev.pid) && belongsToDir(prev.pid, dir)) throw new Error(`a hub already runs in ${dir}`);
+  const [proxy, hubPort, proxyApi] = prev
+    ? [prev.ports.proxy, prev.ports.hub, prev.ports.proxyApi]
+    : await freePorts(3);
+  const token = prev?.token ?? randomBytes(32).toString('hex');
   writeFileSync(
     p.config,
     renderHubConfig({

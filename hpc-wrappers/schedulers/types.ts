@@ -1,0 +1,59 @@
+// The one interface between hpc-wrap's commands and a batch system. An adapter turns a
+// generic job description into its scheduler's CLI and maps its states onto JobState.
+import type { Resources } from '../../config/schema.js';
+
+export type JobState = 'pending' | 'running' | 'completing' | 'done' | 'failed' | 'cancelled' | 'unknown';
+
+export interface JobSubmission {
+  /** Job name shown by the scheduler (prefix + escaped user; no user-controlled text). */
+  name: string;
+  /** Absolute path of the batch script. */
+  scriptPath: string;
+  /** Absolute path of the job's stdout+stderr file. */
+  outputPath: string;
+  /** Working directory of the job; null = the scheduler's default. */
+  chdir: string | null;
+  /** What to ask for; null for a ready script that carries its own directives. */
+  resources: Resources | null;
+  /** Added to the submit process's environment (not secret: run dir, config path). */
+  env: Record<string, string>;
+}
+
+export interface SchedulerJobStatus {
+  state: JobState;
+  node: string | null;
+  reason: string | null;
+  /** 1 = next to start among pending jobs of the same partition. */
+  position: number | null;
+  /** ISO 8601 (UTC) estimated start of a pending job. */
+  estimatedStart: string | null;
+  exitCode: number | null;
+}
+
+export interface QueryResult {
+  reachable: boolean;
+  error: string | null;
+  /** Only the ids the scheduler still knows; an absent id is "no longer listed". */
+  jobs: Map<string, SchedulerJobStatus>;
+}
+
+export interface SchedulerDescription {
+  name: string;
+  batchSystem: boolean;
+  summary: string;
+}
+
+export interface SchedulerAdapter {
+  readonly name: string;
+  /** Throws WrapError('scheduler') with the scheduler's message when it refuses. */
+  submit(job: JobSubmission): Promise<{ jobId: string }>;
+  /** ONE scheduler call for all ids; never throws for an unreachable scheduler. */
+  query(ids: string[]): Promise<QueryResult>;
+  /** Cancelling a finished or unknown job is not an error. */
+  cancel(id: string): Promise<void>;
+  describe(): SchedulerDescription;
+}
+
+export function emptyStatus(state: JobState): SchedulerJobStatus {
+  return { state, node: null, reason: null, position: null, estimatedStart: null, exitCode: null };
+}

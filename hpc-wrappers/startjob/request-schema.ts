@@ -1,0 +1,65 @@
+// The stdin document of `hpc-wrap startjob` (docs/contracts.md §2). Everything in it is
+// hostile until this schema accepts it. Issue messages never echo values: `env` is secret.
+import { z } from 'zod';
+import { resourcesSchema } from '../../config/schema.js';
+import { NameError, validateServerName, validateSessionId, validateUsername } from '../../config/names.js';
+
+export const MAX_REQUEST_BYTES = 1024 * 1024;
+
+const noNul = (s: string) => !s.includes('\0');
+
+function viaValidator<T>(validate: (v: unknown) => T) {
+  return (value: unknown, ctx: z.RefinementCtx): T => {
+    try {
+      return validate(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof NameError ? err.message : 'is not valid' });
+      return z.NEVER;
+    }
+  };
+}
+
+const envName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'environment variable names are letters, digits and _ (not starting with a digit)')
+  .refine((k) => !k.startsWith('HPC_WRAP_'), 'HPC_WRAP_* variables are reserved for hpc-wrap');
+
+export const startJobRequestSchema = z
+  .object({
+    version: z.literal(1, { error: 'version must be 1' }),
+    sessionId: z.string().transform(viaValidator(validateSessionId)),
+    user: z.string().max(1024, 'user name is too long (at most 128 characters)').transform(viaValidator(validateUsername)),
+    serverName: z.string().nullish().transform(viaValidator(validateServerName)),
+    env: z
+      .record(envName, z.string().refine(noNul, 'environment values must not contain NUL'))
+      .refine((e) => Object.keys(e).length <= 512, 'at most 512 environment variables')
+      .default({}),
+    command: z
+      .array(z.string().min(1, 'command words must not be empty').max(4096).refine(noNul, 'command words must not contain NUL'))
+      .min(1, 'command needs at least the program')
+      .max(256),
+    resources: resourcesSchema.nullish(),
+    script: z
+      .string()
+      .max(MAX_REQUEST_BYTES)
+      .refine(noNul, 'the script must not contain NUL')
+      .refine((s) => s.startsWith('#!'), 'a batch script must start with #! (e.g. #!/bin/sh)')
+      .nullish(),
+  })
+  .strict()
+  .refine((r) => !(r.resources && r.script), { message: 'give either resources or script, not both', path: ['script'] });
+
+export type StartJobRequest = z.infer<typeof startJobRequestSchema>;
+
+/** Issue texts for the error message: key path and rule only, never the value. */
+export function describeIssues(issues: z.core.$ZodIssue[]): string {
+  return issues
+    .slice(0, 10)
+    .map((i) => {
+      const key = i.path.length ? i.path.map(String).join('.') : '(document)';
+      if (i.code === 'unrecognized_keys') return `${key}: unknown key(s) ${i.keys.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}`;
+      if (i.path[0] === 'env' && i.path.length > 1) return `env: ${i.message}`;
+      return `${key}: ${i.message}`;
+    })
+    .join('; ');
+}

@@ -1,0 +1,218 @@
+// End to end on real components: Debian's JupyterHub 3 with HpcBridgeSpawner → the bridge
+// (its own process, local transport as the service account) → hpc-wrap → real Slurm →
+// the real jupyterhub-singleuser, reached through the hub's proxy.
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync, chownSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureUser, freePort, startHub, startSlurm, type Hub, type SlurmCluster, type UserInfo } from './harness/index.js';
+import { REPO, startBridgeProcess, type BridgeProcess } from './bridge-process.js';
+
+const SERVICE_ACCOUNT = 'hpcbridge-svc';
+let dir: string;
+let slurm: SlurmCluster;
+let hub: Hub;
+let bridge: BridgeProcess;
+let svc: UserInfo;
+let bridgePort: number;
+let bridgeConfig: string;
+let workDir: string;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 500): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+const jobsOf = async (user?: string) => (await slurm.squeue()).filter((j) => !user || j.name.endsWith(`-${user}`));
+
+async function sessionOf(user: string) {
+  const r = await bridge.api('GET', `/v1/sessions?user=${encodeURIComponent(user)}`);
+  return r.json.sessions[0];
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync('/tmp/hpc-bridge-e2e-');
+  chmodSync(dir, 0o755);
+  svc = await ensureUser(SERVICE_ACCOUNT);
+  slurm = await startSlurm({ dir: join(dir, 'slurm') });
+
+  // The HPC side as a site installs it: the bundled hpc-wrap and its config.
+  mkdirSync(join(dir, 'bin'), { mode: 0o755 });
+  copyFileSync(join(REPO, 'dist/hpc-wrap.mjs'), join(dir, 'bin/hpc-wrap.mjs'));
+  chmodSync(join(dir, 'bin/hpc-wrap.mjs'), 0o755);
+  workDir = join(dir, 'hpc');
+  mkdirSync(workDir, { mode: 0o755 });
+  chownSync(workDir, svc.uid, svc.gid);
+  const hpcWrapConfig = join(dir, 'hpc-wrap.yaml');
+  writeFileSync(
+    hpcWrapConfig,
+    stringify({ workDir, scheduler: { kind: 'slurm', env: slurm.env, timeoutSeconds: 10 }, job: { outputTailLines: 15 } }),
+  );
+
+  bridgePort = await freePort();
+  bridgeConfig = join(dir, 'hub-bridge.yaml');
+  writeFileSync(
+    bridgeConfig,
+    stringify({
+      listen: { host: '127.0.0.1', port: bridgePort },
+      apiTokenFile: join(dir, 'bridge/token'),
+      stateDb: join(dir, 'bridge/bridge.sqlite'),
+      cluster: {
+        transport: { kind: 'local', runAs: SERVICE_ACCOUNT },
+        hpcWrap: ['/usr/bin/node', join(dir, 'bin/hpc-wrap.mjs'), '--config', hpcWrapConfig],
+        commandTimeoutSeconds: 30,
+      },
+      status: { intervalSeconds: 2, startingIntervalSeconds: 0.5, probeTimeoutSeconds: 2 },
+      profiles: [{ name: 'small', displayName: 'Small (1 CPU)', resources: { partition: 'debug', cpus: 1, memoryMB: 256, walltime: '00:30:00' } }],
+    }),
+  );
+  bridge = await startBridgeProcess({ config: bridgeConfig, port: bridgePort, tokenFile: join(dir, 'bridge/token') });
+
+  hub = await startHub({
+    dir: join(dir, 'hub'),
+    pythonPath: [join(REPO, 'hub-bridge/jupyterhub')],
+    pollInterval: 5,
+    startTimeout: 180,
+    httpTimeout: 60,
+    spawnerClassConfig: [
+      "c.JupyterHub.spawner_class = 'hpc_bridge_spawner.HpcBridgeSpawner'",
+      `c.HpcBridgeSpawner.bridge_url = 'http://127.0.0.1:${bridgePort}'`,
+      `c.HpcBridgeSpawner.bridge_token_file = ${JSON.stringify(join(dir, 'bridge/token'))}`,
+      "c.Spawner.cmd = ['/usr/bin/jupyterhub-singleuser']",
+      // One user whose environment is broken: the server dies at once inside the job.
+      'def _pre_spawn(spawner):',
+      "    if spawner.user.name == 'broken':",
+      "        spawner.cmd = ['/usr/bin/python3', '-c', 'import sys; print(\"ModuleNotFoundError: No module named notebook\", file=sys.stderr); sys.exit(3)']",
+      'c.Spawner.pre_spawn_hook = _pre_spawn',
+    ].join('\n'),
+  });
+}, 300_000);
+
+afterAll(async () => {
+  await hub?.stop().catch(() => {});
+  await bridge?.kill('SIGTERM').catch(() => {});
+  await slurm?.stop().catch(() => {});
+}, 120_000);
+
+describe('JupyterHub → bridge → Slurm, end to end', () => {
+  it('two users get real Slurm jobs run by the service account, reachable through the hub proxy, with progress', async () => {
+    const [a, b] = await Promise.all([hub.startServer('alice'), hub.startServer('bob')]);
+    expect(a.ready, hub.logs().slice(-3000)).toBe(true);
+    expect(b.ready).toBe(true);
+
+    const jobs = await slurm.squeue();
+    for (const user of ['alice', 'bob']) {
+      const job = jobs.find((j) => j.name === `jupyterhub-${user}`);
+      expect(job, JSON.stringify(jobs)).toBeDefined();
+      expect(job!.state).toBe('RUNNING');
+      expect(job!.user).toBe(SERVICE_ACCOUNT);
+      const res = await hub.userProxyGet(user, 'api');
+      expect(res.status).toBe(200);
+      expect(res.json.version).toBeDefined();
+    }
+
+    const events = await hub.progress('alice');
+    const text = events.map((e) => e.message ?? '').join('\n');
+    expect(text).toMatch(/Submitted batch job \d+/);
+    expect(text).toMatch(/queue/i);
+    expect(text).toMatch(/running on node/i);
+    expect(text).toMatch(/ready/i);
+  });
+
+  it('a session survives a 30 s slurmctld outage: the hub keeps the server, no orphan, it answers afterwards', async () => {
+    const before = await sessionOf('alice');
+    expect(before.state).toBe('ready');
+    await slurm.stopController();
+    try {
+      await sleep(30_000); // the hub polls every 5 s, the bridge every 2 s
+      const during = await sessionOf('alice');
+      expect(during.state).toBe('ready');
+      expect(during.schedulerReachable).toBe(false);
+      const user = await hub.api('GET', '/users/alice');
+      expect(user.json.servers[''].ready).toBe(true);
+    } finally {
+      await slurm.startController();
+    }
+    await until('the bridge sees the scheduler again', async () => ((await sessionOf('alice')).schedulerReachable ? true : undefined));
+    expect((await hub.userProxyGet('alice', 'api')).status).toBe(200);
+    expect((await jobsOf('alice')).length).toBe(1);
+  });
+
+  it('a job that dies while starting fails the spawn within seconds with the reason and the job output', async () => {
+    const t0 = Date.now();
+    const r = await hub.startServer('broken', { timeoutMs: 120_000 });
+    expect(r.ready).toBe(false);
+    const elapsed = (Date.now() - t0) / 1000;
+    expect(elapsed).toBeLessThan(60); // start_timeout is 180 s
+    const events = await hub.progress('broken');
+    const failure = events.find((e) => e.failed);
+    expect(failure?.message).toMatch(/ended before the notebook server was ready/);
+    expect(failure?.message).toMatch(/ModuleNotFoundError: No module named notebook/);
+    expect(failure?.message).toMatch(/exit code|state failed/);
+  });
+
+  it('the bridge killed with SIGKILL mid-spawn and restarted: the spawn completes, one job, same session for the same key', async () => {
+    const spawn = hub.startServer('carol', { timeoutMs: 150_000 });
+    await until('carol submitted', async () => ((await sessionOf('carol'))?.jobId ? true : undefined), 60_000, 200);
+    await bridge.kill('SIGKILL');
+    await sleep(2_000);
+    bridge = await startBridgeProcess({ config: bridgeConfig, port: bridgePort, tokenFile: join(dir, 'bridge/token') });
+    const r = await spawn;
+    expect(r.ready, hub.logs().slice(-3000)).toBe(true);
+    expect((await hub.userProxyGet('carol', 'api')).status).toBe(200);
+    expect((await jobsOf('carol')).length).toBe(1);
+
+    // The Idempotency-Key contract, directly on the API.
+    const body = { user: 'dora', profile: 'small', env: { JUPYTERHUB_SERVICE_PREFIX: '/user/dora/' }, command: ['/usr/bin/sleep', '600'] };
+    const first = await bridge.api('POST', '/v1/sessions', body, { 'Idempotency-Key': 'dora-1' });
+    expect(first.status).toBe(201);
+    await until('dora submitted', async () => ((await bridge.api('GET', `/v1/sessions/${first.json.id}`)).json.jobId ? true : undefined));
+    await bridge.kill('SIGKILL');
+    bridge = await startBridgeProcess({ config: bridgeConfig, port: bridgePort, tokenFile: join(dir, 'bridge/token') });
+    const again = await bridge.api('POST', '/v1/sessions', body, { 'Idempotency-Key': 'dora-1' });
+    expect(again.status).toBe(200);
+    expect(again.json.id).toBe(first.json.id);
+    expect((await jobsOf('dora')).length).toBe(1);
+    await bridge.api('DELETE', `/v1/sessions/${first.json.id}`);
+  });
+
+  it('a queued spawn reports its queue position and the scheduler reason', async () => {
+    // Fill the node (20 CPUs declared) so the next job has to wait.
+    const blocker = await slurm.run(['sbatch', '--parsable', '--cpus-per-task=20', '--mem=256M', '--job-name=blocker', '--wrap', 'sleep 600', '--output=/dev/null'], { user: SERVICE_ACCOUNT });
+    expect(blocker.code, blocker.stderr).toBe(0);
+    const created = await bridge.api('POST', '/v1/sessions', { user: 'erin', env: { JUPYTERHUB_SERVICE_PREFIX: '/user/erin/' }, command: ['/usr/bin/sleep', '600'] });
+    const queued = await until('queued with a reason', async () => {
+      const s = (await bridge.api('GET', `/v1/sessions/${created.json.id}`)).json;
+      return s.state === 'queued' && s.reason ? s : undefined;
+    });
+    expect(queued.queue.position).toBeGreaterThanOrEqual(1);
+    expect(queued.message).toMatch(/Queued: (next in line|\d+ jobs? ahead).*reason: (Resources|Priority)/);
+    await bridge.api('DELETE', `/v1/sessions/${created.json.id}`);
+    await slurm.run(['scancel', blocker.stdout.trim()], { user: SERVICE_ACCOUNT });
+  });
+
+  it('stopping the servers removes the jobs from squeue and marks the sessions stopped', async () => {
+    for (const user of ['alice', 'bob', 'carol']) await hub.stopServer(user);
+    await until('no notebook jobs left', async () => ((await jobsOf()).filter((j) => j.name.startsWith('jupyterhub-') && ['alice', 'bob', 'carol'].some((u) => j.name.endsWith(u))).length === 0 ? true : undefined));
+    for (const user of ['alice', 'bob', 'carol']) expect((await sessionOf(user)).state).toBe('stopped');
+  });
+
+  it('left no secret in the bridge log and no file outside the escaped user dirs', () => {
+    expect(bridge.log()).not.toMatch(/JUPYTERHUB_API_TOKEN"\s*:\s*"[^<]/);
+    const users = readdirSync(join(workDir, 'users')).sort();
+    expect(users).toEqual(expect.arrayContaining(['alice', 'bob', 'broken', 'carol']));
+    for (const u of users) expect(u).toMatch(/^[a-z0-9_-]+$/);
+  });
+});

@@ -100,4 +100,24 @@ describe('harness: jupyterhub', () => {
     }
     expect(processesInDir(dir)).toEqual([]);
   });
+
+  it('restarts in the same dir with the same ports and token; a kept server is still reachable', async () => {
+    const dir = tmp('harness-hub-');
+    const opts = { dir, spawnerClassConfig: simpleSpawnerConfig(dir), cleanupServers: false };
+    let hub: Hub | undefined = await startHub(opts);
+    try {
+      expect((await hub.startServer('bob')).ready).toBe(true);
+      const { url, token } = hub;
+      await hub.stop({ keepServers: true });
+      expect(processesInDir(dir).length).toBeGreaterThan(0); // bob's server lives on
+      hub = await startHub(opts);
+      expect([hub.url, hub.token]).toEqual([url, token]);
+      expect((await hub.api('GET', '/users/bob')).json).toMatchObject({ server: '/user/bob/' });
+      expect((await hub.userProxyGet('bob', 'api/status')).status).toBe(200);
+      await hub.stopServer('bob');
+    } finally {
+      await hub?.stop();
+    }
+    expect(processesInDir(dir)).toEqual([]);
+  });
 });

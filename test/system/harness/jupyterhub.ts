@@ -64,7 +64,12 @@ export interface Hub {
   /** GET `${url}/user/NAME/<path>` with the service token; redirects are not followed. */
   userProxyGet(user: string, userPath: string): Promise<ApiResponse>;
   logs(): string;
-  stop(): Promise<void>;
+  /**
+   * Stops hub and proxy by pid. Unless keepServers, then also kills whatever still
+   * runs with its cwd in dir (e.g. simple-spawner servers). keepServers with
+   * cleanupServers: false simulates a hub outage whose servers live on.
+   */
+  stop(opts?: { keepServers?: boolean }): Promise<void>;
 }
 
 interface Info {
@@ -208,7 +213,7 @@ export function attachHub(dirArg: string): Hub {
     userProxyGet: (user, userPath) =>
       request(`${url}/user/${encodeURIComponent(user)}/${userPath.replace(/^\/+/, '')}`, info.token, 'GET', undefined, true),
     logs: () => (existsSync(p.log) ? readFileSync(p.log, 'utf8') : ''),
-    stop: () => stopHubDir(dir),
+    stop: (o = {}) => stopHubDir(dir, o),
   };
 }
 
@@ -251,7 +256,7 @@ async function readProgress(url: string, token: string, timeoutMs: number): Prom
  * the servers and its proxy first), then the proxy by its pid file, then any
  * leftover process whose cwd is in `dir`.
  */
-export async function stopHubDir(dirArg: string): Promise<void> {
+export async function stopHubDir(dirArg: string, opts: { keepServers?: boolean } = {}): Promise<void> {
   const dir = path.resolve(dirArg);
   const p = hubPaths(dir);
   let pid: number | null = null;
@@ -263,5 +268,5 @@ export async function stopHubDir(dirArg: string): Promise<void> {
   if (pid !== null && isAlive(pid) && belongsToDir(pid, dir)) await terminate(pid, 30_000);
   const proxy = readPidFile(p.proxyPid);
   if (proxy !== null && isAlive(proxy) && belongsToDir(proxy, dir)) await terminate(proxy, 5_000);
-  await killProcessesInDir(dir);
+  if (!opts.keepServers) await killProcessesInDir(dir);
 }

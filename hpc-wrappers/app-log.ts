@@ -1,7 +1,7 @@
 // The application log: one JSON object per line, appended to logging.file. Callers pass
 // only non-secret fields (ids, user names, paths, scheduler messages) — never the hub
 // env, never the content of secrets.json.
-import { appendFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -42,6 +42,8 @@ export class AppLog {
     }
     try {
       if (!this.ready) {
+        // Parents (often workDir itself) traversable like workDir; the log dir owner-only.
+        mkdirSync(dirname(dirname(this.file)), { recursive: true, mode: 0o711 });
         mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
         this.ready = true;
       }
@@ -53,14 +55,5 @@ export class AppLog {
         process.stderr.write(`hpc-wrap: cannot write the application log ${this.file}: ${(err as Error).message}\n`);
       }
     }
-  }
-}
-
-/** Makes an existing log file owner-only (a file created by an older version may be wider). */
-export function tightenLogMode(file: string): void {
-  try {
-    chmodSync(file, 0o600);
-  } catch {
-    /* not there yet */
   }
 }

@@ -161,21 +161,40 @@ function inArrayRange(rowId: string, task: number): boolean {
   });
 }
 
+/** Rows indexed by their id and by their base id (so that many lookups stay cheap). */
+export interface SqueueIndex {
+  byId: Map<string, SqueueRow>;
+  byBase: Map<string, SqueueRow[]>;
+}
+
+export function indexRows(rows: readonly SqueueRow[]): SqueueIndex {
+  const byId = new Map<string, SqueueRow>();
+  const byBase = new Map<string, SqueueRow[]>();
+  for (const r of rows) {
+    if (!byId.has(r.id)) byId.set(r.id, r);
+    const list = byBase.get(r.baseId) ?? [];
+    list.push(r);
+    byBase.set(r.baseId, list);
+  }
+  return { byId, byBase };
+}
+
 /**
  * The status of a requested id: its own row, else (for a plain id) its array tasks or
  * het components folded together, else (for `N_k`) the pending array range holding k.
  */
-export function statusFor(requested: string, rows: SqueueRow[]): SchedulerJobStatus | null {
-  const exact = rows.find((r) => r.id === requested);
+export function statusFor(requested: string, rows: readonly SqueueRow[] | SqueueIndex): SchedulerJobStatus | null {
+  const index = Array.isArray(rows) ? indexRows(rows) : (rows as SqueueIndex);
+  const exact = index.byId.get(requested);
   if (exact) return toStatus(exact);
   const [idPart, clusterPart] = requested.split(';');
   const suffix = clusterPart ? `;${clusterPart}` : '';
   const task = /^(\d+)_(\d+)$/.exec(idPart ?? '');
   if (task) {
-    const range = rows.find((r) => r.baseId === `${task[1]}${suffix}` && inArrayRange(r.id, Number(task[2])));
+    const range = (index.byBase.get(`${task[1]}${suffix}`) ?? []).find((r) => inArrayRange(r.id, Number(task[2])));
     return range ? toStatus(range) : null;
   }
-  const parts = rows.filter((r) => r.baseId === requested);
+  const parts = index.byBase.get(requested) ?? [];
   if (parts.length === 0) return null;
   const statuses = parts.map(toStatus);
   statuses.sort((a, b) => LIVENESS.indexOf(a.state) - LIVENESS.indexOf(b.state));

@@ -58,6 +58,7 @@ export function describeIssues(issues: z.core.$ZodIssue[]): string {
     .map((i) => {
       const key = i.path.length ? i.path.map(String).join('.') : '(document)';
       if (i.code === 'unrecognized_keys') return `${key}: unknown key(s) ${i.keys.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}`;
+      if (i.code === 'invalid_key') return `${key}: a variable name is not allowed: ${i.issues.map((x) => x.message).join(', ')}`;
       if (i.path[0] === 'env' && i.path.length > 1) return `env: ${i.message}`;
       return `${key}: ${i.message}`;
     })

@@ -1,0 +1,133 @@
+// hpc-wrap: the HPC-side commands (login node: startjob, jobstate, killjob, config;
+// compute node: start-env). Thin: parse options, build the context, call one module.
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { ConfigError, loadHpcWrapConfig } from '../config/load.js';
+import { configCheckText, configDocs } from './config-docs.js';
+import { printJson, reportFailure, resolveConfigPath, runCommand } from './command-context.js';
+import { errorDocument, WrapError } from './errors.js';
+import { jobState } from './jobstate.js';
+import { killJob } from './killjob.js';
+import { forkRun } from './schedulers/fork-supervisor.js';
+import { startEnv } from './start-env/start-env.js';
+import { MAX_REQUEST_BYTES } from './startjob/request-schema.js';
+import { readBounded } from './startjob/stdin.js';
+import { startJob } from './startjob/startjob.js';
+
+declare const __HPC_BRIDGE_VERSION__: string | undefined;
+const VERSION = typeof __HPC_BRIDGE_VERSION__ === 'string' ? __HPC_BRIDGE_VERSION__ : 'dev';
+
+interface Global {
+  config?: string;
+}
+
+/** A command-line mistake: the contract's "invalid" error, exit 2. */
+function usageError(msg: string | null, err: Error | undefined): never {
+  if (err && !(err instanceof WrapError)) throw err;
+  const message = err?.message ?? msg ?? 'invalid command line';
+  printJson(errorDocument(new WrapError('invalid', message)));
+  process.stderr.write(`hpc-wrap: ${message}\nRun \`hpc-wrap --help\` for usage.\n`);
+  process.exit(2);
+}
+
+export function buildCli(argv: string[]): Argv<Global> {
+  return yargs(argv)
+    .scriptName('hpc-wrap')
+    .usage('$0 <command> [options]\n\nThe HPC side of jupyterhub-hpc-bridge. Every command prints JSON on stdout; errors are\n{"error":{"code","message"}} with exit status 1 (internal), 2 (invalid), 3 (maintenance), 4 (scheduler).')
+    .option('config', {
+      type: 'string',
+      describe: 'hpc-wrap.yaml to use (default: $HPC_WRAP_CONFIG, else the embedded defaults: fork scheduler, workDir .state/hpc)',
+      global: true,
+      requiresArg: true,
+    })
+    .parserConfiguration({ 'populate--': true })
+    .command(
+      'startjob',
+      'Submit a notebook job; reads one JSON request (at most 1 MiB) on stdin',
+      (y) =>
+        y
+          .example('$0 startjob < request.json', 'submit; prints {"jobId","sessionId","runDir"}')
+          .example('$0 --config /etc/hpc-wrap.yaml startjob < request.json', 'with a site config')
+          .epilog('The request: {"version":1,"sessionId","user","serverName","env":{...},"command":[...],"resources":{...}|null,"script":null|"#!..."}. env is secret: it is written only to the spool (0600) and never to argv or logs. A second call with the same sessionId prints the first job id.'),
+      (a) =>
+        runCommand('startjob', a.config, async (ctx) => ({
+          output: await startJob(ctx, await readBounded(process.stdin, MAX_REQUEST_BYTES)),
+        })),
+    )
+    .command(
+      'jobstate [ids..]',
+      'State of jobs (ONE scheduler call for all ids), with server phase, queue position and output tail',
+      (y) =>
+        y
+          .positional('ids', { type: 'string', array: true, describe: 'job ids as startjob printed them' })
+          .example('$0 jobstate 123 124', 'prints {"scheduler":{...},"jobs":{"123":{...},"124":{...}}}'),
+      (a) => runCommand('jobstate', a.config, async (ctx) => ({ output: await jobState(ctx, (a.ids ?? []).map(String)) })),
+    )
+    .command(
+      'killjob <id>',
+      'Cancel a job (cancelling a finished job is not an error)',
+      (y) => y.positional('id', { type: 'string', demandOption: true }).example('$0 killjob 123', 'prints {"jobId":"123","cancelled":true}'),
+      (a) => runCommand('killjob', a.config, async (ctx) => ({ output: await killJob(ctx, String(a.id)) })),
+    )
+    .command(
+      'start-env',
+      'Inside the job: build the environment and run the single-user server (the hub command, or the one after --)',
+      (y) =>
+        y
+          .option('run-dir', { type: 'string', requiresArg: true, describe: 'the session run dir (default: $HPC_WRAP_RUN_DIR)' })
+          .example('$0 start-env --run-dir /scratch/jh/users/alice/sessions/s-...', 'run the hub command recorded by startjob')
+          .example('$0 start-env -- batchspawner-singleuser jupyterhub-singleuser', 'in a ready batch script: run this command instead'),
+      (a) =>
+        runCommand('start-env', a.config, async (ctx) => ({
+          exitCode: await startEnv(ctx, { runDir: a['run-dir'], command: ((a['--'] as unknown[]) ?? []).map(String) }),
+        })),
+    )
+    .command('config', 'Check or document hpc-wrap.yaml', (y) =>
+      y
+        .command(
+          'check',
+          'Print the effective configuration (secrets redacted), or what is wrong with it (exit 2)',
+          (yy) => yy.example('$0 --config /etc/hpc-wrap.yaml config check', ''),
+          (a) => {
+            const path = resolveConfigPath(a.config);
+            try {
+              process.stdout.write(configCheckText(loadHpcWrapConfig(path), path));
+            } catch (err) {
+              if (!(err instanceof ConfigError)) throw err;
+              process.exitCode = reportFailure('config check', new WrapError('invalid', err.message), null);
+            }
+          },
+        )
+        .command('docs', 'Print every key with its description and default', {}, () => {
+          process.stdout.write(configDocs());
+        })
+        .demandCommand(1, 'config needs a subcommand: check or docs'),
+    )
+    .command(
+      'fork-run',
+      false, // hidden: the fork adapter's job supervisor
+      (y) =>
+        y
+          .option('job-dir', { type: 'string', demandOption: true })
+          .option('script', { type: 'string', demandOption: true })
+          .option('output', { type: 'string', demandOption: true })
+          .option('chdir', { type: 'string' }),
+      async (a) => {
+        try {
+          process.exitCode = await forkRun({ jobDir: a['job-dir'], script: a.script, output: a.output, chdir: a.chdir ?? null });
+        } catch (err) {
+          process.exitCode = reportFailure('fork-run', err, null);
+        }
+      },
+    )
+    .demandCommand(1, 'give a command (see --help)')
+    .strict()
+    .recommendCommands()
+    .fail(usageError)
+    .help()
+    .alias('h', 'help')
+    .version(VERSION)
+    .wrap(Math.min(110, process.stdout.columns || 100));
+}
+
+await buildCli(hideBin(process.argv)).parseAsync();

@@ -1,0 +1,80 @@
+// What every command gets: the effective config (from --config, else $HPC_WRAP_CONFIG,
+// else the embedded defaults), the application log, the layout and the scheduler; and
+// the one place that turns a failure into the contract's JSON + exit code.
+import { resolve } from 'node:path';
+import { ConfigError, loadHpcWrapConfig } from '../config/load.js';
+import type { HpcWrapConfig } from '../config/schema.js';
+import { AppLog } from './app-log.js';
+import { asWrapError, errorDocument, WrapError } from './errors.js';
+import { Layout } from './layout.js';
+import { createScheduler } from './schedulers/index.js';
+import type { SchedulerAdapter } from './schedulers/types.js';
+
+export interface CommandContext {
+  command: string;
+  config: HpcWrapConfig;
+  /** Absolute path of the config file, or null for the embedded defaults. */
+  configPath: string | null;
+  log: AppLog;
+  layout: Layout;
+  scheduler(): SchedulerAdapter;
+}
+
+export function resolveConfigPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | null {
+  const p = flag ?? env.HPC_WRAP_CONFIG;
+  return p ? resolve(p) : null;
+}
+
+export function loadContext(command: string, configFlag: string | undefined): CommandContext {
+  const configPath = resolveConfigPath(configFlag);
+  const config = loadHpcWrapConfig(configPath);
+  const log = new AppLog(config.logging.file ?? resolve(config.workDir, 'log', 'hpc-wrap.log'), config.logging.level, `hpc-wrap ${command}`);
+  let scheduler: SchedulerAdapter | null = null;
+  return {
+    command,
+    config,
+    configPath,
+    log,
+    layout: new Layout(config),
+    scheduler: () => (scheduler ??= createScheduler(config)),
+  };
+}
+
+export interface CommandOutcome {
+  /** Printed as one JSON line on stdout. */
+  output?: unknown;
+  exitCode?: number;
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+/** Reports a failure: JSON on stdout, one human line on stderr, a log line when a log exists. */
+export function reportFailure(command: string, err: unknown, log: AppLog | null): number {
+  const e = err instanceof ConfigError ? new WrapError('internal', err.message) : asWrapError(err);
+  printJson(errorDocument(e));
+  process.stderr.write(`hpc-wrap ${command}: ${e.message}\n`);
+  log?.[e.code === 'internal' ? 'error' : 'warn'](`${command}.failed`, { code: e.code, message: e.message });
+  if (e.code === 'internal' && !(err instanceof WrapError) && !(err instanceof ConfigError) && err instanceof Error && err.stack) {
+    log?.debug(`${command}.stack`, { stack: err.stack });
+  }
+  return e.exitCode;
+}
+
+/** Loads the context, runs `body`, prints its output or the failure, sets the exit code. */
+export async function runCommand(
+  command: string,
+  configFlag: string | undefined,
+  body: (ctx: CommandContext) => Promise<CommandOutcome>,
+): Promise<void> {
+  let ctx: CommandContext | null = null;
+  try {
+    ctx = loadContext(command, configFlag);
+    const outcome = await body(ctx);
+    if (outcome.output !== undefined) printJson(outcome.output);
+    process.exitCode = outcome.exitCode ?? 0;
+  } catch (err) {
+    process.exitCode = reportFailure(command, err, ctx?.log ?? null);
+  }
+}

@@ -1,0 +1,87 @@
+// The run dir's small state files: status.json (start-env's phase, host and port),
+// exit.json (how the server ended), cancelled.json (killjob was asked) and the tail of
+// output.log. Written atomically by one side, read tolerantly by the other.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { isRecord, readJsonOrNull, writeJsonAtomic } from './json-files.js';
+import { runDirPaths } from './layout.js';
+
+export type ServerPhase = 'environment' | 'starting' | 'listening' | 'exited';
+const PHASES: readonly ServerPhase[] = ['environment', 'starting', 'listening', 'exited'];
+
+export interface ServerStatus {
+  phase: ServerPhase;
+  host: string | null;
+  port: number | null;
+  message: string | null;
+}
+
+export interface ExitRecord {
+  exitCode: number | null;
+  signal: string | null;
+  endedAt: string;
+  error?: string | null;
+}
+
+export function writeServerStatus(runDir: string, status: ServerStatus): void {
+  writeJsonAtomic(runDirPaths(runDir).statusFile, { ...status, updatedAt: new Date().toISOString() });
+}
+
+export function readServerStatus(runDir: string): ServerStatus | null {
+  const v = readJsonOrNull(runDirPaths(runDir).statusFile);
+  if (!isRecord(v) || !PHASES.includes(v.phase as ServerPhase)) return null;
+  return {
+    phase: v.phase as ServerPhase,
+    host: typeof v.host === 'string' ? v.host : null,
+    port: typeof v.port === 'number' ? v.port : null,
+    message: typeof v.message === 'string' ? v.message : null,
+  };
+}
+
+export function writeExitRecord(runDir: string, rec: Omit<ExitRecord, 'endedAt'>): void {
+  writeJsonAtomic(runDirPaths(runDir).exitFile, { ...rec, endedAt: new Date().toISOString() });
+}
+
+export function readExitRecord(runDir: string): ExitRecord | null {
+  const v = readJsonOrNull(runDirPaths(runDir).exitFile);
+  if (!isRecord(v)) return null;
+  return {
+    exitCode: typeof v.exitCode === 'number' ? v.exitCode : null,
+    signal: typeof v.signal === 'string' ? v.signal : null,
+    endedAt: typeof v.endedAt === 'string' ? v.endedAt : '',
+    error: typeof v.error === 'string' ? v.error : null,
+  };
+}
+
+export function markCancelled(runDir: string): void {
+  writeJsonAtomic(runDirPaths(runDir).cancelledFile, { cancelledAt: new Date().toISOString() });
+}
+
+export function readCancelledAt(runDir: string): string | null {
+  const v = readJsonOrNull(runDirPaths(runDir).cancelledFile);
+  return isRecord(v) && typeof v.cancelledAt === 'string' ? v.cancelledAt : null;
+}
+
+const TAIL_BYTES = 64 * 1024;
+
+/** The last `lines` lines of a file (reads at most its last 64 KiB), or null. */
+export function tailLines(file: string, lines: number): string | null {
+  if (lines <= 0) return null;
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const len = Math.min(size, TAIL_BYTES);
+    const buf = Buffer.alloc(len);
+    readSync(fd, buf, 0, len, size - len);
+    let text = buf.toString('utf8');
+    if (len < size) text = text.slice(text.indexOf('\n') + 1); // drop a partial first line
+    const all = text.replace(/\n$/, '').split('\n');
+    return all.slice(-lines).join('\n');
+  } finally {
+    closeSync(fd);
+  }
+}

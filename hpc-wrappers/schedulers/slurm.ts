@@ -1,0 +1,121 @@
+// Slurm: a declarative description (commands from the config, the options each
+// generic field becomes, the messages that mean "gone" or "unreachable") plus the
+// squeue parser. Job ids are what `sbatch --parsable` prints: `123`, or `123;cluster`
+// on a multi-cluster site; squeue/scancel then get `--clusters=<cluster>`.
+import type { Resources, SlurmSchedulerConfig } from '../../config/schema.js';
+import { validateJobId } from '../../config/names.js';
+import { WrapError } from '../errors.js';
+import { runArgv, schedulerMessage, type CommandResult } from './run-command.js';
+import { indexRows, parseSqueue, SQUEUE_FORMAT, statusFor } from './squeue-parser.js';
+import type { JobSubmission, QueryResult, SchedulerAdapter, SchedulerJobStatus } from './types.js';
+
+/** sbatch interprets % in --output as a pattern (%j …); %% is a literal %. */
+const outputPattern = (p: string) => p.replace(/%/g, '%%');
+
+export function resourceOptions(r: Resources): string[] {
+  const opts: string[] = [];
+  if (r.partition) opts.push(`--partition=${r.partition}`);
+  opts.push(`--cpus-per-task=${r.cpus}`);
+  if (r.memoryMB !== null) opts.push(`--mem=${r.memoryMB}M`);
+  if (r.gpus > 0) opts.push(`--gres=gpu:${r.gpus}`);
+  opts.push(`--time=${r.walltime}`);
+  if (r.account) opts.push(`--account=${r.account}`);
+  if (r.qos) opts.push(`--qos=${r.qos}`);
+  if (r.reservation) opts.push(`--reservation=${r.reservation}`);
+  if (r.constraint) opts.push(`--constraint=${r.constraint}`);
+  opts.push(...r.extraArgs);
+  return opts;
+}
+
+export const slurmDialect = {
+  name: 'slurm',
+  submitArgs(job: JobSubmission): string[] {
+    const args = [`--job-name=${job.name}`, `--output=${outputPattern(job.outputPath)}`];
+    if (job.resources) {
+      if (job.chdir) args.push(`--chdir=${job.chdir}`);
+      args.push(...resourceOptions(job.resources));
+    }
+    args.push(job.scriptPath);
+    return args;
+  },
+  /** `123` or `123;cluster` on the last non-empty line (sbatch may print warnings first). */
+  parseSubmit(stdout: string): string | null {
+    const line = stdout.trim().split('\n').pop()?.trim() ?? '';
+    return /^\d+(_\d+)?(;[A-Za-z0-9_.-]+)?$/.test(line) ? line : null;
+  },
+  queryArgs(ids: string[], queuePosition: boolean): string[] {
+    const clusters = [...new Set(ids.map((id) => id.split(';')[1]).filter((c): c is string => Boolean(c)))];
+    const args = ['--noheader', '--states=all', `--format=${SQUEUE_FORMAT}`];
+    if (clusters.length) args.push(`--clusters=${clusters.join(',')}`);
+    // With queue positions every job is listed (still one call); else only ours.
+    if (!queuePosition) args.push(`--jobs=${[...new Set(ids.map((id) => id.split(';')[0]))].join(',')}`);
+    return args;
+  },
+  cancelArgs(id: string): string[] {
+    const [job, cluster] = id.split(';');
+    return cluster ? [`--clusters=${cluster}`, job!] : [job!];
+  },
+  /** squeue -j with a single id the controller has forgotten exits 1 with this text. */
+  forgotten: /Invalid job id specified/i,
+  /** scancel of a job that is already over. */
+  alreadyOver: /Invalid job id specified|already completing or completed|Job has already finished/i,
+};
+
+export class SlurmAdapter implements SchedulerAdapter {
+  readonly name = 'slurm';
+
+  constructor(private readonly cfg: SlurmSchedulerConfig) {}
+
+  private run(argv: string[]): Promise<CommandResult> {
+    return runArgv(argv, { env: this.cfg.env, timeoutMs: this.cfg.timeoutSeconds * 1000 });
+  }
+
+  async submit(job: JobSubmission): Promise<{ jobId: string }> {
+    const argv = [...this.cfg.submit, ...slurmDialect.submitArgs(job)];
+    const r = await runArgv(argv, { env: { ...this.cfg.env, ...job.env }, timeoutMs: this.cfg.timeoutSeconds * 1000 });
+    if (!r.ok) throw new WrapError('scheduler', `sbatch refused the job: ${schedulerMessage(r)}`);
+    const id = slurmDialect.parseSubmit(r.stdout);
+    if (!id) throw new WrapError('scheduler', `sbatch printed no job id (is --parsable in scheduler.submit?): ${JSON.stringify(r.stdout.slice(0, 200))}`);
+    return { jobId: validateJobId(id) };
+  }
+
+  /**
+   * One squeue call for all ids. Only a mix of ids with and without a cluster part
+   * (which a site does not produce) needs a second call, because `--clusters` hides
+   * the local cluster.
+   */
+  async query(ids: string[]): Promise<QueryResult> {
+    const jobs = new Map<string, SchedulerJobStatus>();
+    const groups = [ids.filter((id) => !id.includes(';')), ids.filter((id) => id.includes(';'))].filter((g) => g.length > 0);
+    const errors: string[] = [];
+    for (const group of groups) {
+      const r = await this.run([...this.cfg.query, ...slurmDialect.queryArgs(group, this.cfg.queuePosition)]);
+      if (!r.ok) {
+        if (!r.timedOut && r.exitCode !== null && slurmDialect.forgotten.test(r.stderr)) continue;
+        errors.push(schedulerMessage(r));
+        continue;
+      }
+      const rows = indexRows(parseSqueue(r.stdout));
+      for (const id of group) {
+        const status = statusFor(id, rows);
+        if (status) jobs.set(id, status);
+      }
+    }
+    if (errors.length) return { reachable: false, error: errors.join('; '), jobs: new Map() };
+    return { reachable: true, error: null, jobs };
+  }
+
+  async cancel(id: string): Promise<void> {
+    const r = await this.run([...this.cfg.cancel, ...slurmDialect.cancelArgs(validateJobId(id))]);
+    if (r.ok || (!r.timedOut && slurmDialect.alreadyOver.test(r.stderr))) return;
+    throw new WrapError('scheduler', `scancel failed for job ${id}: ${schedulerMessage(r)}`);
+  }
+
+  describe() {
+    return {
+      name: 'slurm',
+      batchSystem: true,
+      summary: `Slurm via ${this.cfg.submit.join(' ')} / ${this.cfg.query.join(' ')} / ${this.cfg.cancel.join(' ')}`,
+    };
+  }
+}

@@ -1,0 +1,91 @@
+// `hpc-wrap start-env` (inside the job): consume the spool, build the environment,
+// start the server and report its phases in status.json, relay signals, record how it
+// ended in exit.json, tear down, exit with the server's status.
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { AppLog } from '../app-log.js';
+import type { CommandContext } from '../command-context.js';
+import { WrapError } from '../errors.js';
+import { writeExitRecord, writeServerStatus } from '../run-dir-files.js';
+import { BASE_STEPS, probeHost } from './base-steps.js';
+import { runServer, SignalRelay, signalStatus } from './server-process.js';
+import { consumeSpool, type Spool } from './spool.js';
+import { EnvironmentPipeline, type EnvironmentContext, type EnvironmentStep } from './steps.js';
+
+export interface StartEnvOptions {
+  runDir: string | undefined;
+  /** The command after `--`; empty = the hub's command from job.json. */
+  command: string[];
+  steps?: readonly EnvironmentStep[];
+}
+
+function say(line: string): void {
+  process.stderr.write(`[hpc-wrap start-env ${new Date().toISOString()}] ${line}\n`);
+}
+
+export async function startEnv(ctx: CommandContext, opts: StartEnvOptions): Promise<number> {
+  const dir = opts.runDir ?? process.env.HPC_WRAP_RUN_DIR;
+  if (!dir) throw new WrapError('invalid', 'start-env needs the run dir: --run-dir DIR or $HPC_WRAP_RUN_DIR');
+  const runDir = resolve(dir);
+  if (!existsSync(runDir)) throw new WrapError('invalid', `the run dir ${runDir} does not exist`);
+
+  const relay = new SignalRelay();
+  relay.install();
+  let spool: Spool;
+  try {
+    spool = consumeSpool(runDir);
+  } catch (err) {
+    writeServerStatus(runDir, { phase: 'exited', host: null, port: null, message: (err as Error).message });
+    writeExitRecord(runDir, { exitCode: 1, signal: null, error: (err as Error).message });
+    throw new WrapError('internal', (err as Error).message);
+  }
+  const { job, hubEnv } = spool;
+  const log = job.logFile ? new AppLog(job.logFile, ctx.config.logging.level, 'hpc-wrap start-env') : ctx.log;
+  const env: EnvironmentContext = { runDir, job, hubEnv, env: {}, cwd: process.cwd(), host: null, port: null, log, say };
+  const pipeline = new EnvironmentPipeline(opts.steps ?? BASE_STEPS);
+  const fail = async (message: string, status: number, signal: NodeJS.Signals | null = null): Promise<number> => {
+    say(message);
+    writeExitRecord(runDir, { exitCode: signal ? null : status, signal, error: message });
+    writeServerStatus(runDir, { phase: 'exited', host: env.host, port: env.port, message });
+    log.error('start-env.failed', { sessionId: job.sessionId, user: job.user, message });
+    await pipeline.teardown(env);
+    relay.uninstall();
+    return status;
+  };
+
+  writeServerStatus(runDir, { phase: 'environment', host: null, port: null, message: null });
+  say(`preparing the environment for session ${job.sessionId}`);
+  try {
+    await pipeline.prepare(env);
+  } catch (err) {
+    return fail((err as Error).message, 1);
+  }
+  const early = relay.received[0];
+  if (early) return fail(`received ${early} before the server started`, signalStatus(early), early);
+
+  const argv = pipeline.wrap(opts.command.length ? opts.command : job.command, env);
+  writeServerStatus(runDir, { phase: 'starting', host: env.host, port: env.port, message: null });
+  say(`starting ${argv[0]} on ${env.host ?? '?'}:${env.port ?? '?'}`);
+  log.info('start-env.starting', { sessionId: job.sessionId, user: job.user, host: env.host, port: env.port, program: argv[0] });
+
+  const exit = await runServer({
+    argv,
+    env: env.env,
+    cwd: env.cwd,
+    relay,
+    probe: env.port !== null ? { host: probeHost(job.jupyter.bindAddress), port: env.port } : null,
+    onListening: () => {
+      writeServerStatus(runDir, { phase: 'listening', host: env.host, port: env.port, message: null });
+      say(`the server is listening on ${env.host}:${env.port}`);
+      log.info('start-env.listening', { sessionId: job.sessionId, host: env.host, port: env.port });
+    },
+  });
+  const how = exit.error ?? (exit.signal ? `the server was killed by ${exit.signal}` : `the server exited with status ${exit.exitCode}`);
+  writeExitRecord(runDir, { exitCode: exit.exitCode, signal: exit.signal, error: exit.error });
+  writeServerStatus(runDir, { phase: 'exited', host: env.host, port: env.port, message: how });
+  say(how);
+  log.info('start-env.exited', { sessionId: job.sessionId, exitCode: exit.exitCode, signal: exit.signal });
+  await pipeline.teardown(env);
+  relay.uninstall();
+  return exit.status;
+}

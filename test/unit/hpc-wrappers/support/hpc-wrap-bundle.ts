@@ -1,0 +1,160 @@
+// Builds hpc-wrap exactly as scripts/build.mjs does (one self-contained ESM file) into a
+// temp dir, and runs it as a child process: CLI-level tests exercise the bundle.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import { stringify } from 'yaml';
+
+export const REPO = resolve(import.meta.dirname, '../../../..');
+export const FIXTURES = resolve(import.meta.dirname, '../fixtures');
+export const TINY_SERVER = join(FIXTURES, 'tiny-server.mjs');
+
+/** The options of scripts/build.mjs for dist/hpc-wrap.mjs. */
+export async function buildBundle(outDir: string): Promise<string> {
+  const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
+  const outfile = join(outDir, 'hpc-wrap.mjs');
+  await build({
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    banner: {
+      js: [
+        '#!/usr/bin/env node',
+        "import { createRequire as __hpcCreateRequire } from 'node:module';",
+        'const require = __hpcCreateRequire(import.meta.url);',
+      ].join('\n'),
+    },
+    define: { __HPC_BRIDGE_VERSION__: JSON.stringify(pkg.version) },
+    logLevel: 'warning',
+    entryPoints: [join(REPO, 'hpc-wrappers/cli.ts')],
+    outfile,
+  });
+  return outfile;
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  json: unknown;
+}
+
+export interface RunOptions {
+  input?: string | Buffer;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+export class HpcWrap {
+  constructor(
+    readonly bundle: string,
+    readonly configPath: string | null,
+  ) {}
+
+  run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
+    const argv = [this.bundle, ...(this.configPath ? ['--config', this.configPath] : []), ...args];
+    return new Promise((resolvePromise, reject) => {
+      const child = spawn(process.execPath, argv, {
+        cwd: opts.cwd,
+        env: opts.env ?? process.env,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 20_000);
+      child.on('error', reject);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        let json: unknown = null;
+        try {
+          json = JSON.parse(stdout.trim().split('\n').pop() ?? '');
+        } catch {
+          /* not JSON */
+        }
+        resolvePromise({ code, stdout, stderr, json });
+      });
+      child.stdin.on('error', () => {}); // the child may close stdin early (oversized input)
+      child.stdin.end(opts.input ?? '');
+    });
+  }
+}
+
+export interface Workspace {
+  dir: string;
+  workDir: string;
+  logFile: string;
+  configPath: string;
+  wrap: HpcWrap;
+  cleanup(): void;
+}
+
+/** A temp dir with hpc-wrap.yaml (fork scheduler unless `config` says otherwise). */
+export function makeWorkspace(bundle: string, config: Record<string, unknown> = {}): Workspace {
+  const dir = mkdtempSync(join(tmpdir(), 'hpc-wrap-test-'));
+  const workDir = join(dir, 'work');
+  const logFile = join(dir, 'log', 'hpc-wrap.log');
+  const configPath = join(dir, 'hpc-wrap.yaml');
+  writeFileSync(configPath, stringify({ workDir, logging: { file: logFile }, scheduler: { kind: 'fork' }, ...config }));
+  return { dir, workDir, logFile, configPath, wrap: new HpcWrap(bundle, configPath), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function tempDir(prefix = 'hpc-wrap-bundle-'): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  mkdirSync(d, { recursive: true });
+  return d;
+}
+
+/** Every file below `dir` (recursively), absolute paths. */
+export function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const name of entries) {
+    const p = join(dir, name);
+    const st = statSync(p);
+    if (st.isDirectory()) out.push(...listFiles(p));
+    else out.push(p);
+  }
+  return out;
+}
+
+/** A fresh valid session id (s- + 26 base32 characters). */
+export function newSessionId(): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
+  return `s-${[...randomBytes(26)].map((b) => alphabet[b % 32]).join('')}`;
+}
+
+export function startRequest(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    version: 1,
+    sessionId: newSessionId(),
+    user: 'alice',
+    serverName: '',
+    env: { JUPYTERHUB_API_TOKEN: 'tok-0000', JUPYTERHUB_SERVICE_PREFIX: '/user/alice/' },
+    command: [process.execPath, TINY_SERVER],
+    resources: { cpus: 1, walltime: '00:10:00' },
+    script: null,
+    ...overrides,
+  };
+}
+
+export async function waitFor<T>(probe: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -63,12 +63,49 @@ const localTransport = z
   })
   .strict();
 
+const absolutePath = (what: string) =>
+  z.string().min(2).refine((p) => p.startsWith('/') && !p.includes('\0'), 'must be an absolute path').describe(what);
+
+const sshTransport = z
+  .object({
+    kind: z.literal('ssh').describe('Run hpc-wrap on the login node over SSH (pooled connections, host keys checked against knownHostsFile).'),
+    host: z
+      .string()
+      .regex(/^(?!-)[A-Za-z0-9.-]{1,253}$|^[0-9A-Fa-f:]{2,39}$/, 'a host name or IP address')
+      .describe('Login node to connect to (host name or IP address).'),
+    port: port.default(22).describe('SSH port of the login node.'),
+    user: z.string().regex(/^[a-z_][a-z0-9_.-]{0,31}$/, 'a POSIX account name').describe('Service account the bridge logs in as.'),
+    identityFile: absolutePath('Private key of the service account (OpenSSH or PEM format, no passphrase, mode 0600).'),
+    knownHostsFile: absolutePath(
+      'known_hosts file the login node\'s host key must be in (an unknown or changed key is refused); `hpc-bridge cluster trust` adds it.',
+    ),
+    identity: z
+      .enum(['shared', 'sudo'])
+      .default('shared')
+      .describe('shared: the service account runs every job; sudo: commands for a user run as `<sudoCommand> USER -- hpc-wrap ...` on the login node.'),
+    sudoCommand: argv('Prefix for identity sudo').default(['sudo', '-n', '-u']).describe('identity sudo: the prefix; the user name, "--" and the hpc-wrap argv follow.'),
+    maxConnections: z.number().int().min(1).max(64).default(4).describe('Most SSH connections open at once.'),
+    maxSessionsPerConnection: z
+      .number()
+      .int()
+      .min(1)
+      .max(256)
+      .default(10)
+      .describe("Concurrent commands per connection; keep at or below the server's MaxSessions (OpenSSH default 10)."),
+    maxQueue: z.number().int().min(0).max(100_000).default(1000).describe('Commands that may wait for a free session; more fail at once with "queue full".'),
+    keepaliveIntervalSeconds: z.number().min(0).max(3600).default(15).describe('Seconds between SSH keepalive probes; 0 = none.'),
+    keepaliveCountMax: z.number().int().min(1).max(100).default(3).describe('Unanswered keepalives after which a connection is dropped (and replaced).'),
+    connectTimeoutSeconds: z.number().min(1).max(300).default(15).describe('Time allowed for TCP connect, key exchange and login.'),
+    idleSeconds: z.number().min(1).max(86_400).default(300).describe('Close a connection that ran no command for this long.'),
+  })
+  .strict();
+
 export const hubBridgeSchema = z
   .object({
     listen: z
       .object({
         host: z.string().min(1).default('127.0.0.1').describe('Address the API listens on. Keep it on loopback unless a proxy with TLS is in front.'),
-        port: port.default(8099).describe('TCP port of the API.'),
+        port: z.number().int().min(0).max(65535).default(8099).describe('TCP port of the API (0 = any free port, printed at start).'),
       })
       .strict()
       .prefault({})
@@ -86,7 +123,7 @@ export const hubBridgeSchema = z
       .describe("JupyterHub's API URL as the hub host sees it (the tunnel forwards the notebook's API calls here)."),
     cluster: z
       .object({
-        transport: z.discriminatedUnion('kind', [localTransport]).prefault({ kind: 'local' }).describe('How the bridge reaches the login node.'),
+        transport: z.discriminatedUnion('kind', [localTransport, sshTransport]).prefault({ kind: 'local' }).describe('How the bridge reaches the login node.'),
         hpcWrap: argv('How to run hpc-wrap on the login node, e.g. ["hpc-wrap"] or ["node", "/opt/hpc-wrap.mjs", "--config", "/etc/hpc-wrap.yaml"]')
           .nullable()
           .default(null)
@@ -125,12 +162,20 @@ export const hubBridgeSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.cluster.transport.kind === 'ssh' && c.cluster.hpcWrap === null) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cluster', 'hpcWrap'],
+        message: 'is required with the ssh transport: how to run hpc-wrap on the login node, e.g. ["/opt/hpc-wrap/hpc-wrap", "--config", "/etc/hpc-wrap.yaml"]',
+      });
+    }
     if (c.defaultProfile !== null && !c.profiles.some((p) => p.name === c.defaultProfile)) {
       ctx.addIssue({ code: 'custom', path: ['defaultProfile'], message: `must name one of the profiles (${c.profiles.map((p) => p.name).join(', ')})` });
     }
   })
   .describe('hub-bridge.yaml: the service next to JupyterHub.');
 export type HubBridgeConfig = z.infer<typeof hubBridgeSchema>;
+export type SshTransportConfig = z.infer<typeof sshTransport>;
 
 const slurmScheduler = z
   .object({

@@ -12,6 +12,7 @@ import { SessionService } from './sessions/session-service.js';
 import { StatusPoller } from './sessions/status-poller.js';
 import { SessionStore } from './store/session-store.js';
 import { LocalTransport } from './transport/local-transport.js';
+import { SshTransport } from './transport/ssh-transport.js';
 import type { Transport } from './transport/types.js';
 
 /** The hpc-wrap bundle shipped next to this program (dist/hpc-wrap.mjs). */
@@ -24,11 +25,14 @@ export function bundledHpcWrap(): string[] {
   throw new Error('hpc-wrap is not built: run `npm run build`, or set cluster.hpcWrap in hub-bridge.yaml');
 }
 
-export function createTransport(config: HubBridgeConfig): Transport {
+/** `configFile` only improves messages (the `hpc-bridge --config FILE cluster trust` hint). */
+export function createTransport(config: HubBridgeConfig, opts: { configFile?: string | null } = {}): Transport {
   const t = config.cluster.transport;
   switch (t.kind) {
     case 'local':
       return new LocalTransport({ runAs: t.runAs });
+    case 'ssh':
+      return new SshTransport(t, { configFile: opts.configFile ?? null });
   }
 }
 

@@ -5,7 +5,8 @@ import { hideBin } from 'yargs/helpers';
 import { configDocs } from '../config/docs.js';
 import { ConfigError, loadHubBridgeConfig, redact } from '../config/load.js';
 import { hubBridgeSchema, type HubBridgeConfig } from '../config/schema.js';
-import { startBridge } from './bridge.js';
+import { createTransport, startBridge } from './bridge.js';
+import { trustClusterHost } from './transport/ssh-trust.js';
 import { createLogger } from './log.js';
 import { VERSION } from './version.js';
 
@@ -35,7 +36,7 @@ async function serve(file: string | null): Promise<void> {
         "the local 'fork' scheduler (jobs are plain processes on this machine, not a batch system).\n",
     );
   }
-  const bridge = await startBridge(config, log);
+  const bridge = await startBridge(config, log, { transport: createTransport(config, { configFile: file }) });
   process.stderr.write(`hpc-bridge ${VERSION} listening on ${bridge.url} (token in ${config.apiTokenFile})\n`);
   let stopping = false;
   const shutdown = (sig: string) => {
@@ -49,6 +50,17 @@ async function serve(file: string | null): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+async function clusterTrust(file: string | null, yes: boolean, fingerprint: string | null): Promise<void> {
+  const config = loadOrExit(file);
+  const t = config.cluster.transport;
+  if (t.kind !== 'ssh') {
+    process.stderr.write(`cluster trust needs cluster.transport.kind: ssh in ${file ?? 'the config'} (it is "${t.kind}")\n`);
+    process.exitCode = 2;
+    return;
+  }
+  process.exitCode = await trustClusterHost(t, { yes, fingerprint, configFile: file, out: (s) => process.stdout.write(s) });
 }
 
 export async function main(args: string[]): Promise<void> {
@@ -67,9 +79,16 @@ export async function main(args: string[]): Promise<void> {
         const cfg = loadOrExit(configFile(a));
         process.stdout.write(`# effective configuration (${configFile(a) ?? 'embedded defaults'}); secrets redacted\n${stringify(redact(cfg))}`);
       })
+    .command('cluster <action>', "Cluster access: trust = record the login node's SSH host key in knownHostsFile", (y) =>
+      y
+        .positional('action', { choices: ['trust'] as const, describe: 'trust: connect once, show the host key fingerprint, record it when confirmed' })
+        .option('fingerprint', { type: 'string', describe: 'record the key only if it has this SHA256:... fingerprint (verified out of band)' })
+        .option('yes', { type: 'boolean', default: false, describe: 'record the key without a fingerprint check (only on a network you trust)' }),
+      (a) => clusterTrust(configFile(a), a.yes, a.fingerprint ?? null))
     .example('$0 serve', 'run on the embedded default (fork scheduler, SQLite in .state/)')
     .example('$0 --config /etc/hpc-bridge/hub-bridge.yaml serve', 'run with a site config')
     .example('$0 --config hub-bridge.yaml config check', 'validate a config file')
+    .example('$0 --config hub-bridge.yaml cluster trust --fingerprint SHA256:...', "trust the login node's SSH host key after checking it")
     .demandCommand(1, 'give a command; see --help')
     .strict()
     .version(VERSION)

@@ -5,6 +5,12 @@ export interface RunOptions {
   /** Written to the command's stdin (the only way secrets travel). */
   stdin?: string;
   timeoutMs: number;
+  /**
+   * The JupyterHub user the command is for (validated with config/names.ts
+   * validateUsername). Only an SSH transport with `identity: sudo` acts on it (it runs
+   * the command as that account through sudo); other transports ignore it.
+   */
+  asUser?: string;
 }
 
 export interface RunResult {

@@ -7,3 +7,4 @@ export * from './slurm-conf.js';
 export * from './slurm.js';
 export * from './hub-config.js';
 export * from './jupyterhub.js';
+export * from './sshd.js';

@@ -80,13 +80,11 @@ describe('restart recovery', () => {
     let bridge = await startBridgeProcess(bridgeConfig);
     const token = readFileSync(join(dir, 'token'), 'utf8').trim();
     const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
-    const created = await (
-      await call(`${base}/v1/sessions`, {
+    const created = await call(`${base}/v1/sessions`, {
         method: 'POST',
         headers,
         body: JSON.stringify({ user: 'bob', env: { JUPYTERHUB_SERVICE_PREFIX: '/user/bob/' }, command: [process.execPath, STAND_IN_SERVER] }),
-      })
-    ).json();
+      });
     bridge.kill('SIGKILL'); // right after the row was committed; startjob may or may not have run
     await new Promise((r) => bridge.once('exit', r));
     bridge = await startBridgeProcess(bridgeConfig);

@@ -1,38 +1,26 @@
-// Builds hpc-wrap exactly as scripts/build.mjs does (one self-contained ESM file) into a
-// temp dir, and runs it as a child process: CLI-level tests exercise the bundle.
-import { spawn } from 'node:child_process';
+// Copies the built hpc-wrap bundle (one self-contained ESM file) into a temp dir and runs
+// it as a child process: CLI-level tests exercise the bundle.
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { build } from 'esbuild';
 import { stringify } from 'yaml';
 
 export const REPO = resolve(import.meta.dirname, '../../../..');
 export const FIXTURES = resolve(import.meta.dirname, '../fixtures');
 export const TINY_SERVER = join(FIXTURES, 'tiny-server.mjs');
 
-/** The options of scripts/build.mjs for dist/hpc-wrap.mjs. */
+/**
+ * A copy of the bundle `npm run build` made (dist/hpc-wrap.mjs) in its own dir, as a site
+ * would install it; built first when missing (e.g. a single test file run by hand).
+ */
 export async function buildBundle(outDir: string): Promise<string> {
-  const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
+  const built = join(REPO, 'dist/hpc-wrap.mjs');
+  if (!existsSync(built)) execFileSync(process.execPath, [join(REPO, 'scripts/build.mjs')], { cwd: REPO, stdio: 'inherit' });
   const outfile = join(outDir, 'hpc-wrap.mjs');
-  await build({
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    banner: {
-      js: [
-        '#!/usr/bin/env node',
-        "import { createRequire as __hpcCreateRequire } from 'node:module';",
-        'const require = __hpcCreateRequire(import.meta.url);',
-      ].join('\n'),
-    },
-    define: { __HPC_BRIDGE_VERSION__: JSON.stringify(pkg.version) },
-    logLevel: 'warning',
-    entryPoints: [join(REPO, 'hpc-wrappers/cli.ts')],
-    outfile,
-  });
+  copyFileSync(built, outfile);
+  chmodSync(outfile, 0o755);
   return outfile;
 }
 

@@ -1,24 +1,26 @@
-// Against a REAL Slurm, when one is given: HPC_WRAP_TEST_SLURM_CONF=/path/slurm.conf
-// (e.g. the system-test harness cluster, or one started as in test-environment.md).
-// Jobs run as the invoking user, so the workspace must be writable by it on the node.
+// hpc-wrap on its own against a real Slurm (the harness cluster): sbatch, squeue + the
+// run dir's status.json, scancel. Jobs run as the invoking user (root here).
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBundle, makeWorkspace, startRequest, tempDir, waitFor, type Workspace } from './support/hpc-wrap-bundle.js';
+import { buildBundle, makeWorkspace, startRequest, tempDir, waitFor, type Workspace } from '../unit/hpc-wrappers/support/hpc-wrap-bundle.js';
+import { startSlurm, type SlurmCluster } from './harness/index.js';
 
-const SLURM_CONF = process.env.HPC_WRAP_TEST_SLURM_CONF;
+let slurm: SlurmCluster;
 let ws: Workspace;
 const jobs: string[] = [];
 
 beforeAll(async () => {
-  if (!SLURM_CONF) return;
+  slurm = await startSlurm({ dir: join(mkdtempSync('/tmp/hw-slurm-'), 'slurm') });
   ws = makeWorkspace(await buildBundle(tempDir()), {
-    scheduler: { kind: 'slurm', env: { SLURM_CONF }, timeoutSeconds: 20 },
+    scheduler: { kind: 'slurm', env: slurm.env, timeoutSeconds: 20 },
   });
-});
+}, 120_000);
 afterAll(async () => {
-  if (!SLURM_CONF) return;
-  for (const id of jobs) await ws.wrap.run(['killjob', id]);
-  ws.cleanup();
-});
+  for (const id of jobs) await ws?.wrap.run(['killjob', id]);
+  ws?.cleanup();
+  await slurm?.stop();
+}, 60_000);
 
 type Report = { state: string; node: string | null; position: number | null; reason: string | null; server: { phase: string; host: string; port: number } | null; outputTail: string | null };
 async function state(id: string): Promise<Report> {
@@ -26,7 +28,7 @@ async function state(id: string): Promise<Report> {
   return (r.json as { jobs: Record<string, Report> }).jobs[id]!;
 }
 
-describe.skipIf(!SLURM_CONF)('real Slurm', () => {
+describe('real Slurm', () => {
   it('submits with sbatch, sees the server listening through squeue + status.json, cancels with scancel', async () => {
     const r = await ws.wrap.run(['startjob'], { input: JSON.stringify(startRequest({ resources: { cpus: 1, memoryMB: 256, walltime: '00:05:00' } })) });
     expect(r.code, r.stdout + r.stderr).toBe(0);

@@ -86,7 +86,10 @@ export async function benchCluster(): Promise<BenchCluster> {
 export function storeWithSessions(file: string, n: number, firstJobId = 900_000): SessionStore {
   const store = new SessionStore(file);
   for (let i = 0; i < n; i++) {
-    const id = 's-' + i.toString(32).padStart(26, 'a').replace(/[0189]/g, 'q');
+    const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
+    let x = i;
+    let id = 's-';
+    for (let k = 0; k < 26; k++, x = Math.floor(x / 32)) id += alphabet[x % 32];
     store.create({ id, user: `user${i}`, serverName: '', profile: 'default', servicePrefix: `/user/user${i}/`, submitDoc: '{}' }, null);
     store.update(id, { state: 'ready', jobId: String(firstJobId + i), jobState: 'running', host: '127.0.0.1', port: 1 });
   }

@@ -136,6 +136,19 @@ describe('JupyterHub → bridge → Slurm, end to end', () => {
     expect(text).toMatch(/ready/i);
   });
 
+  it('a job that dies while starting fails the spawn within seconds with the reason and the job output', async () => {
+    const t0 = Date.now();
+    const started = await hub.startServer('broken', { wait: false }).catch((e: Error) => e);
+    expect(started, hub.logs().split('\n').filter((l) => l.includes('broken')).slice(-20).join('\n')).not.toBeInstanceOf(Error);
+    const events = await hub.progress('broken');
+    const elapsed = (Date.now() - t0) / 1000;
+    expect(elapsed).toBeLessThan(30); // start_timeout is 180 s
+    const failure = events.find((e) => e.failed);
+    expect(failure?.message).toMatch(/ended before the notebook server was ready/);
+    expect(failure?.message).toMatch(/ModuleNotFoundError: No module named notebook/);
+    expect(failure?.message).toMatch(/exit code|state failed/);
+  });
+
   it('a session survives a 30 s slurmctld outage: the hub keeps the server, no orphan, it answers afterwards', async () => {
     const before = await sessionOf('alice');
     expect(before.state).toBe('ready');
@@ -153,19 +166,6 @@ describe('JupyterHub → bridge → Slurm, end to end', () => {
     await until('the bridge sees the scheduler again', async () => ((await sessionOf('alice')).schedulerReachable ? true : undefined));
     expect((await hub.userProxyGet('alice', 'api')).status).toBe(200);
     expect((await jobsOf('alice')).length).toBe(1);
-  });
-
-  it('a job that dies while starting fails the spawn within seconds with the reason and the job output', async () => {
-    const t0 = Date.now();
-    const started = await hub.startServer('broken', { wait: false }).catch((e: Error) => e);
-    expect(started, hub.logs().split('\n').filter((l) => l.includes('broken')).slice(-20).join('\n')).not.toBeInstanceOf(Error);
-    const events = await hub.progress('broken');
-    const elapsed = (Date.now() - t0) / 1000;
-    expect(elapsed).toBeLessThan(60); // start_timeout is 180 s
-    const failure = events.find((e) => e.failed);
-    expect(failure?.message).toMatch(/ended before the notebook server was ready/);
-    expect(failure?.message).toMatch(/ModuleNotFoundError: No module named notebook/);
-    expect(failure?.message).toMatch(/exit code|state failed/);
   });
 
   it('the bridge killed with SIGKILL mid-spawn and restarted: the spawn completes, one job, same session for the same key', async () => {

@@ -68,6 +68,7 @@ export async function startBridge(config: HubBridgeConfig, log: Logger, opts: { 
   const url = `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${port}`;
 
   service.recover();
+  service.events.on('activity', () => poller.wake());
   poller.start();
   log.info({ url, cluster: cluster.description, sessions: store.live().length }, 'hpc-bridge listening');
 

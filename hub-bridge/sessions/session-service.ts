@@ -168,6 +168,7 @@ export class SessionService {
         const s = this.store.update(id, cancelled ? { jobId, jobState: 'pending' } : { jobId, state: 'queued', jobState: 'pending' });
         this.store.clearSubmitDoc(id);
         this.emit(id, 'submitted', `Submitted batch job ${jobId}; waiting in the queue`);
+        this.events.emit('activity');
         this.log.info({ session: id, jobId }, 'job submitted');
         if (s.cancelRequested) await this.kill(s);
         return;
@@ -197,6 +198,7 @@ export class SessionService {
     if (s.state !== 'stopping') {
       this.store.update(id, { state: 'stopping', cancelRequested: true });
       this.emit(id, 'stopping', 'Stopping the server');
+      this.events.emit('activity');
     }
     const cur = this.store.get(id)!;
     if (cur.jobId) this.track(id, this.kill(cur));

@@ -31,8 +31,19 @@ export class StatusPoller {
     this.schedule(0);
   }
 
+  /** A session was created or changed: poll at the starting pace from now on. */
+  wake(): void {
+    if (this.stopped || this.running || !this.timer) return;
+    if (this.dueAt - Date.now() <= this.timing.startingIntervalMs) return;
+    clearTimeout(this.timer);
+    this.schedule(this.timing.startingIntervalMs);
+  }
+
+  private dueAt = 0;
+
   private schedule(ms: number): void {
     if (this.stopped) return;
+    this.dueAt = Date.now() + ms;
     this.timer = setTimeout(() => {
       this.running = this.tick()
         .catch((err) => this.log.error({ err: (err as Error).message }, 'status poll failed'))

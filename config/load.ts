@@ -67,7 +67,12 @@ export function loadHubBridgeConfig(file: string | null, overrides: unknown = un
   const raw = overrides ?? (file ? readYaml(file) : {});
   const cfg = parseWith(hubBridgeSchema, raw, file ?? 'hub-bridge.yaml (embedded defaults)');
   const base = file ? dirname(resolve(file)) : process.cwd();
-  return { ...cfg, apiTokenFile: abs(base, cfg.apiTokenFile), stateDb: abs(base, cfg.stateDb) };
+  return {
+    ...cfg,
+    apiTokenFile: abs(base, cfg.apiTokenFile),
+    stateDb: abs(base, cfg.stateDb),
+    tunnel: { ...cfg.tunnel, keysetFile: abs(base, cfg.tunnel.keysetFile), hostKeyFiles: cfg.tunnel.hostKeyFiles.map((f) => abs(base, f)) },
+  };
 }
 
 export function loadHpcWrapConfig(file: string | null, overrides: unknown = undefined): HpcWrapConfig {

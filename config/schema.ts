@@ -1,6 +1,9 @@
 // The one schema for both configuration files. Every key carries a description:
 // `config check`, `config docs` and the wizard are generated from it.
 import { z } from 'zod';
+import { environmentsSchema } from './schema-environment.js';
+import { overlaySchema } from './schema-overlay.js';
+import { webdavSchema } from './schema-webdav.js';
 
 const argv = (what: string) =>
   z
@@ -47,6 +50,7 @@ const profileSchema = z
     displayName: z.string().min(1).max(200).describe('What students see in the options form.'),
     description: z.string().max(2000).default('').describe('A sentence shown under the display name.'),
     resources: resourcesSchema.prefault({}).describe('What a session of this profile asks the scheduler for.'),
+    environment: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/).nullable().default(null).describe("Name of a software environment defined in the cluster's hpc-wrap.yaml (environments); null = its default."),
   })
   .strict();
 export type Profile = z.infer<typeof profileSchema>;
@@ -144,10 +148,32 @@ export const hubBridgeSchema = z
       .prefault({})
       .describe('The status poller.'),
     ports: portRange.default({ start: 40000, end: 40999 }).describe('Hub-side loopback ports handed to sessions (tunnel ends).'),
+    tunnel: z
+      .object({
+        enabled: z.boolean().default(false).describe('Reach each notebook through a reverse SSH tunnel from its compute node to the hub host (restricted tunnel account, one key per job).'),
+        sshHost: z.string().min(1).default('127.0.0.1').describe("The hub host's SSH server as compute nodes reach it (name or address)."),
+        sshPort: port.default(22).describe("Port of the hub host's SSH server."),
+        user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/).default('tunnelbot').describe('The restricted tunnel account (no shell; keys come only from the AuthorizedKeysCommand).'),
+        hostKeyFiles: z
+          .array(z.string().min(1))
+          .min(1)
+          .default(['/etc/ssh/ssh_host_ed25519_key.pub'])
+          .describe("Public host key file(s) of the hub's SSH server; compute nodes accept only these keys."),
+        keysetFile: z
+          .string()
+          .min(1)
+          .default('.state/tunnel-keys.json')
+          .describe('Where the bridge keeps the currently valid per-job keys (replaced atomically; read by `hpc-bridge authorized-keys`).'),
+        keyLifetimeMarginSeconds: z.number().int().min(0).max(86400).default(600).describe('A key stays valid this long past the job wall time, then expires even if the bridge is down.'),
+        keepaliveIntervalSeconds: z.number().min(1).max(600).default(15).describe('Keepalive interval of the compute-side tunnel agent.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('The notebook tunnel (see docs/tunnel.md).'),
     profiles: z
       .array(profileSchema)
       .min(1)
-      .default([{ name: 'default', displayName: 'Default notebook', description: '1 CPU, 1 hour', resources: resourcesSchema.parse({}) }])
+      .default([{ name: 'default', displayName: 'Default notebook', description: '1 CPU, 1 hour', resources: resourcesSchema.parse({}), environment: null }])
       .refine((ps) => new Set(ps.map((p) => p.name)).size === ps.length, 'profile names must be unique')
       .describe('Resource profiles offered in the hub options form.'),
     defaultProfile: z.string().nullable().default(null).describe('Profile used when the hub names none; null = the first profile.'),
@@ -210,6 +236,10 @@ export const hpcWrapSchema = z
       .discriminatedUnion('kind', [slurmScheduler, forkScheduler])
       .prefault({ kind: 'fork' })
       .describe('The batch system and its commands.'),
+    environments: environmentsSchema,
+    defaultEnvironment: z.string().nullable().default(null).describe('Environment used when the request names none; null = the server runs on the node as it is.'),
+    overlays: overlaySchema,
+    webdav: webdavSchema,
     jupyter: z
       .object({
         bindAddress: z.string().default('127.0.0.1').describe('Address the single-user server listens on inside the job (loopback: reached through the tunnel).'),
@@ -246,6 +276,11 @@ export const hpcWrapSchema = z
       .describe('Logging.'),
   })
   .strict()
+  .superRefine((c, ctx) => {
+    if (c.defaultEnvironment !== null && !(c.defaultEnvironment in c.environments)) {
+      ctx.addIssue({ code: 'custom', path: ['defaultEnvironment'], message: `must name one of the environments (${Object.keys(c.environments).join(', ') || 'none defined'})` });
+    }
+  })
   .describe('hpc-wrap.yaml: the HPC side (the jh_config equivalent).');
 export type HpcWrapConfig = z.infer<typeof hpcWrapSchema>;
 export type SlurmSchedulerConfig = z.infer<typeof slurmScheduler>;

@@ -7,6 +7,7 @@ import { configCheckText, configDocs } from './config-docs.js';
 import { printJson, reportFailure, resolveConfigPath, runCommand } from './command-context.js';
 import { errorDocument, WrapError } from './errors.js';
 import { jobState } from './jobstate.js';
+import { selfCheck } from './self-check.js';
 import { killJob } from './killjob.js';
 import { forkRun } from './schedulers/fork-supervisor.js';
 import { startEnv } from './start-env/start-env.js';
@@ -62,6 +63,12 @@ export function buildCli(argv: string[]): Argv<Global> {
           .positional('ids', { type: 'string', array: true, describe: 'job ids as startjob printed them' })
           .example('$0 jobstate 123 124', 'prints {"scheduler":{...},"jobs":{"123":{...},"124":{...}}}'),
       (a) => runCommand('jobstate', a.config, async (ctx) => ({ output: await jobState(ctx, (a.ids ?? []).map(String)) })),
+    )
+    .command(
+      'doctor',
+      'Check this side: version, config, work dir, scheduler reachable (JSON; hpc-bridge doctor reads it)',
+      (y) => y.example('$0 --config /etc/hpc-wrap.yaml doctor', 'prints {"version","workDir":{...},"scheduler":{...}}'),
+      (a) => runCommand('doctor', a.config, async (ctx) => ({ output: await selfCheck(ctx) })),
     )
     .command(
       'killjob <id>',

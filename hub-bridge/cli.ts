@@ -5,7 +5,8 @@ import { hideBin } from 'yargs/helpers';
 import { configDocs } from '../config/docs.js';
 import { ConfigError, loadHubBridgeConfig, redact } from '../config/load.js';
 import { hubBridgeSchema, type HubBridgeConfig } from '../config/schema.js';
-import { createTransport, startBridge } from './bridge.js';
+import { bundledHpcWrap, createTransport, startBridge } from './bridge.js';
+import { formatReport, runDoctor } from './doctor/run-doctor.js';
 import { trustClusterHost } from './transport/ssh-trust.js';
 import { createLogger } from './log.js';
 import { VERSION } from './version.js';
@@ -79,6 +80,24 @@ export async function main(args: string[]): Promise<void> {
         const cfg = loadOrExit(configFile(a));
         process.stdout.write(`# effective configuration (${configFile(a) ?? 'embedded defaults'}); secrets redacted\n${stringify(redact(cfg))}`);
       })
+    .command(
+      'doctor',
+      'Check each link of the chain (config, token, login node and host key, hpc-wrap version, scheduler, hub API, tunnel account, sshd Match block, port range) and say what to fix',
+      (y) =>
+        y
+          .option('json', { type: 'boolean', default: false, describe: 'print the results as JSON' })
+          .option('sshd-config', { type: 'string', describe: "the hub host's sshd_config to check (default: sshd's own)" }),
+      async (a) => {
+        const file = configFile(a);
+        const config = loadOrExit(file);
+        const results = await runDoctor(config, createTransport(config, { configFile: file }), config.cluster.hpcWrap ?? bundledHpcWrap(), {
+          sshdConfig: typeof a.sshdConfig === 'string' ? a.sshdConfig : null,
+          liveTunnelPorts: 0,
+        });
+        process.stdout.write(a.json ? `${JSON.stringify({ results }, null, 2)}\n` : formatReport(results));
+        process.exitCode = results.every((r) => r.ok) ? 0 : 1;
+      },
+    )
     .command('cluster <action>', "Cluster access: trust = record the login node's SSH host key in knownHostsFile", (y) =>
       y
         .positional('action', { choices: ['trust'] as const, describe: 'trust: connect once, show the host key fingerprint, record it when confirmed' })

@@ -104,6 +104,11 @@ export class HpcWrapClient {
     return parsed.data;
   }
 
+  /** `hpc-wrap doctor`: the cluster side's own health report. */
+  async doctor(): Promise<unknown> {
+    return this.call(['doctor']);
+  }
+
   async killJob(id: string): Promise<void> {
     await this.call(['killjob', id]);
   }

@@ -1,0 +1,32 @@
+// `hpc-wrap doctor`: the HPC side's own view of its health, as JSON, for `hpc-bridge
+// doctor` to read through the transport (and for an operator on the login node).
+import { writableOrCreatable } from '../config/writable-path.js';
+import type { CommandContext } from './command-context.js';
+
+declare const __HPC_BRIDGE_VERSION__: string | undefined;
+export const HPC_WRAP_VERSION = typeof __HPC_BRIDGE_VERSION__ === 'string' ? __HPC_BRIDGE_VERSION__ : 'dev';
+
+export interface SelfCheck {
+  version: string;
+  node: string;
+  config: string | null;
+  workDir: { path: string; writable: boolean; error: string | null };
+  scheduler: { name: string; batchSystem: boolean; reachable: boolean; error: string | null };
+  maintenance: boolean;
+}
+
+export async function selfCheck(ctx: CommandContext): Promise<SelfCheck> {
+  const { ok: writable, error } = writableOrCreatable(ctx.config.workDir);
+  const scheduler = ctx.scheduler();
+  // One query for an id nobody has: answers whether the scheduler can be reached at all.
+  const probe = await scheduler.query(['1']);
+  const desc = scheduler.describe();
+  return {
+    version: HPC_WRAP_VERSION,
+    node: process.version,
+    config: ctx.configPath,
+    workDir: { path: ctx.config.workDir, writable, error },
+    scheduler: { name: desc.name, batchSystem: desc.batchSystem, reachable: probe.reachable, error: probe.error },
+    maintenance: ctx.config.maintenance.enabled,
+  };
+}

@@ -1,0 +1,152 @@
+// `hpc-bridge doctor`: checks each link of the chain and says what to fix. Each check is a
+// small function returning a result; nothing here changes anything.
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { writableOrCreatable } from '../../config/writable-path.js';
+import { createServer } from 'node:net';
+import { dirname } from 'node:path';
+import type { HubBridgeConfig } from '../../config/schema.js';
+import type { HpcWrapClient } from '../cluster/hpc-wrap-client.js';
+import { VERSION } from '../version.js';
+
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  detail: string;
+  fix?: string;
+}
+
+const pass = (name: string, detail: string): CheckResult => ({ name, ok: true, detail });
+const fail = (name: string, detail: string, fix: string): CheckResult => ({ name, ok: false, detail, fix });
+
+export function checkTokenFile(cfg: HubBridgeConfig): CheckResult {
+  const name = 'API token file';
+  if (!existsSync(cfg.apiTokenFile)) return fail(name, `${cfg.apiTokenFile} does not exist`, 'start the bridge once (it creates it) or write a long random token there, mode 0600');
+  const mode = statSync(cfg.apiTokenFile).mode & 0o777;
+  if (mode & 0o077) return fail(name, `${cfg.apiTokenFile} has mode ${mode.toString(8)}`, `chmod 600 ${cfg.apiTokenFile}`);
+  return pass(name, `${cfg.apiTokenFile} (mode 600)`);
+}
+
+export function checkStateDb(cfg: HubBridgeConfig): CheckResult {
+  const name = 'state database';
+  const w = writableOrCreatable(cfg.stateDb);
+  if (w.ok) return pass(name, w.checked === cfg.stateDb ? `${cfg.stateDb} is writable` : `${cfg.stateDb} will be created (${w.checked} is writable)`);
+  return fail(name, `${w.checked}: ${w.error}`, `make ${dirname(cfg.stateDb)} writable by the account that runs hpc-bridge`);
+}
+
+export interface RemoteCheck {
+  version: string;
+  workDir: { path: string; writable: boolean; error: string | null };
+  scheduler: { name: string; batchSystem: boolean; reachable: boolean; error: string | null };
+  maintenance: boolean;
+}
+
+/** hpc-wrap on the login node: reachable, same version, work dir, scheduler. */
+export async function checkCluster(client: HpcWrapClient): Promise<CheckResult[]> {
+  let remote: RemoteCheck;
+  try {
+    remote = (await client.doctor()) as RemoteCheck;
+  } catch (err) {
+    return [fail('login node and hpc-wrap', (err as Error).message, 'fix the transport (cluster.transport) or cluster.hpcWrap; the message above says which link failed')];
+  }
+  const out: CheckResult[] = [pass('login node and hpc-wrap', `${client.description} answers`)];
+  out.push(
+    remote.version === VERSION
+      ? pass('hpc-wrap version', `${remote.version} on both sides`)
+      : fail('hpc-wrap version', `hpc-wrap ${remote.version} on the cluster, hpc-bridge ${VERSION} here`, 'install the same version on both sides (hpc-bridge deploy)'),
+  );
+  out.push(
+    remote.workDir.writable
+      ? pass('HPC work dir', `${remote.workDir.path} is writable`)
+      : fail('HPC work dir', `${remote.workDir.path}: ${remote.workDir.error}`, 'create workDir (hpc-wrap.yaml) writable by the service account'),
+  );
+  out.push(
+    remote.scheduler.reachable
+      ? pass('scheduler', `${remote.scheduler.name} answers${remote.scheduler.batchSystem ? '' : ' (not a batch system: jobs run as local processes)'}`)
+      : fail('scheduler', `${remote.scheduler.name}: ${remote.scheduler.error}`, 'check that the scheduler commands in hpc-wrap.yaml work for the service account'),
+  );
+  if (remote.maintenance) out.push(fail('maintenance', 'the cluster side is in maintenance mode: new spawns are refused', 'set maintenance.enabled: false in hpc-wrap.yaml when done'));
+  return out;
+}
+
+export async function checkHubApi(cfg: HubBridgeConfig): Promise<CheckResult> {
+  const name = 'JupyterHub API';
+  try {
+    const res = await fetch(cfg.hubApiUrl, { signal: AbortSignal.timeout(3000) });
+    await res.body?.cancel();
+    return res.status < 500 ? pass(name, `${cfg.hubApiUrl} answers (${res.status})`) : fail(name, `${cfg.hubApiUrl} answers ${res.status}`, 'check JupyterHub');
+  } catch (err) {
+    return fail(name, `${cfg.hubApiUrl}: ${(err as Error).message}`, 'set hubApiUrl to the hub API as this host reaches it (e.g. http://127.0.0.1:8081/hub/api)');
+  }
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+export async function checkPortRange(cfg: HubBridgeConfig, inUseBySessions: number): Promise<CheckResult> {
+  const name = 'tunnel port range';
+  let free = 0;
+  const total = cfg.ports.end - cfg.ports.start + 1;
+  for (let p = cfg.ports.start; p <= cfg.ports.end; p++) if (await portFree(p)) free++;
+  const foreign = total - free - inUseBySessions;
+  if (free === 0) return fail(name, `none of ${cfg.ports.start}-${cfg.ports.end} is free`, 'choose another range (ports)');
+  if (foreign > 0) return fail(name, `${foreign} port(s) of ${cfg.ports.start}-${cfg.ports.end} are taken by other programs; ${free} free`, 'choose a range no other service uses');
+  return pass(name, `${free} of ${total} ports free (${inUseBySessions} used by live sessions)`);
+}
+
+function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(argv[0]!, argv.slice(1), { timeout: 10_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 127) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+/** The tunnel account and sshd's effective settings for it (`sshd -T -C user=...`). */
+export async function checkTunnelSshd(cfg: HubBridgeConfig, sshdConfig: string | null): Promise<CheckResult[]> {
+  const t = cfg.tunnel;
+  const out: CheckResult[] = [];
+  const passwd = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${t.user}:`));
+  if (!passwd) return [fail('tunnel account', `no account "${t.user}"`, `useradd --system --shell /usr/sbin/nologin ${t.user}`)];
+  const shell = passwd.split(':')[6] ?? '';
+  out.push(/nologin|false/.test(shell) ? pass('tunnel account', `${t.user} exists, shell ${shell}`) : fail('tunnel account', `${t.user} has the login shell ${shell}`, `usermod -s /usr/sbin/nologin ${t.user}`));
+  for (const f of t.hostKeyFiles) {
+    out.push(existsSync(f) ? pass('hub host key', `${f} exists (compute nodes pin it)`) : fail('hub host key', `${f} does not exist`, 'set tunnel.hostKeyFiles to the public host key files of this host\'s sshd'));
+  }
+  const argv = ['/usr/sbin/sshd', '-T', ...(sshdConfig ? ['-f', sshdConfig] : []), '-C', `user=${t.user},host=localhost,addr=127.0.0.1`];
+  const r = await run(argv);
+  if (r.code !== 0) {
+    out.push(fail('sshd Match block', `${argv.join(' ')} failed: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`, 'run doctor as root on the hub host; see examples/sshd_tunnelbot.conf'));
+    return out;
+  }
+  const eff = new Map<string, string>();
+  for (const line of r.stdout.split('\n')) {
+    const i = line.indexOf(' ');
+    if (i > 0) eff.set(line.slice(0, i).toLowerCase(), line.slice(i + 1).trim());
+  }
+  const akc = eff.get('authorizedkeyscommand') ?? 'none';
+  if (!akc.includes('authorized-keys') || !akc.includes(t.keysetFile)) {
+    out.push(fail('AuthorizedKeysCommand', `for ${t.user} it is "${akc}"`, `in the Match User ${t.user} block: AuthorizedKeysCommand /usr/bin/node <install dir>/dist/hpc-bridge-authorized-keys.mjs --keyset ${t.keysetFile} %u %t %k (examples/sshd_tunnelbot.conf)`));
+  } else out.push(pass('AuthorizedKeysCommand', `wired to the bridge's key set (${t.keysetFile})`));
+  const want: Array<[string, (v: string) => boolean, string]> = [
+    ['authorizedkeysfile', (v) => v === 'none', 'AuthorizedKeysFile none'],
+    ['permittty', (v) => v === 'no', 'PermitTTY no'],
+    ['x11forwarding', (v) => v === 'no', 'X11Forwarding no'],
+    ['allowagentforwarding', (v) => v === 'no', 'AllowAgentForwarding no'],
+    ['forcecommand', (v) => v !== 'none' && v !== '', 'ForceCommand /usr/sbin/nologin'],
+    ['gatewayports', (v) => v === 'no', 'GatewayPorts no'],
+  ];
+  const bad = want.filter(([k, ok]) => !ok(eff.get(k) ?? ''));
+  out.push(
+    bad.length === 0
+      ? pass('sshd Match block', `Match User ${t.user}: no keys files, no tty, no agent/X11 forwarding, forced command`)
+      : fail('sshd Match block', `for ${t.user}: ${bad.map(([k]) => `${k}=${eff.get(k) ?? '?'}`).join(', ')}`, `add to the Match User ${t.user} block: ${bad.map(([, , fix]) => fix).join('; ')}`),
+  );
+  return out;
+}

@@ -25,6 +25,11 @@ export interface Session {
   message: string | null;
   schedulerReachable: boolean;
   cancelRequested: boolean;
+  /** Hub-side loopback port of the session's reverse tunnel (tunnel mode). */
+  tunnelPort: number | null;
+  /** The job's tunnel public key (valid until tunnelExpiresAt or the job's end). */
+  tunnelPublicKey: string | null;
+  tunnelExpiresAt: string | null;
   createdAt: string;
   updatedAt: string;
 }

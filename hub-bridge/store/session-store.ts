@@ -68,6 +68,9 @@ function toSession(r: Row): Session {
     message: (r.message as string | null) ?? null,
     schedulerReachable: r.scheduler_reachable === 1,
     cancelRequested: r.cancel_requested === 1,
+    tunnelPort: (r.tunnel_port as number | null) ?? null,
+    tunnelPublicKey: (r.tunnel_public_key as string | null) ?? null,
+    tunnelExpiresAt: (r.tunnel_expires_at as string | null) ?? null,
     createdAt: r.created_at as string,
     updatedAt: r.updated_at as string,
   };
@@ -90,6 +93,9 @@ const COLUMN: Record<keyof Omit<Session, 'id' | 'createdAt'>, string> = {
   message: 'message',
   schedulerReachable: 'scheduler_reachable',
   cancelRequested: 'cancel_requested',
+  tunnelPort: 'tunnel_port',
+  tunnelPublicKey: 'tunnel_public_key',
+  tunnelExpiresAt: 'tunnel_expires_at',
   updatedAt: 'updated_at',
 };
 
@@ -117,6 +123,7 @@ export class SessionStore {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    this.migrate();
     if (file !== ':memory:') chmodSync(file, 0o600);
     this.stmts = {
       get: this.db.prepare('SELECT * FROM sessions WHERE id = ?'),
@@ -133,6 +140,17 @@ export class SessionStore {
       idemGet: this.db.prepare('SELECT session_id, fingerprint FROM idempotency WHERE key = ?'),
       idemPut: this.db.prepare('INSERT INTO idempotency (key,session_id,fingerprint,created_at) VALUES (?,?,?,?)'),
     };
+  }
+
+  /** Columns added after the first release; added in place to an older database. */
+  private migrate(): void {
+    const have = new Set((this.db.prepare('PRAGMA table_info(sessions)').all() as { name: string }[]).map((c) => c.name));
+    const added: Array<[string, string]> = [
+      ['tunnel_port', 'INTEGER'],
+      ['tunnel_public_key', 'TEXT'],
+      ['tunnel_expires_at', 'TEXT'],
+    ];
+    for (const [name, type] of added) if (!have.has(name)) this.db.exec(`ALTER TABLE sessions ADD COLUMN ${name} ${type}`);
   }
 
   close(): void {

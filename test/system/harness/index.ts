@@ -8,3 +8,4 @@ export * from './slurm.js';
 export * from './hub-config.js';
 export * from './jupyterhub.js';
 export * from './sshd.js';
+export * from './cmdline-sampler.js';

@@ -1,14 +1,22 @@
 // End to end on real components: Debian's JupyterHub 3 with HpcBridgeSpawner → the bridge
-// (its own process, local transport as the service account) → hpc-wrap → real Slurm →
-// the real jupyterhub-singleuser, reached through the hub's proxy.
-import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+// (its own process) → hpc-wrap as the service account → real Slurm → the real
+// jupyterhub-singleuser, reached through the hub's proxy. Defined once, run per transport:
+// `local` (the bridge runs hpc-wrap as the service account) and `ssh` (a real sshd is the
+// login node; see e2e-ssh.test.ts).
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureUser, freePort, startHub, startSlurm, type Hub, type SlurmCluster, type UserInfo } from './harness/index.js';
+import { authorizeKey, ensureUser, pidsMatching, processEnviron, sampleCmdlines, freePort, makeClientKey, startHub, startSlurm, startSshd, type Hub, type Sshd, type SlurmCluster, type UserInfo } from './harness/index.js';
 import { REPO, startBridgeProcess, type BridgeProcess } from './bridge-process.js';
 
+export interface E2eMode {
+  transport: 'local' | 'ssh';
+}
+
+export function defineEndToEnd(mode: E2eMode): void {
 const SERVICE_ACCOUNT = 'hpcbridge-svc';
+let sshd: Sshd | null = null;
 let dir: string;
 let slurm: SlurmCluster;
 let hub: Hub;
@@ -42,8 +50,20 @@ async function sessionOf(user: string) {
   return r.json.sessions[0];
 }
 
+/** How the bridge reaches the "login node": locally as the service account, or over SSH to it. */
+async function clusterTransport(): Promise<Record<string, unknown>> {
+  if (mode.transport === 'local') return { kind: 'local', runAs: SERVICE_ACCOUNT };
+  sshd = await startSshd({ dir: join(dir, 'login-sshd') });
+  const key = await makeClientKey(join(dir, 'bridge/id_ed25519'));
+  await authorizeKey(SERVICE_ACCOUNT, key.publicKey);
+  const knownHostsFile = join(dir, 'bridge/known_hosts');
+  writeFileSync(knownHostsFile, `${sshd.knownHostsLine()}\n`, { mode: 0o600 });
+  return { kind: 'ssh', host: '127.0.0.1', port: sshd.port, user: SERVICE_ACCOUNT, identityFile: key.privateKeyFile, knownHostsFile };
+}
+
 beforeAll(async () => {
   dir = mkdtempSync('/tmp/hpc-bridge-e2e-');
+  mkdirSync(join(dir, 'bridge'), { mode: 0o700 });
   chmodSync(dir, 0o755);
   svc = await ensureUser(SERVICE_ACCOUNT);
   slurm = await startSlurm({ dir: join(dir, 'slurm') });
@@ -70,7 +90,7 @@ beforeAll(async () => {
       apiTokenFile: join(dir, 'bridge/token'),
       stateDb: join(dir, 'bridge/bridge.sqlite'),
       cluster: {
-        transport: { kind: 'local', runAs: SERVICE_ACCOUNT },
+        transport: await clusterTransport(),
         hpcWrap: ['/usr/bin/node', join(dir, 'bin/hpc-wrap.mjs'), '--config', hpcWrapConfig],
         commandTimeoutSeconds: 30,
       },
@@ -106,16 +126,20 @@ afterAll(async () => {
   await hub?.stop().catch(() => {});
   await bridge?.kill('SIGTERM').catch(() => {});
   await slurm?.stop().catch(() => {});
+  await sshd?.stop().catch(() => {});
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, 120_000);
 
-describe('JupyterHub → bridge → Slurm, end to end', () => {
+describe(`JupyterHub → bridge (${mode.transport}) → Slurm, end to end`, () => {
   it('two users get real Slurm jobs run by the service account, reachable through the hub proxy, with progress', async () => {
+    const sampler = sampleCmdlines();
     await hub.startServer('alice', { wait: false });
     await hub.startServer('bob', { wait: false });
     const [events] = await Promise.all([hub.progress('alice'), hub.progress('bob')]);
     for (const user of ['alice', 'bob']) {
-      await until(`${user} ready in the hub`, async () => ((await hub.api('GET', `/users/${user}`)).json?.servers?.['']?.ready ? true : undefined));
+      await until(`${user} ready in the hub`, async () => ((await hub.api('GET', `/users/${user}`)).json?.servers?.['']?.ready ? true : undefined)).catch(async (err) => {
+        throw new Error(`${(err as Error).message}; bridge says ${JSON.stringify((await sessionOf(user)) ?? null)}; hub log: ${hub.logs().slice(-1500)}`);
+      });
     }
 
     const jobs = await slurm.squeue();
@@ -128,6 +152,18 @@ describe('JupyterHub → bridge → Slurm, end to end', () => {
       expect(res.status).toBe(200);
       expect(res.json.version).toBeDefined();
     }
+
+    // No secret in any process's argv while the sessions started: the hub's tokens for the
+    // two servers (read from the servers' own environment) never appear in a command line.
+    const cmdlines = sampler.stop();
+    const tokens = pidsMatching('jupyterhub-singleuser')
+      .map((pid) => { try { return processEnviron(pid).JUPYTERHUB_API_TOKEN; } catch { return undefined; } })
+      .filter((t): t is string => !!t && t.length >= 16);
+    expect(tokens.length).toBeGreaterThanOrEqual(2);
+    for (const t of tokens) expect(cmdlines.filter((c) => c.includes(t))).toEqual([]);
+    const hpcLog = join(workDir, 'log/hpc-wrap.log');
+    const logs = bridge.log() + (existsSync(hpcLog) ? readFileSync(hpcLog, 'utf8') : '');
+    for (const t of tokens) expect(logs.includes(t)).toBe(false);
 
     const text = events.map((e) => e.message ?? '').join('\n');
     expect(text).toMatch(/Submitted batch job \d+/);
@@ -221,3 +257,4 @@ describe('JupyterHub → bridge → Slurm, end to end', () => {
     for (const u of users) expect(u).toMatch(/^[a-z0-9_-]+$/);
   });
 });
+}

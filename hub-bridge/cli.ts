@@ -8,6 +8,7 @@ import { hubBridgeSchema, type HubBridgeConfig } from '../config/schema.js';
 import { bundledHpcWrap, createTransport, startBridge } from './bridge.js';
 import { formatReport, runDoctor } from './doctor/run-doctor.js';
 import { trustClusterHost } from './transport/ssh-trust.js';
+import { authorizedKeysMain, DEFAULT_TUNNEL_USER } from './tunnel/authorized-keys.js';
 import { createLogger } from './log.js';
 import { VERSION } from './version.js';
 
@@ -104,6 +105,22 @@ export async function main(args: string[]): Promise<void> {
         .option('fingerprint', { type: 'string', describe: 'record the key only if it has this SHA256:... fingerprint (verified out of band)' })
         .option('yes', { type: 'boolean', default: false, describe: 'record the key without a fingerprint check (only on a network you trust)' }),
       (a) => clusterTrust(configFile(a), a.yes, a.fingerprint ?? null))
+    .command(
+      'authorized-keys <user> <type> <key>',
+      "sshd's AuthorizedKeysCommand for the tunnel account: print the restricted line for a live job key (docs/tunnel.md)",
+      (y) =>
+        y
+          .positional('user', { type: 'string', demandOption: true, describe: "sshd's %u" })
+          .positional('type', { type: 'string', demandOption: true, describe: "sshd's %t" })
+          .positional('key', { type: 'string', demandOption: true, describe: "sshd's %k" })
+          .option('keyset', { type: 'string', demandOption: true, requiresArg: true, describe: 'the keyset file the bridge keeps (tunnel.keysetFile)' })
+          .option('tunnel-user', { type: 'string', default: DEFAULT_TUNNEL_USER, describe: 'the tunnel account (tunnel.user)' })
+          .option('owner', { type: 'string', array: true, default: [] as string[], describe: "account or uid besides root that may own the keyset (the bridge's)" }),
+      (a) => {
+        const argv = ['--keyset', a.keyset, '--tunnel-user', a['tunnel-user'], ...a.owner.flatMap((o) => ['--owner', String(o)]), '--', a.user, a.type, a.key];
+        process.exitCode = authorizedKeysMain(argv, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
+      },
+    )
     .example('$0 serve', 'run on the embedded default (fork scheduler, SQLite in .state/)')
     .example('$0 --config /etc/hpc-bridge/hub-bridge.yaml serve', 'run with a site config')
     .example('$0 --config hub-bridge.yaml config check', 'validate a config file')

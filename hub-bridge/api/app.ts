@@ -82,6 +82,11 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ sessions: sessions.map(sessionView) });
   });
 
+  app.get('/v1/jobs', (req, res) => {
+    const user = typeof req.query.user === 'string' ? req.query.user : undefined;
+    res.json({ jobs: store.jobs({ user }) });
+  });
+
   app.get('/v1/sessions/:id', (req, res) => {
     const s = store.get(sessionIdParam(req));
     if (!s) throw new RequestError(404, 'not_found', `no session ${req.params.id}`);

@@ -167,6 +167,7 @@ export class SessionService {
         const cancelled = this.store.get(id)?.cancelRequested ?? false;
         const s = this.store.update(id, cancelled ? { jobId, jobState: 'pending' } : { jobId, state: 'queued', jobState: 'pending' });
         this.store.clearSubmitDoc(id);
+        this.store.recordJobSubmitted(s, jobId);
         this.emit(id, 'submitted', `Submitted batch job ${jobId}; waiting in the queue`);
         this.events.emit('activity');
         this.log.info({ session: id, jobId }, 'job submitted');
@@ -246,6 +247,7 @@ export class SessionService {
     if (!s.schedulerReachable) this.emit(s.id, 'info', 'The scheduler answers again.');
 
     if (st.state === 'done' || st.state === 'failed' || st.state === 'cancelled') {
+      this.store.recordJobEnded(s.jobId!, s.id, st.state, st.exitCode ?? null);
       if (s.state === 'stopping') return this.finishStopped(s.id, 'The server was stopped.');
       const starting = s.state !== 'ready';
       const msg = failureMessage(st, starting);
@@ -271,6 +273,7 @@ export class SessionService {
     if (s.state === 'queued' || s.state === 'submitting') {
       s = this.store.update(s.id, { ...base, state: 'starting', queuePosition: null, estimatedStart: null, message: `Running on ${st.node ?? 'a compute node'}` });
       this.emit(s.id, 'running', `Job ${s.jobId} is running on node ${st.node ?? '(unknown)'}`);
+      this.store.recordJobStarted(s.jobId!, s.id, st.node ?? null);
     } else {
       s = this.store.update(s.id, base);
     }

@@ -39,6 +39,20 @@ CREATE TABLE IF NOT EXISTS events (
   progress INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_session ON events(session_id, seq);
+CREATE TABLE IF NOT EXISTS jobs (
+  job_id TEXT NOT NULL,
+  session_id TEXT NOT NULL,
+  user TEXT NOT NULL,
+  profile TEXT NOT NULL,
+  submitted_at TEXT NOT NULL,
+  started_at TEXT,
+  ended_at TEXT,
+  node TEXT,
+  final_state TEXT,
+  exit_code INTEGER,
+  PRIMARY KEY (job_id, session_id)
+);
+CREATE INDEX IF NOT EXISTS jobs_user ON jobs(user, submitted_at);
 CREATE TABLE IF NOT EXISTS idempotency (
   key TEXT PRIMARY KEY,
   session_id TEXT NOT NULL,
@@ -98,6 +112,19 @@ const COLUMN: Record<keyof Omit<Session, 'id' | 'createdAt'>, string> = {
   tunnelExpiresAt: 'tunnel_expires_at',
   updatedAt: 'updated_at',
 };
+
+export interface JobRecord {
+  jobId: string;
+  sessionId: string;
+  user: string;
+  profile: string;
+  submittedAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  node: string | null;
+  finalState: string | null;
+  exitCode: number | null;
+}
 
 export type SessionPatch = Partial<Omit<Session, 'id' | 'createdAt' | 'updatedAt'>>;
 
@@ -204,6 +231,41 @@ export class SessionStore {
     values.push(new Date().toISOString());
     this.db.prepare(`UPDATE sessions SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
     return this.get(id)!;
+  }
+
+  /** One row per batch job: when it was submitted, started and ended (usage accounting). */
+  recordJobSubmitted(s: Session, jobId: string): void {
+    this.db
+      .prepare('INSERT OR IGNORE INTO jobs (job_id, session_id, user, profile, submitted_at) VALUES (?,?,?,?,?)')
+      .run(jobId, s.id, s.user, s.profile, new Date().toISOString());
+  }
+
+  recordJobStarted(jobId: string, sessionId: string, node: string | null): void {
+    this.db.prepare('UPDATE jobs SET started_at = COALESCE(started_at, ?), node = COALESCE(node, ?) WHERE job_id = ? AND session_id = ?').run(new Date().toISOString(), node, jobId, sessionId);
+  }
+
+  recordJobEnded(jobId: string, sessionId: string, finalState: string, exitCode: number | null): void {
+    this.db
+      .prepare('UPDATE jobs SET ended_at = COALESCE(ended_at, ?), final_state = COALESCE(final_state, ?), exit_code = COALESCE(exit_code, ?) WHERE job_id = ? AND session_id = ?')
+      .run(new Date().toISOString(), finalState, exitCode, jobId, sessionId);
+  }
+
+  jobs(filter: { user?: string; limit?: number } = {}): JobRecord[] {
+    const rows = (filter.user !== undefined
+      ? this.db.prepare('SELECT * FROM jobs WHERE user = ? ORDER BY submitted_at DESC LIMIT ?').all(filter.user, filter.limit ?? 1000)
+      : this.db.prepare('SELECT * FROM jobs ORDER BY submitted_at DESC LIMIT ?').all(filter.limit ?? 1000)) as Row[];
+    return rows.map((r) => ({
+      jobId: r.job_id as string,
+      sessionId: r.session_id as string,
+      user: r.user as string,
+      profile: r.profile as string,
+      submittedAt: r.submitted_at as string,
+      startedAt: (r.started_at as string | null) ?? null,
+      endedAt: (r.ended_at as string | null) ?? null,
+      node: (r.node as string | null) ?? null,
+      finalState: (r.final_state as string | null) ?? null,
+      exitCode: (r.exit_code as number | null) ?? null,
+    }));
   }
 
   /** The startjob document (holds secrets); kept only until the job is submitted. */

@@ -117,6 +117,12 @@ describe('a session on the fork scheduler', () => {
     await api().delete(`/v1/sessions/${id}`).set(fx.auth).expect(202);
     await waitFor('stopped', async () => ((await api().get(`/v1/sessions/${id}`).set(fx.auth)).body.state === 'stopped' ? true : undefined));
     await expect(fetch(`${ready.url}/user/alice@uni.example/api`)).rejects.toThrow();
+
+    // usage accounting: one job row, with when it was submitted, started and ended
+    const jobs = await api().get('/v1/jobs?user=alice@uni.example').set(fx.auth).expect(200);
+    expect(jobs.body.jobs).toHaveLength(1);
+    expect(jobs.body.jobs[0]).toMatchObject({ jobId: ready.jobId, sessionId: id, profile: 'small' });
+    for (const k of ['submittedAt', 'startedAt', 'endedAt']) expect(Date.parse(jobs.body.jobs[0][k])).toBeGreaterThan(0);
   });
 
   it('streams progress as Server-Sent Events that end with a terminal event', async () => {

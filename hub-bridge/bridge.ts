@@ -12,6 +12,7 @@ import { SessionService } from './sessions/session-service.js';
 import { StatusPoller } from './sessions/status-poller.js';
 import { SessionStore } from './store/session-store.js';
 import { LocalTransport } from './transport/local-transport.js';
+import { TunnelKeyRegistry } from './tunnel/tunnel-registry.js';
 import { SshTransport } from './transport/ssh-transport.js';
 import type { Transport } from './transport/types.js';
 
@@ -52,7 +53,9 @@ export async function startBridge(config: HubBridgeConfig, log: Logger, opts: { 
   const store = new SessionStore(config.stateDb);
   const transport = opts.transport ?? createTransport(config);
   const cluster = new HpcWrapClient(transport, config.cluster.hpcWrap ?? bundledHpcWrap(), config.cluster.commandTimeoutSeconds * 1000);
-  const service = new SessionService(store, cluster, config, log);
+  const tunnels = config.tunnel.enabled ? new TunnelKeyRegistry(config, store) : null;
+  tunnels?.sync(); // the keyset always matches the database, also after a crash
+  const service = new SessionService(store, cluster, config, log, tunnels);
   const poller = new StatusPoller(store, service, cluster, {
     intervalMs: config.status.intervalSeconds * 1000,
     startingIntervalMs: config.status.startingIntervalSeconds * 1000,

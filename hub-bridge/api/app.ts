@@ -61,14 +61,14 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ profiles: service.profiles() });
   });
 
-  app.post('/v1/sessions', (req, res) => {
+  app.post('/v1/sessions', async (req, res) => {
     const key = req.get('Idempotency-Key') ?? null;
     if (key !== null && (key.length < 1 || key.length > 200 || !/^[\x21-\x7e]+$/.test(key))) {
       throw new RequestError(400, 'bad_request', 'Idempotency-Key must be 1-200 printable ASCII characters');
     }
     const body: unknown = req.body;
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw new RequestError(400, 'bad_request', 'the body must be a JSON object');
-    const [session, created] = service.create(body as CreateSessionInput, key);
+    const [session, created] = await service.create(body as CreateSessionInput, key);
     res.status(created ? 201 : 200).json(sessionView(session));
   });
 

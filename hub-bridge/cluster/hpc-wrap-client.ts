@@ -18,6 +18,7 @@ const jobStatusSchema = z.object({
       host: z.string().nullable().optional(),
       port: z.number().nullable().optional(),
       message: z.string().nullable().optional(),
+      tunnel: z.string().nullable().optional(),
     })
     .nullable()
     .optional(),
@@ -53,6 +54,19 @@ export interface StartJobDocument {
   command: string[];
   resources: Record<string, unknown> | null;
   script: string | null;
+  /** Name of a software environment in hpc-wrap.yaml; null = its default. */
+  environment: string | null;
+  /** The notebook tunnel; privateKey is SECRET (spool secrets file only). */
+  tunnel: {
+    host: string;
+    port: number;
+    user: string;
+    hostKeys: string[];
+    remotePort: number;
+    hubApiPort: number;
+    keepaliveIntervalSeconds: number;
+    privateKey: string;
+  } | null;
 }
 
 function parseJson(stdout: string): unknown {

@@ -7,6 +7,7 @@ import type { HubBridgeConfig, Profile } from '../../config/schema.js';
 import { validateServerName, validateUsername, NameError } from '../../config/names.js';
 import { HpcWrapRefusal, type HpcWrapClient, type JobStatus, type StartJobDocument } from '../cluster/hpc-wrap-client.js';
 import type { SessionStore } from '../store/session-store.js';
+import type { TunnelKeyRegistry } from '../tunnel/tunnel-registry.js';
 import { failureMessage, queuedMessage } from './progress-messages.js';
 import { probeServer } from './readiness-probe.js';
 import { isTerminal, type EventKind, type Session, type SessionEvent } from './types.js';
@@ -53,9 +54,13 @@ export class SessionService {
     private readonly cluster: HpcWrapClient,
     private readonly config: HubBridgeConfig,
     private readonly log: Logger,
+    private readonly tunnels: TunnelKeyRegistry | null = null,
   ) {
     this.events.setMaxListeners(0);
   }
+
+  /** Last tunnel state reported per session, to announce changes once. */
+  private readonly tunnelState = new Map<string, string>();
 
   profiles(): Profile[] {
     return this.config.profiles;
@@ -91,7 +96,7 @@ export class SessionService {
   }
 
   /** Validates, persists and starts submitting. Returns [session, created]. */
-  create(input: CreateSessionInput, idempotencyKey: string | null): [Session, boolean] {
+  async create(input: CreateSessionInput, idempotencyKey: string | null): Promise<[Session, boolean]> {
     let user: string;
     let serverName: string;
     try {
@@ -106,31 +111,68 @@ export class SessionService {
     const command = this.validateCommand(input.command);
 
     const fingerprint = createHash('sha256').update(JSON.stringify([user, serverName, profile.name])).digest('hex');
+    const early = this.existing(idempotencyKey, fingerprint, user, serverName);
+    if (early) return [early, false];
+
+    const id = newSessionId();
+    const grant = this.tunnels ? await this.tunnels.grant(profile.resources) : null;
+    const doc: StartJobDocument = {
+      version: 1,
+      sessionId: id,
+      user,
+      serverName,
+      env,
+      command,
+      resources: profile.resources,
+      script: null,
+      environment: profile.environment,
+      tunnel: grant && {
+        host: grant.host,
+        port: grant.port,
+        user: grant.user,
+        hostKeys: grant.hostKeys,
+        remotePort: grant.remotePort,
+        hubApiPort: grant.hubApiPort,
+        keepaliveIntervalSeconds: grant.keepaliveIntervalSeconds,
+        privateKey: grant.privateKey,
+      },
+    };
+    const servicePrefix = env.JUPYTERHUB_SERVICE_PREFIX ?? '/';
+    let session: Session;
+    try {
+      // Checked again after the await: a concurrent request may have created it meanwhile.
+      const raced = this.existing(idempotencyKey, fingerprint, user, serverName);
+      if (raced) return [raced, false];
+      session = this.store.create(
+        { id, user, serverName, profile: profile.name, servicePrefix, submitDoc: JSON.stringify(doc) },
+        idempotencyKey !== null ? { key: idempotencyKey, fingerprint } : null,
+      );
+      if (grant) session = this.store.update(id, { tunnelPort: grant.remotePort, tunnelPublicKey: grant.publicKey, tunnelExpiresAt: grant.expiresAt });
+    } finally {
+      if (grant) this.tunnels!.commit(grant);
+    }
+    this.emit(id, 'requested', `Requested a "${profile.displayName}" notebook server`);
+    this.log.info({ session: id, user, serverName, profile: profile.name }, 'session created');
+    this.track(id, this.submit(id));
+    return [session, true];
+  }
+
+  /** The session an earlier request with this key created; throws 409 on a conflict. */
+  private existing(idempotencyKey: string | null, fingerprint: string, user: string, serverName: string): Session | undefined {
     if (idempotencyKey !== null) {
       const seen = this.store.findIdempotent(idempotencyKey);
       if (seen) {
         if (seen.fingerprint !== fingerprint) {
           throw new RequestError(409, 'conflict', 'this Idempotency-Key was already used for a different user, server or profile');
         }
-        return [this.store.get(seen.sessionId)!, false];
+        return this.store.get(seen.sessionId)!;
       }
     }
     const active = this.store.list({ user }).find((s) => s.serverName === serverName && !isTerminal(s.state) && s.state !== 'stopping');
     if (active) {
       throw new RequestError(409, 'conflict', `user ${user} already has a live session for server "${serverName}" (${active.id}, ${active.state}); stop it first`);
     }
-
-    const id = newSessionId();
-    const doc: StartJobDocument = { version: 1, sessionId: id, user, serverName, env, command, resources: profile.resources, script: null };
-    const servicePrefix = env.JUPYTERHUB_SERVICE_PREFIX ?? '/';
-    const session = this.store.create(
-      { id, user, serverName, profile: profile.name, servicePrefix, submitDoc: JSON.stringify(doc) },
-      idempotencyKey !== null ? { key: idempotencyKey, fingerprint } : null,
-    );
-    this.emit(id, 'requested', `Requested a "${profile.displayName}" notebook server`);
-    this.log.info({ session: id, user, serverName, profile: profile.name }, 'session created');
-    this.track(id, this.submit(id));
-    return [session, true];
+    return undefined;
   }
 
   private track(id: string, p: Promise<void>): void {
@@ -148,9 +190,16 @@ export class SessionService {
     return ev;
   }
 
+  /** The session ended: its tunnel key leaves the keyset (revoked) and its port is free again. */
+  private ended(id: string): void {
+    this.tunnelState.delete(id);
+    this.tunnels?.sync();
+  }
+
   private fail(id: string, message: string, reason: string | null = null): void {
     this.store.update(id, { state: 'failed', message, reason });
     this.store.clearSubmitDoc(id);
+    this.ended(id);
     this.emit(id, 'failed', message);
     this.log.warn({ session: id, reason }, 'session failed');
   }
@@ -189,6 +238,7 @@ export class SessionService {
   private finishStopped(id: string, message: string): void {
     this.store.update(id, { state: 'stopped', message });
     this.store.clearSubmitDoc(id);
+    this.ended(id);
     this.emit(id, 'stopped', message);
   }
 
@@ -254,6 +304,7 @@ export class SessionService {
       this.store.update(s.id, { ...base, message: msg });
       if (starting) return this.fail(s.id, msg, st.reason ?? st.state);
       this.store.update(s.id, { state: 'stopped' });
+      this.ended(s.id);
       this.emit(s.id, 'stopped', msg);
       return;
     }
@@ -278,18 +329,30 @@ export class SessionService {
       s = this.store.update(s.id, base);
     }
     const srv = st.server;
-    if (s.state === 'starting' && srv && srv.port && srv.host) {
-      if (s.port !== srv.port || s.host !== srv.host) {
-        s = this.store.update(s.id, { host: srv.host, port: srv.port, message: 'Starting Jupyter' });
-        this.emit(s.id, 'starting', `Starting Jupyter on ${s.node ?? 'the node'} (port ${srv.port})`);
+    this.announceTunnel(s, srv?.tunnel ?? null);
+    // Through the tunnel the hub reaches the server at its own 127.0.0.1:P; without one, where start-env said.
+    const addr = s.tunnelPort !== null ? { host: '127.0.0.1', port: s.tunnelPort } : srv?.port && srv.host ? { host: srv.host, port: srv.port } : null;
+    if (s.state === 'starting' && srv && srv.port && addr) {
+      if (s.port !== addr.port || s.host !== addr.host) {
+        s = this.store.update(s.id, { host: addr.host, port: addr.port, message: 'Starting Jupyter' });
+        this.emit(s.id, 'starting', `Starting Jupyter on ${s.node ?? 'the node'}`);
       }
-      const url = `http://${srv.host}:${srv.port}${s.servicePrefix.endsWith('/') ? s.servicePrefix : s.servicePrefix + '/'}api`;
+      const url = `http://${addr.host}:${addr.port}${s.servicePrefix.endsWith('/') ? s.servicePrefix : s.servicePrefix + '/'}api`;
       if (await probeServer(url, this.config.status.probeTimeoutSeconds * 1000)) {
         this.store.update(s.id, { state: 'ready', message: 'Ready' });
-        this.emit(s.id, 'ready', `Your server is ready on ${s.node ?? srv.host}`);
+        this.emit(s.id, 'ready', `Your server is ready on ${s.node ?? addr.host}`);
         this.log.info({ session: s.id, node: s.node }, 'session ready');
       }
     }
+  }
+
+  /** Tunnel up/down as progress events, once per change. */
+  private announceTunnel(s: Session, state: string | null): void {
+    if (s.tunnelPort === null || !state || this.tunnelState.get(s.id) === state) return;
+    const before = this.tunnelState.get(s.id);
+    this.tunnelState.set(s.id, state);
+    if (state === 'up') this.emit(s.id, 'info', before === 'down' ? 'The tunnel to your server is up again' : `Tunnel up: the hub reaches your server through 127.0.0.1:${s.tunnelPort}`);
+    else if (state === 'down') this.emit(s.id, 'info', 'The tunnel to your server is down; reconnecting');
   }
 
   async close(): Promise<void> {

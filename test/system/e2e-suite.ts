@@ -25,6 +25,13 @@ let svc: UserInfo;
 let bridgePort: number;
 let bridgeConfig: string;
 let workDir: string;
+let hpcWrapConfig: string;
+const hpcWrapSettings = (extra: Record<string, unknown> = {}) => ({
+  workDir,
+  scheduler: { kind: 'slurm', env: slurm.env, timeoutSeconds: 10 },
+  job: { outputTailLines: 15 },
+  ...extra,
+});
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -75,11 +82,8 @@ beforeAll(async () => {
   workDir = join(dir, 'hpc');
   mkdirSync(workDir, { mode: 0o755 });
   chownSync(workDir, svc.uid, svc.gid);
-  const hpcWrapConfig = join(dir, 'hpc-wrap.yaml');
-  writeFileSync(
-    hpcWrapConfig,
-    stringify({ workDir, scheduler: { kind: 'slurm', env: slurm.env, timeoutSeconds: 10 }, job: { outputTailLines: 15 } }),
-  );
+  hpcWrapConfig = join(dir, 'hpc-wrap.yaml');
+  writeFileSync(hpcWrapConfig, stringify(hpcWrapSettings()));
 
   bridgePort = await freePort();
   bridgeConfig = join(dir, 'hub-bridge.yaml');
@@ -242,6 +246,25 @@ describe(`JupyterHub → bridge (${mode.transport}) → Slurm, end to end`, () =
     expect(queued.message).toMatch(/Queued: (next in line|\d+ jobs? ahead).*reason: (Resources|Priority)/);
     await bridge.api('DELETE', `/v1/sessions/${created.json.id}`);
     await slurm.run(['scancel', blocker.stdout.trim()], { user: SERVICE_ACCOUNT });
+  });
+
+  it('maintenance mode refuses a spawn with its message in the hub progress; an allow-listed user still spawns', async () => {
+    const message = 'Cluster maintenance until 14:00 (kernel update); please try again later.';
+    writeFileSync(hpcWrapConfig, stringify(hpcWrapSettings({ maintenance: { enabled: true, message, allowUsers: ['frank'] } })));
+    try {
+      await hub.startServer('grace', { wait: false });
+      const events = await hub.progress('grace');
+      const failure = events.find((e) => e.failed);
+      expect(failure?.message).toContain(message);
+      expect((await jobsOf('grace')).length).toBe(0);
+
+      const frank = await hub.startServer('frank');
+      expect(frank.ready).toBe(true);
+      expect((await hub.userProxyGet('frank', 'api')).status).toBe(200);
+      await hub.stopServer('frank');
+    } finally {
+      writeFileSync(hpcWrapConfig, stringify(hpcWrapSettings()));
+    }
   });
 
   it('stopping the servers removes the jobs from squeue and marks the sessions stopped', async () => {

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { HubBridgeConfig } from '../config/schema.js';
 import { createApp } from './api/app.js';
-import { readOrCreateToken } from './api/token-file.js';
+import { readOrCreateToken, writeCurlHeaderFile } from './api/token-file.js';
 import { HpcWrapClient } from './cluster/hpc-wrap-client.js';
 import { SessionService } from './sessions/session-service.js';
 import { StatusPoller } from './sessions/status-poller.js';
@@ -50,6 +50,7 @@ export interface Bridge {
 export async function startBridge(config: HubBridgeConfig, log: Logger, opts: { transport?: Transport } = {}): Promise<Bridge> {
   const { token, created } = readOrCreateToken(config.apiTokenFile);
   if (created) log.info({ file: config.apiTokenFile }, 'created a new API token file');
+  writeCurlHeaderFile(config.apiTokenFile, token);
   const store = new SessionStore(config.stateDb);
   const transport = opts.transport ?? createTransport(config);
   const cluster = new HpcWrapClient(transport, config.cluster.hpcWrap ?? bundledHpcWrap(), config.cluster.commandTimeoutSeconds * 1000);

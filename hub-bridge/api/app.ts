@@ -8,6 +8,7 @@ import { SESSION_STATES, sessionView, TERMINAL_EVENTS, type SessionEvent, type S
 import type { SessionStore } from '../store/session-store.js';
 import { VERSION } from '../version.js';
 import { tokenMatches } from './token-file.js';
+import { batchspawnerRoutes } from './batchspawner-routes.js';
 
 export interface AppDeps {
   service: SessionService;
@@ -108,6 +109,8 @@ export function createApp(deps: AppDeps): express.Express {
     }
     streamEvents(req, res, id, after, deps);
   });
+
+  app.use(batchspawnerRoutes(store, service));
 
   app.use((_req: Request, res: Response) => sendError(res, 404, 'not_found', 'no such endpoint; see openapi.yaml'));
 

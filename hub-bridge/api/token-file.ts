@@ -1,7 +1,7 @@
 // The API bearer token lives in a file readable only by its owner. A missing file is
 // created with a fresh random token; a file others can read is refused.
 import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export function readOrCreateToken(file: string): { token: string; created: boolean } {
@@ -21,6 +21,28 @@ export function readOrCreateToken(file: string): { token: string; created: boole
   if (token.length < 16) throw new Error(`the API token in ${file} is shorter than 16 characters; put a long random token there`);
   chmodSync(file, 0o600);
   return { token, created };
+}
+
+/**
+ * `<token file>.header`: the same token as an HTTP header line, for `curl -H @file` in the
+ * batchspawner query/cancel scripts (a token must never be a curl argument). Mode 0600.
+ */
+export function writeCurlHeaderFile(tokenFile: string, token: string): string {
+  const file = `${tokenFile}.header`;
+  const line = `Authorization: Bearer ${token}\n`;
+  let current: string | null = null;
+  try {
+    current = readFileSync(file, 'utf8');
+  } catch {
+    /* missing */
+  }
+  if (current !== line) {
+    const tmp = `${file}.tmp-${process.pid}`;
+    writeFileSync(tmp, line, { mode: 0o600 });
+    renameSync(tmp, file);
+  }
+  chmodSync(file, 0o600);
+  return file;
 }
 
 /** Constant-time comparison (hashing first makes the lengths equal). */

@@ -28,6 +28,8 @@ export interface CreateSessionInput {
   profile?: unknown;
   env?: unknown;
   command?: unknown;
+  /** A ready batch script (e.g. stock batchspawner's), submitted as it is instead of the profile's resources. */
+  script?: unknown;
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
@@ -95,6 +97,14 @@ export class SessionService {
     return cmd as string[];
   }
 
+  private validateScript(script: unknown): string | null {
+    if (script === undefined || script === null) return null;
+    if (typeof script !== 'string' || !script.startsWith('#!') || script.includes('\0')) {
+      throw new RequestError(400, 'bad_request', 'script must be a batch script text starting with #! (e.g. #!/bin/bash)');
+    }
+    return script;
+  }
+
   /** Validates, persists and starts submitting. Returns [session, created]. */
   async create(input: CreateSessionInput, idempotencyKey: string | null): Promise<[Session, boolean]> {
     let user: string;
@@ -109,6 +119,7 @@ export class SessionService {
     const profile = this.profile(input.profile);
     const env = this.validateEnv(input.env);
     const command = this.validateCommand(input.command);
+    const script = this.validateScript(input.script);
 
     const fingerprint = createHash('sha256').update(JSON.stringify([user, serverName, profile.name])).digest('hex');
     const early = this.existing(idempotencyKey, fingerprint, user, serverName);
@@ -123,8 +134,8 @@ export class SessionService {
       serverName,
       env,
       command,
-      resources: profile.resources,
-      script: null,
+      resources: script === null ? profile.resources : null,
+      script,
       environment: profile.environment,
       tunnel: grant && {
         host: grant.host,

@@ -9,6 +9,8 @@ export type JobState = 'pending' | 'running' | 'completing' | 'done' | 'failed' 
 
 export interface Session {
   id: string;
+  /** A small integer naming the session (1, 2, …): the job id stock batchspawner sees. */
+  number: number;
   user: string;
   serverName: string;
   profile: string;
@@ -62,6 +64,7 @@ export interface SessionEvent {
 export function sessionView(s: Session) {
   return {
     id: s.id,
+    number: s.number,
     user: s.user,
     serverName: s.serverName,
     profile: s.profile,

@@ -66,6 +66,7 @@ type Row = Record<string, unknown>;
 function toSession(r: Row): Session {
   return {
     id: r.id as string,
+    number: r.number as number,
     user: r.user as string,
     serverName: r.server_name as string,
     profile: r.profile as string,
@@ -90,7 +91,7 @@ function toSession(r: Row): Session {
   };
 }
 
-const COLUMN: Record<keyof Omit<Session, 'id' | 'createdAt'>, string> = {
+const COLUMN: Record<keyof Omit<Session, 'id' | 'number' | 'createdAt'>, string> = {
   user: 'user',
   serverName: 'server_name',
   profile: 'profile',
@@ -126,7 +127,7 @@ export interface JobRecord {
   exitCode: number | null;
 }
 
-export type SessionPatch = Partial<Omit<Session, 'id' | 'createdAt' | 'updatedAt'>>;
+export type SessionPatch = Partial<Omit<Session, 'id' | 'number' | 'createdAt' | 'updatedAt'>>;
 
 export interface NewSession {
   id: string;
@@ -156,9 +157,10 @@ export class SessionStore {
       get: this.db.prepare('SELECT * FROM sessions WHERE id = ?'),
       live: this.db.prepare("SELECT * FROM sessions WHERE state NOT IN ('stopped','failed') ORDER BY created_at"),
       insert: this.db.prepare(
-        `INSERT INTO sessions (id,user,server_name,profile,state,service_prefix,submit_doc,created_at,updated_at)
-         VALUES (@id,@user,@serverName,@profile,'submitting',@servicePrefix,@submitDoc,@now,@now)`,
+        `INSERT INTO sessions (id,number,user,server_name,profile,state,service_prefix,submit_doc,created_at,updated_at)
+         VALUES (@id,(SELECT COALESCE(MAX(number), 0) + 1 FROM sessions),@user,@serverName,@profile,'submitting',@servicePrefix,@submitDoc,@now,@now)`,
       ),
+      byNumber: this.db.prepare('SELECT * FROM sessions WHERE number = ?'),
       submitDoc: this.db.prepare('SELECT submit_doc FROM sessions WHERE id = ?'),
       clearSubmitDoc: this.db.prepare('UPDATE sessions SET submit_doc = NULL WHERE id = ?'),
       addEvent: this.db.prepare('INSERT INTO events (session_id,time,kind,message,progress) VALUES (?,?,?,?,?)'),
@@ -176,8 +178,10 @@ export class SessionStore {
       ['tunnel_port', 'INTEGER'],
       ['tunnel_public_key', 'TEXT'],
       ['tunnel_expires_at', 'TEXT'],
+      ['number', 'INTEGER'],
     ];
     for (const [name, type] of added) if (!have.has(name)) this.db.exec(`ALTER TABLE sessions ADD COLUMN ${name} ${type}`);
+    this.db.exec('CREATE UNIQUE INDEX IF NOT EXISTS sessions_number ON sessions(number)');
   }
 
   close(): void {
@@ -186,6 +190,12 @@ export class SessionStore {
 
   get(id: string): Session | undefined {
     const row = this.stmts.get.get(id) as Row | undefined;
+    return row ? toSession(row) : undefined;
+  }
+
+  /** A session by its number (the integer id batchspawner's Slurm parser needs). */
+  getByNumber(n: number): Session | undefined {
+    const row = this.stmts.byNumber.get(n) as Row | undefined;
     return row ? toSession(row) : undefined;
   }
 

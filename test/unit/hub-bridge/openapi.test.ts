@@ -9,6 +9,12 @@ import { REPO } from '../../support/bridge-fixture.js';
 
 interface Layer {
   route?: { path: string; methods: Record<string, boolean> };
+  handle?: { stack?: Layer[] };
+}
+
+/** Every route of the app, nested routers included. */
+function routes(stack: Layer[]): Layer[] {
+  return stack.flatMap((l) => (l.route ? [l] : l.handle?.stack ? routes(l.handle.stack) : []));
 }
 
 describe('openapi.yaml', () => {
@@ -19,8 +25,7 @@ describe('openapi.yaml', () => {
       .sort();
     const app = createApp({ service: {} as never, store: {} as never, token: 'x'.repeat(32), maxBodyBytes: 1024, log: pino({ level: 'silent' }) });
     const stack = (app as unknown as { router: { stack: Layer[] } }).router.stack;
-    const served = stack
-      .filter((l) => l.route)
+    const served = routes(stack)
       .flatMap((l) => Object.keys(l.route!.methods).map((m) => `${m.toUpperCase()} ${l.route!.path.replace(/:(\w+)/g, '{$1}')}`))
       .sort();
     expect(served).toEqual(documented);

@@ -1,0 +1,193 @@
+// Contract test: stock batchspawner's SlurmSpawner (defaults, as documented in
+// ../shared/brief/reference/batchspawner.md) driving the bridge's submit/query/cancel
+// commands. BatchSpawnerModel reproduces how batchspawner runs commands: str.format
+// templates, `/bin/sh -c` (asyncio.create_subprocess_shell), the spawner env REPLACING the
+// environment on submit only, the script on stdin, stderr as the status on a non-zero
+// exit, and the default Slurm regexes matched with re.search semantics (no MULTILINE).
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO, STAND_IN_SERVER, startBridgeFixture, waitFor, type BridgeFixture } from '../../support/bridge-fixture.js';
+
+type Status = 'RUNNING' | 'PENDING' | 'UNKNOWN' | 'NOTFOUND';
+
+class BatchSpawnerModel {
+  // SlurmSpawner defaults (verbatim regexes)
+  readonly statePendingRe = /^(?:PENDING|CONFIGURING)/;
+  readonly stateRunningRe = /^(?:RUNNING|COMPLETING)/;
+  readonly stateUnknownRe = /^slurm_load_jobs error: (?:Socket timed out on send\/recv|Unable to contact slurm controller)/;
+  readonly stateExechostRe = /\s+((?:[\w_-]+\.?)+)$/;
+  execPrefix = '';
+  jobId = '';
+  jobStatus = '';
+
+  constructor(
+    readonly submitCmd: string,
+    readonly queryCmd: string,
+    readonly cancelCmd: string,
+    readonly spawnerEnv: Record<string, string>,
+    readonly subvars: Record<string, string>,
+  ) {}
+
+  /** Python str.format with named fields; an unknown field is a KeyError. */
+  format(t: string, extra: Record<string, string> = {}): string {
+    const vars = { ...this.subvars, ...extra };
+    return t.replace(/\{(\w+)\}/g, (_m, k: string) => {
+      if (!(k in vars)) throw new Error(`KeyError: '${k}'`);
+      return vars[k]!;
+    });
+  }
+
+  /** run_command: shell, optional stdin, env replaced when given; non-zero exit → RuntimeError(stderr). */
+  runCommand(cmd: string, input?: string, env?: Record<string, string>): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const child = spawn('/bin/sh', ['-c', cmd], { env: env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d) => (out += String(d)));
+      child.stderr.on('data', (d) => (err += String(d)));
+      child.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(err.trim()))));
+      child.stdin.end(input ?? '');
+    });
+  }
+
+  private command(t: string, extra: Record<string, string> = {}): string {
+    return `${this.format(this.execPrefix)} ${this.format(t, extra)}`.trim();
+  }
+
+  /** SlurmSpawner.parse_job_id: last line, split(';')[0], must be an int. */
+  parseJobId(output: string): string {
+    const last = output.split('\n').at(-1)!.split(';')[0]!;
+    if (!/^\s*[+-]?\d+\s*$/.test(last)) throw new Error(`ValueError: invalid literal for int(): '${last}'`);
+    return String(parseInt(last, 10));
+  }
+
+  async submit(script: string): Promise<string> {
+    const out = await this.runCommand(this.command(this.submitCmd), script, this.spawnerEnv);
+    this.jobId = this.parseJobId(out);
+    return this.jobId;
+  }
+
+  async query(): Promise<Status> {
+    if (!this.jobId) return 'NOTFOUND';
+    try {
+      this.jobStatus = await this.runCommand(this.command(this.queryCmd, { job_id: this.jobId }));
+    } catch (err) {
+      this.jobStatus = (err as Error).message;
+    }
+    if (this.stateRunningRe.test(this.jobStatus)) return 'RUNNING';
+    if (this.statePendingRe.test(this.jobStatus)) return 'PENDING';
+    if (this.stateUnknownRe.test(this.jobStatus)) return 'UNKNOWN';
+    return 'NOTFOUND';
+  }
+
+  host(): string | null {
+    return this.stateExechostRe.exec(this.jobStatus)?.[1] ?? null;
+  }
+
+  cancel(): Promise<string> {
+    return this.runCommand(this.command(this.cancelCmd, { job_id: this.jobId }));
+  }
+}
+
+let fx: BridgeFixture;
+const BIN = join(REPO, 'hub-bridge/batchspawner');
+const BRIDGE = join(REPO, 'dist/hpc-bridge.mjs');
+
+/** batchspawner's default Slurm template, rendered for one user (what submit gets on stdin). */
+function slurmScript(user: string, cmd: string): string {
+  return [
+    '#!/bin/bash',
+    `#SBATCH --output=/tmp/jupyterhub_slurmspawner_%j.log`,
+    '#SBATCH --job-name=spawner-jupyterhub',
+    '#SBATCH --export=JUPYTERHUB_API_TOKEN,JUPYTERHUB_USER',
+    '#SBATCH --get-user-env=L',
+    '',
+    'set -euo pipefail',
+    '',
+    "trap 'echo SIGTERM received' TERM",
+    '',
+    cmd,
+    'echo "jupyterhub-singleuser ended gracefully"',
+    '',
+  ].join('\n');
+}
+
+function model(user: string, url: string): BatchSpawnerModel {
+  const tokenFile = join(fx.dir, 'token');
+  return new BatchSpawnerModel(
+    `/usr/bin/node ${BRIDGE} batchspawner-submit --url ${url} --token-file ${tokenFile}`,
+    `${BIN}/hpc-bridge-query ${url} ${tokenFile}.header {job_id}`,
+    `${BIN}/hpc-bridge-cancel ${url} ${tokenFile}.header {job_id}`,
+    {
+      // JupyterHub's Spawner.get_env() (+ UserEnvMixin), no PATH (JupyterHub >= 5.2)
+      JUPYTERHUB_API_TOKEN: `token-of-${user}-0123456789abcdef`,
+      JUPYTERHUB_USER: user,
+      JUPYTERHUB_SERVER_NAME: '',
+      JUPYTERHUB_SERVICE_PREFIX: `/user/${user}/`,
+      JUPYTERHUB_API_URL: 'http://127.0.0.1:8081/hub/api',
+      USER: user,
+      HOME: `/home/${user}`,
+      SHELL: '/bin/bash',
+    },
+    { username: user },
+  );
+}
+
+beforeAll(async () => {
+  fx = await startBridgeFixture();
+});
+afterAll(async () => {
+  await fx?.close();
+});
+
+describe('stock batchspawner (SlurmSpawner defaults) against the bridge commands', () => {
+  it('submit prints a job id parse_job_id accepts; query goes PENDING → RUNNING with the host; cancel ends it (NOTFOUND)', async () => {
+    const m = model('alice', fx.bridge.url);
+    const hpcWrap = `/usr/bin/node ${join(REPO, 'dist/hpc-wrap.mjs')} --config ${fx.hpcWrapConfig}`;
+    const jobId = await m.submit(slurmScript('alice', `${hpcWrap} start-env -- /usr/bin/node ${STAND_IN_SERVER}`));
+    expect(jobId).toMatch(/^\d+$/);
+
+    const first = await m.query();
+    expect(['PENDING', 'RUNNING']).toContain(first);
+    await waitFor('RUNNING', async () => ((await m.query()) === 'RUNNING' ? true : undefined), 20_000, 250);
+    expect(m.host()).toBe('127.0.0.1');
+
+    await m.cancel();
+    await waitFor('gone', async () => ((await m.query()) === 'NOTFOUND' ? true : undefined), 20_000, 250);
+  });
+
+  it('passes the spawner env on submit only: the server gets the token, the query runs with the hub env', async () => {
+    const m = model('bob', fx.bridge.url);
+    await m.submit(slurmScript('bob', `/usr/bin/node ${join(REPO, 'dist/hpc-wrap.mjs')} --config ${fx.hpcWrapConfig} start-env -- /usr/bin/node ${STAND_IN_SERVER}`));
+    const s = await waitFor('ready', async () => {
+      const list = fx.bridge.store.list({ user: 'bob' });
+      return list[0]?.state === 'ready' ? list[0] : undefined;
+    });
+    const res = await fetch(`http://${s.host}:${s.port}/user/bob/env-has-token`);
+    expect(await res.text()).toBe('yes');
+    expect(fx.logs()).not.toContain('token-of-bob');
+    await m.cancel();
+  });
+
+  it('an unknown job id is NOTFOUND; a malformed one is refused', async () => {
+    const m = model('carol', fx.bridge.url);
+    m.jobId = '99999';
+    expect(await m.query()).toBe('NOTFOUND');
+    m.jobId = '1;rm -rf /';
+    expect(await m.query()).toBe('NOTFOUND');
+  });
+
+  it('with the bridge unreachable, query prints the line state_unknown_re reads as UNKNOWN (never "gone")', async () => {
+    const m = model('dave', 'http://127.0.0.1:9'); // discard port: connection refused
+    m.jobId = '1';
+    expect(await m.query()).toBe('UNKNOWN');
+    expect(m.jobStatus).toMatch(/^slurm_load_jobs error: Unable to contact slurm controller/);
+  });
+
+  it('a submit the bridge refuses fails with its message (RuntimeError(stderr))', async () => {
+    const m = model('erin', fx.bridge.url);
+    m.spawnerEnv.JUPYTERHUB_USER = '../x';
+    await expect(m.submit(slurmScript('erin', 'true'))).rejects.toThrow(/user name "..\/x" is not allowed/);
+  });
+});

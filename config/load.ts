@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { resolveContainerPaths } from './schema-container.js';
 import { hpcWrapSchema, hubBridgeSchema, type HpcWrapConfig, type HubBridgeConfig } from './schema.js';
 
 export class ConfigError extends Error {
@@ -85,6 +86,9 @@ export function loadHpcWrapConfig(file: string | null, overrides: unknown = unde
     workDir,
     homes: { ...cfg.homes, root: abs(base, cfg.homes.root ?? resolve(workDir, 'homes')) },
     logging: { ...cfg.logging, file: abs(base, cfg.logging.file ?? resolve(workDir, 'log', 'hpc-wrap.log')) },
+    environments: Object.fromEntries(
+      Object.entries(cfg.environments).map(([name, env]) => [name, env.container ? { ...env, container: resolveContainerPaths(env.container, base) } : env]),
+    ),
   };
 }
 

@@ -9,6 +9,7 @@ import { errorDocument, WrapError } from './errors.js';
 import { jobState } from './jobstate.js';
 import { selfCheck } from './self-check.js';
 import { killJob } from './killjob.js';
+import { configImportCommand, logsCommand, wizardCommand } from './operator-commands.js';
 import { forkRun } from './schedulers/fork-supervisor.js';
 import { startEnv } from './start-env/start-env.js';
 import { MAX_REQUEST_BYTES } from './startjob/request-schema.js';
@@ -70,6 +71,8 @@ export function buildCli(argv: string[]): Argv<Global> {
       (y) => y.example('$0 --config /etc/hpc-wrap.yaml doctor', 'prints {"version","workDir":{...},"scheduler":{...}}'),
       (a) => runCommand('doctor', a.config, async (ctx) => ({ output: await selfCheck(ctx) })),
     )
+    .command(wizardCommand)
+    .command(logsCommand)
     .command(
       'killjob <id>',
       'Cancel a job (cancelling a finished job is not an error)',
@@ -89,7 +92,7 @@ export function buildCli(argv: string[]): Argv<Global> {
           exitCode: await startEnv(ctx, { runDir: a['run-dir'], command: ((a['--'] as unknown[]) ?? []).map(String) }),
         })),
     )
-    .command('config', 'Check or document hpc-wrap.yaml', (y) =>
+    .command('config', 'Check, document or import (from JHub-HPC-Interface) hpc-wrap.yaml', (y) =>
       y
         .command(
           'check',
@@ -108,7 +111,8 @@ export function buildCli(argv: string[]): Argv<Global> {
         .command('docs', 'Print every key with its description and default', {}, () => {
           process.stdout.write(configDocs());
         })
-        .demandCommand(1, 'config needs a subcommand: check or docs'),
+        .command(configImportCommand)
+        .demandCommand(1, 'config needs a subcommand: check, docs or import'),
     )
     .command(
       'fork-run',

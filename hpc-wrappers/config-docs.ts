@@ -12,6 +12,7 @@ type JsonSchema = {
   default?: unknown;
   properties?: Record<string, JsonSchema>;
   items?: JsonSchema;
+  additionalProperties?: JsonSchema | boolean;
   anyOf?: JsonSchema[];
   oneOf?: JsonSchema[];
   const?: unknown;
@@ -59,9 +60,18 @@ function walk(s: JsonSchema, path: string, depth: number, out: string[]): void {
   }
   for (const v of objectVariants) {
     const kind = v.properties?.kind?.const;
+    if (kind === undefined) {
+      // A nullable section (e.g. environments.<name>.container): its keys, one level down.
+      for (const [k, p] of Object.entries(v.properties ?? {})) walk(p, `${path}.${k}`, depth + 1, out);
+      continue;
+    }
     out.push(`${pad}  -- when ${path}.kind is ${JSON.stringify(kind)}:`);
     for (const [k, p] of Object.entries(v.properties ?? {})) walk(p, `${path}.${k}`, depth + 2, out);
   }
+  // A map of named sections (environments.<name>) and a list of sections (extraBinds[]).
+  const named = typeof s.additionalProperties === 'object' ? s.additionalProperties : null;
+  if (named?.properties) for (const [k, p] of Object.entries(named.properties)) walk(p, `${path}.<name>.${k}`, depth + 1, out);
+  if (s.items?.properties) for (const [k, p] of Object.entries(s.items.properties)) walk(p, `${path}[].${k}`, depth + 1, out);
 }
 
 export function configDocs(): string {

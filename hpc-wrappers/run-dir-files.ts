@@ -8,11 +8,18 @@ import { runDirPaths } from './layout.js';
 export type ServerPhase = 'environment' | 'starting' | 'listening' | 'exited';
 const PHASES: readonly ServerPhase[] = ['environment', 'starting', 'listening', 'exited'];
 
+export type TunnelState = 'connecting' | 'up' | 'down';
+const TUNNEL_STATES: readonly TunnelState[] = ['connecting', 'up', 'down'];
+
 export interface ServerStatus {
   phase: ServerPhase;
   host: string | null;
   port: number | null;
   message: string | null;
+  /** The tunnel agent's state (null: the job has no tunnel); written by the tunnel step. */
+  tunnel?: TunnelState | null;
+  /** The tunnel's last connection error (no secrets), or null. */
+  tunnelLastError?: string | null;
 }
 
 export interface ExitRecord {
@@ -22,8 +29,17 @@ export interface ExitRecord {
   error?: string | null;
 }
 
+/** Writes status.json; tunnel fields not given are kept from the file (the tunnel step owns them). */
 export function writeServerStatus(runDir: string, status: ServerStatus): void {
-  writeJsonAtomic(runDirPaths(runDir).statusFile, { ...status, updatedAt: new Date().toISOString() });
+  const from = status.tunnel === undefined ? (readServerStatus(runDir) ?? status) : status;
+  const tunnel = { tunnel: from.tunnel ?? null, tunnelLastError: from.tunnelLastError ?? null };
+  writeJsonAtomic(runDirPaths(runDir).statusFile, { ...status, ...tunnel, updatedAt: new Date().toISOString() });
+}
+
+/** Updates only the tunnel fields of status.json (phase, host, port and message stay). */
+export function writeTunnelStatus(runDir: string, tunnel: TunnelState, lastError: string | null): void {
+  const prev = readServerStatus(runDir) ?? { phase: 'environment' as const, host: null, port: null, message: null };
+  writeServerStatus(runDir, { ...prev, tunnel, tunnelLastError: lastError });
 }
 
 export function readServerStatus(runDir: string): ServerStatus | null {
@@ -34,6 +50,8 @@ export function readServerStatus(runDir: string): ServerStatus | null {
     host: typeof v.host === 'string' ? v.host : null,
     port: typeof v.port === 'number' ? v.port : null,
     message: typeof v.message === 'string' ? v.message : null,
+    tunnel: TUNNEL_STATES.includes(v.tunnel as TunnelState) ? (v.tunnel as TunnelState) : null,
+    tunnelLastError: typeof v.tunnelLastError === 'string' ? v.tunnelLastError : null,
   };
 }
 

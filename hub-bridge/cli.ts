@@ -135,9 +135,11 @@ export async function main(args: string[]): Promise<void> {
           .positional('key', { type: 'string', demandOption: true, describe: "sshd's %k" })
           .option('keyset', { type: 'string', demandOption: true, requiresArg: true, describe: 'the keyset file the bridge keeps (tunnel.keysetFile)' })
           .option('tunnel-user', { type: 'string', default: DEFAULT_TUNNEL_USER, describe: 'the tunnel account (tunnel.user)' })
-          .option('owner', { type: 'string', array: true, default: [] as string[], describe: "account or uid besides root that may own the keyset (the bridge's)" }),
+          // not `array: true`: that would swallow the positionals after it; repeats still collect
+          .option('owner', { type: 'string', requiresArg: true, describe: "account or uid besides root that may own the keyset (the bridge's); repeatable" }),
       (a) => {
-        const argv = ['--keyset', a.keyset, '--tunnel-user', a['tunnel-user'], ...a.owner.flatMap((o) => ['--owner', String(o)]), '--', a.user, a.type, a.key];
+        const owners = ([] as unknown[]).concat(a.owner ?? []).map(String);
+        const argv = ['--keyset', a.keyset, '--tunnel-user', a['tunnel-user'], ...owners.flatMap((o) => ['--owner', o]), '--', a.user, a.type, a.key];
         process.exitCode = authorizedKeysMain(argv, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
       },
     )

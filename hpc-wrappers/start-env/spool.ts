@@ -1,6 +1,7 @@
 // Reads job.json and secrets.json from the run dir's spool and deletes them (and the
 // job script) at once: the secrets exist on disk only until the job starts.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmdirSync } from 'node:fs';
+import type { WebdavCredentials } from '../../config/schema-webdav.js';
 import { unlinkQuiet } from '../json-files.js';
 import { runDirPaths } from '../layout.js';
 import { jobDescriptionSchema, secretsSchema, type JobDescription } from '../startjob/job-description.js';
@@ -8,6 +9,10 @@ import { jobDescriptionSchema, secretsSchema, type JobDescription } from '../sta
 export interface Spool {
   job: JobDescription;
   hubEnv: Record<string, string>;
+  /** The tunnel agent's private key (SECRET), or null when the job has no tunnel. */
+  tunnelPrivateKey: string | null;
+  /** The spawn's WebDAV credentials (SECRET), or null. */
+  webdavCredentials: WebdavCredentials | null;
 }
 
 function readOnce(file: string, what: string): unknown {
@@ -40,10 +45,15 @@ export function consumeSpool(runDir: string): Spool {
     unlinkQuiet(paths.secretsFile);
     unlinkQuiet(paths.jobFile);
     unlinkQuiet(paths.jobScript);
+    try {
+      rmdirSync(paths.spoolDir); // empty now; nothing of the submission is left behind
+    } catch {
+      /* missing, or something else is in it */
+    }
   }
   const j = jobDescriptionSchema.safeParse(job);
   if (!j.success) throw new Error(`the job description ${paths.jobFile} is not valid`);
   const s = secretsSchema.safeParse(secrets);
   if (!s.success) throw new Error(`the secrets file ${paths.secretsFile} is not valid`); // never show its content
-  return { job: j.data, hubEnv: s.data.env };
+  return { job: j.data, hubEnv: s.data.env, tunnelPrivateKey: s.data.tunnelPrivateKey, webdavCredentials: s.data.webdav };
 }

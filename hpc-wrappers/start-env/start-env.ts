@@ -8,8 +8,16 @@ import type { CommandContext } from '../command-context.js';
 import { WrapError } from '../errors.js';
 import { writeExitRecord, writeServerStatus } from '../run-dir-files.js';
 import { BASE_STEPS, probeHost } from './base-steps.js';
+import { containerStep } from './container-step.js';
+import { overlayStep } from './overlay-step.js';
 import { runServer, SignalRelay, signalStatus } from './server-process.js';
 import { consumeSpool, type Spool } from './spool.js';
+import { tunnelStep } from './tunnel-agent.js';
+import { condaStep } from './conda-step.js';
+import { modulesStep } from './modules-step.js';
+import { environmentPreflightStep } from './preflight-step.js';
+import { scrubStartupSecrets } from './startup-secrets.js';
+import { webdavStep } from './webdav-step.js';
 import { EnvironmentPipeline, type EnvironmentContext, type EnvironmentStep } from './steps.js';
 
 export interface StartEnvOptions {
@@ -39,10 +47,25 @@ export async function startEnv(ctx: CommandContext, opts: StartEnvOptions): Prom
     writeExitRecord(runDir, { exitCode: 1, signal: null, error: (err as Error).message });
     throw new WrapError('internal', (err as Error).message);
   }
-  const { job, hubEnv } = spool;
+  const { job, hubEnv, tunnelPrivateKey, webdavCredentials } = spool;
   const log = job.logFile ? new AppLog(job.logFile, ctx.config.logging.level, 'hpc-wrap start-env') : ctx.log;
-  const env: EnvironmentContext = { runDir, job, hubEnv, env: {}, cwd: process.cwd(), host: null, port: null, log, say };
-  const pipeline = new EnvironmentPipeline(opts.steps ?? BASE_STEPS);
+  // Notices (e.g. "your overlay was recreated") stay in status.json's message until the server exits.
+  const notices: string[] = [];
+  const noticeText = (): string | null => (notices.length ? notices.join(' ') : null);
+  const env: EnvironmentContext = {
+    runDir, job, hubEnv, tunnelPrivateKey, webdavCredentials, env: {}, cwd: process.cwd(), host: null, port: null, overlay: null, containerBinds: [], log, say,
+    notice(line) {
+      notices.push(line);
+      say(line);
+      log.info('start-env.notice', { sessionId: job.sessionId, user: job.user, message: line });
+      writeServerStatus(runDir, { phase: 'environment', host: env.host, port: env.port, message: noticeText() });
+    },
+  };
+  // Wrappers nest in list order: a step's wrapCommand listed before the container step runs
+  // inside the container, one listed after it outside (env changes reach the server either way).
+  // The tunnel agent runs in this process (not in the container); it goes right after the
+  // port step so the hub API URLs it rewrites are in env before later steps read env.
+  const pipeline = new EnvironmentPipeline(opts.steps ?? [...BASE_STEPS, environmentPreflightStep, tunnelStep, webdavStep, modulesStep, condaStep, overlayStep, containerStep]);
   const fail = async (message: string, status: number, signal: NodeJS.Signals | null = null): Promise<number> => {
     say(message);
     writeExitRecord(runDir, { exitCode: signal ? null : status, signal, error: message });
@@ -64,7 +87,9 @@ export async function startEnv(ctx: CommandContext, opts: StartEnvOptions): Prom
   if (early) return fail(`received ${early} before the server started`, signalStatus(early), early);
 
   const argv = pipeline.wrap(opts.command.length ? opts.command : job.command, env);
-  writeServerStatus(runDir, { phase: 'starting', host: env.host, port: env.port, message: null });
+  const scrubbed = scrubStartupSecrets(env);
+  if (scrubbed.length) say(`removed ${scrubbed.join(', ')} from the server's environment (they held a start-up secret)`);
+  writeServerStatus(runDir, { phase: 'starting', host: env.host, port: env.port, message: noticeText() });
   say(`starting ${argv[0]} on ${env.host ?? '?'}:${env.port ?? '?'}`);
   log.info('start-env.starting', { sessionId: job.sessionId, user: job.user, host: env.host, port: env.port, program: argv[0] });
 
@@ -75,7 +100,7 @@ export async function startEnv(ctx: CommandContext, opts: StartEnvOptions): Prom
     relay,
     probe: env.port !== null ? { host: probeHost(job.jupyter.bindAddress), port: env.port } : null,
     onListening: () => {
-      writeServerStatus(runDir, { phase: 'listening', host: env.host, port: env.port, message: null });
+      writeServerStatus(runDir, { phase: 'listening', host: env.host, port: env.port, message: noticeText() });
       say(`the server is listening on ${env.host}:${env.port}`);
       log.info('start-env.listening', { sessionId: job.sessionId, host: env.host, port: env.port });
     },

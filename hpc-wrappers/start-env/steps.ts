@@ -2,23 +2,41 @@
 // may change the server's env and cwd, claim host/port, wrap the command (a container
 // runtime, `module load`, conda, a tunnel agent …) and clean up after the server ends.
 // Only the base steps exist now (base-steps.ts); new ones plug in here.
+import type { BindSpec } from '../../config/schema-container.js';
+import type { WebdavCredentials } from '../../config/schema-webdav.js';
 import type { AppLog } from '../app-log.js';
 import type { JobDescription } from '../startjob/job-description.js';
+
+/** The overlay image the container runtime mounts (set by the overlay step). */
+export interface OverlayMount {
+  path: string;
+  readOnly: boolean;
+}
 
 export interface EnvironmentContext {
   readonly runDir: string;
   readonly job: JobDescription;
   /** The hub's env for the server (API token …): SECRET, never logged or printed. */
   readonly hubEnv: Readonly<Record<string, string>>;
+  /** The tunnel agent's private key from secrets.json: SECRET, for the tunnel step only. */
+  readonly tunnelPrivateKey?: string | null;
+  /** The spawn's WebDAV credentials from secrets.json: SECRET, for the WebDAV step only. */
+  readonly webdavCredentials?: WebdavCredentials | null;
   /** The server's environment, built up by the steps. */
   env: Record<string, string>;
   cwd: string;
   /** Where the server listens (set by the port step). */
   host: string | null;
   port: number | null;
+  /** The user's overlay for the container step (set by the overlay step), or null. */
+  overlay: OverlayMount | null;
+  /** Binds other steps need inside a container (e.g. a WebDAV mount point); the container step adds them. */
+  containerBinds: BindSpec[];
   readonly log: AppLog;
   /** A progress line for the job output (never pass secrets). */
   say(line: string): void;
+  /** Something the student should know: the job output AND status.json's message (the bridge shows it). */
+  notice(line: string): void;
 }
 
 export interface EnvironmentStep {

@@ -2,6 +2,10 @@
 // time so the job does not depend on the config or the working directory there. Not
 // secret (the hub env is in secrets.json).
 import { z } from 'zod';
+import { environmentSchema } from '../../config/schema-environment.js';
+import { overlayPlanSchema } from '../overlay/overlay-plan.js';
+import { tunnelSpecSchema } from './tunnel-spec.js';
+import { webdavCredentialsSchema, webdavSchema } from '../../config/schema-webdav.js';
 
 export const jobDescriptionSchema = z.object({
   version: z.literal(1),
@@ -15,11 +19,27 @@ export const jobDescriptionSchema = z.object({
     bindAddress: z.string().min(1),
     portRange: z.object({ start: z.number().int(), end: z.number().int() }),
   }),
+  /** The software environment chosen at submit time (name + its spec from hpc-wrap.yaml), or null = none. */
+  environment: z.object({ name: z.string(), spec: environmentSchema }).nullable().default(null),
+  /** GPUs the job asked for (resources.gpus); null = unknown (a ready batch script). */
+  gpus: z.number().int().min(0).nullable().default(null),
+  /** The user's overlay image (overlay step → container step), or null = none. */
+  overlay: overlayPlanSchema.nullable().default(null),
+  /** The notebook tunnel to the hub (its private key is in secrets.json), or null = none. */
+  tunnel: tunnelSpecSchema.nullable().default(null),
+  /** The WebDAV mount (webdav in hpc-wrap.yaml; no credentials: those are in secrets.json), or null = none. */
+  webdav: webdavSchema.nullable().default(null),
   /** The application log, so start-env logs where startjob did. */
   logFile: z.string().nullable(),
   createdAt: z.string(),
 });
 export type JobDescription = z.infer<typeof jobDescriptionSchema>;
 
-export const secretsSchema = z.object({ env: z.record(z.string(), z.string()) });
+export const secretsSchema = z.object({
+  env: z.record(z.string(), z.string()),
+  /** The tunnel agent's private key (with job.tunnel), else null. */
+  tunnelPrivateKey: z.string().nullable().default(null),
+  /** The spawn's WebDAV credentials (startjob `webdav`), else null. */
+  webdav: webdavCredentialsSchema.nullable().default(null),
+});
 export type SecretsFile = z.infer<typeof secretsSchema>;

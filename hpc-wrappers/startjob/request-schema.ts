@@ -3,6 +3,8 @@
 import { z } from 'zod';
 import { resourcesSchema } from '../../config/schema.js';
 import { NameError, validateServerName, validateSessionId, validateUsername } from '../../config/names.js';
+import { tunnelRequestSchema } from './tunnel-spec.js';
+import { webdavCredentialsSchema } from '../../config/schema-webdav.js';
 
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 
@@ -39,12 +41,22 @@ export const startJobRequestSchema = z
       .min(1, 'command needs at least the program')
       .max(256),
     resources: resourcesSchema.nullish(),
+    /** Name of a software environment in hpc-wrap.yaml `environments`; null = `defaultEnvironment`. */
+    environment: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'an environment name is 1-64 letters, digits, _ . - (starting with a letter or digit)')
+      .nullish()
+      .transform((v) => v ?? null),
     script: z
       .string()
       .max(MAX_REQUEST_BYTES)
       .refine(noNul, 'the script must not contain NUL')
       .refine((s) => s.startsWith('#!'), 'a batch script must start with #! (e.g. #!/bin/sh)')
       .nullish(),
+    /** The notebook tunnel (docs/tunnel.md); its privateKey is secret like env. null = no tunnel. */
+    tunnel: tunnelRequestSchema.nullish().transform((v) => v ?? null),
+    /** WebDAV credentials for the share (webdav in hpc-wrap.yaml): SECRET like env, written only to secrets.json. */
+    webdav: webdavCredentialsSchema.nullish().transform((v) => v ?? null),
   })
   .strict()
   .refine((r) => !(r.resources && r.script), { message: 'give either resources or script, not both', path: ['script'] });

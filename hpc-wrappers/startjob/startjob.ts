@@ -15,6 +15,9 @@ import { renderBatchScript } from './batch-script.js';
 import type { JobDescription } from './job-description.js';
 import { describeIssues, startJobRequestSchema, type StartJobRequest } from './request-schema.js';
 import { acquireSessionLock } from './session-lock.js';
+import { chooseEnvironment, prepareOverlayDirectory, type EnvironmentChoice } from './environment-choice.js';
+import { splitTunnelRequest } from './tunnel-spec.js';
+import { checkWebdavRequest } from './webdav-request.js';
 
 export interface StartJobResult {
   jobId: string;
@@ -62,9 +65,11 @@ function makeDirectories(ctx: CommandContext, req: StartJobRequest, paths: Sessi
   return home;
 }
 
-function writeSpool(ctx: CommandContext, req: StartJobRequest, paths: SessionPaths, home: string | null): void {
+function writeSpool(ctx: CommandContext, req: StartJobRequest, paths: SessionPaths, home: string | null, choice: EnvironmentChoice): void {
   ensureDir(paths.spoolDir, 0o700);
-  writeJsonAtomic(paths.secretsFile, { env: req.env }, 0o600);
+  // The tunnel's private key is secret like env: secrets.json only, never job.json.
+  const tunnel = req.tunnel ? splitTunnelRequest(req.tunnel) : null;
+  writeJsonAtomic(paths.secretsFile, { env: req.env, tunnelPrivateKey: tunnel?.privateKey ?? null, webdav: req.webdav }, 0o600);
   const job: JobDescription = {
     version: 1,
     sessionId: req.sessionId,
@@ -72,7 +77,11 @@ function writeSpool(ctx: CommandContext, req: StartJobRequest, paths: SessionPat
     serverName: req.serverName,
     command: req.command,
     home,
-    jupyter: { bindAddress: ctx.config.jupyter.bindAddress, portRange: ctx.config.jupyter.portRange },
+    ...choice,
+    // Behind the tunnel the server listens on the node's loopback only, whatever jupyter.bindAddress says.
+    jupyter: { bindAddress: tunnel ? '127.0.0.1' : ctx.config.jupyter.bindAddress, portRange: ctx.config.jupyter.portRange },
+    tunnel: tunnel?.spec ?? null,
+    webdav: ctx.config.webdav.enabled ? ctx.config.webdav : null,
     logFile: ctx.config.logging.file,
     createdAt: new Date().toISOString(),
   };
@@ -105,8 +114,11 @@ function submission(ctx: CommandContext, req: StartJobRequest, paths: SessionPat
 export async function startJob(ctx: CommandContext, requestText: string): Promise<StartJobResult> {
   const req = parseStartJobRequest(requestText);
   checkMaintenance(ctx, req.user);
+  const choice = chooseEnvironment(ctx.config, req);
+  checkWebdavRequest(ctx.config.webdav, req);
   const paths = ctx.layout.session(req.user, req.sessionId);
   const home = makeDirectories(ctx, req, paths);
+  prepareOverlayDirectory(ctx.config, choice);
   const timeoutMs = ctx.config.scheduler.kind === 'slurm' ? ctx.config.scheduler.timeoutSeconds * 1000 : 30_000;
   const lock = await acquireSessionLock({
     lockFile: paths.lockFile,
@@ -120,7 +132,7 @@ export async function startJob(ctx: CommandContext, requestText: string): Promis
     return result(lock.jobId);
   }
   try {
-    writeSpool(ctx, req, paths, home);
+    writeSpool(ctx, req, paths, home, choice);
     writeScript(ctx, req, paths);
     const scheduler = ctx.scheduler();
     const { jobId } = await scheduler.submit(submission(ctx, req, paths, home));

@@ -63,6 +63,7 @@ export class SessionService {
 
   /** Last tunnel state reported per session, to announce changes once. */
   private readonly tunnelState = new Map<string, string>();
+  private readonly noticeShown = new Map<string, string>();
 
   profiles(): Profile[] {
     return this.config.profiles;
@@ -204,6 +205,7 @@ export class SessionService {
   /** The session ended: its tunnel key leaves the keyset (revoked) and its port is free again. */
   private ended(id: string): void {
     this.tunnelState.delete(id);
+    this.noticeShown.delete(id);
     this.tunnels?.sync();
   }
 
@@ -341,6 +343,7 @@ export class SessionService {
     }
     const srv = st.server;
     this.announceTunnel(s, srv?.tunnel ?? null);
+    this.announceNotice(s, srv ?? null);
     // Through the tunnel the hub reaches the server at its own 127.0.0.1:P; without one, where start-env said.
     const addr = s.tunnelPort !== null ? { host: '127.0.0.1', port: s.tunnelPort } : srv?.port && srv.host ? { host: srv.host, port: srv.port } : null;
     if (s.state === 'starting' && srv && srv.port && addr) {
@@ -355,6 +358,14 @@ export class SessionService {
         this.log.info({ session: s.id, node: s.node }, 'session ready');
       }
     }
+  }
+
+  /** A notice start-env put in status.json while the server starts or runs (e.g. a recreated overlay), once. */
+  private announceNotice(s: Session, srv: { phase: string; message?: string | null } | null): void {
+    const msg = srv && srv.phase !== 'exited' ? srv.message : null;
+    if (!msg || this.noticeShown.get(s.id) === msg) return;
+    this.noticeShown.set(s.id, msg);
+    this.emit(s.id, 'info', msg);
   }
 
   /** Tunnel up/down as progress events, once per change. */

@@ -1,7 +1,13 @@
 // `npm run bench`: every benchmark, figures printed side by side. Not a test: nothing here
 // passes or fails on timing.
 import { apiLatency } from './api-latency.js';
+import { batchspawnerQuery } from './batchspawner-query.js';
+import { overlayCreate } from './overlay-create.js';
 import { schedulerLoad } from './scheduler-load.js';
+import { tunnelThroughput } from './tunnel-throughput.js';
 
 await schedulerLoad();
 await apiLatency();
+await overlayCreate();
+await batchspawnerQuery();
+await tunnelThroughput();

@@ -95,7 +95,7 @@ describe('files startjob writes', () => {
     expect(mode(join(runDir, 'job.sh')) & 0o077).toBe(0);
     expect(mode(join(ws.workDir, 'homes', '_42ob_2blab_40_45x_2eorg'))).toBe(0o700);
 
-    expect(JSON.parse(readFileSync(join(runDir, 'spool', 'secrets.json'), 'utf8'))).toEqual({ env: req.env });
+    expect(JSON.parse(readFileSync(join(runDir, 'spool', 'secrets.json'), 'utf8'))).toEqual({ env: req.env, tunnelPrivateKey: null, webdav: null });
     const job = JSON.parse(readFileSync(join(runDir, 'spool', 'job.json'), 'utf8'));
     expect(job).toMatchObject({ sessionId: req.sessionId, user: 'Bob+lab@Ex.org', serverName: 'gpu-1', command: req.command });
     expect(JSON.stringify(job)).not.toContain('tok-0000');

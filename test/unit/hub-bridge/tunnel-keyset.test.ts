@@ -1,8 +1,10 @@
 // The keyset file: atomic writes readable by sshd's AuthorizedKeysCommandUser, strict
 // validation, and refusal of a file (or directory above it) someone else could write.
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import ssh2 from 'ssh2';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KeysetError, readKeyset, validateKeyset, writeKeyset, type TunnelKeyset } from '../../../hub-bridge/tunnel/keyset-file.js';
 import { generateTunnelKey } from '../../../hub-bridge/tunnel/tunnel-keys.js';
@@ -11,6 +13,7 @@ const dirs: string[] = [];
 const uid = process.getuid?.() ?? 0;
 const asRoot = uid === 0;
 const me = { owners: [uid] };
+const hasSshKeygen = spawnSync('ssh-keygen', ['-?']).error === undefined;
 
 function dir(): string {
   const d = mkdtempSync(join(tmpdir(), 'keyset-test-'));
@@ -35,9 +38,25 @@ function keyset(): TunnelKeyset {
 describe('tunnel keys', () => {
   it('generates an ed25519 pair in the forms the keyset and ssh2 use', () => {
     const k = generateTunnelKey();
-    expect(k.publicKey).toMatch(/^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5[A-Za-z0-9+/]+={0,2}$/);
+    expect(k.publicKey).toMatch(/^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/]{43}$/);
     expect(k.privateKey).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----\n/);
     expect(generateTunnelKey().publicKey).not.toBe(k.publicKey);
+  });
+
+  it('every key parses in ssh2 with the matching public key (ssh2 own keygen fails ~1 in 200)', () => {
+    for (let i = 0; i < 2000; i++) {
+      const k = generateTunnelKey();
+      const parsed = ssh2.utils.parseKey(k.privateKey);
+      expect(parsed).not.toBeInstanceOf(Error);
+      expect(`ssh-ed25519 ${(parsed as ssh2.ParsedKey).getPublicSSH().toString('base64')}`).toBe(k.publicKey);
+    }
+  });
+
+  it.runIf(hasSshKeygen)('OpenSSH reads the private key and derives the same public key', () => {
+    const d = dir();
+    const k = generateTunnelKey();
+    writeFileSync(join(d, 'id'), k.privateKey, { mode: 0o600 });
+    expect(execFileSync('ssh-keygen', ['-y', '-f', join(d, 'id')], { encoding: 'utf8' }).trim()).toBe(k.publicKey);
   });
 });
 

@@ -1,0 +1,91 @@
+// The tunnel step of start-env (docs/tunnel.md): when the job carries `tunnel`, bring up
+// the restricted reverse tunnel to the hub BEFORE the server starts:
+//   hub 127.0.0.1:remotePort  →  node 127.0.0.1:<server port>     (the hub reaches the notebook)
+//   node 127.0.0.1:<free port> →  hub 127.0.0.1:hubApiPort         (the notebook reaches the hub API)
+// and point JUPYTERHUB_API_URL / JUPYTERHUB_ACTIVITY_URL at the node end (paths kept).
+// The agent runs in start-env itself (outside any container), keeps the connection alive,
+// reconnects with backoff, and reports its state in status.json and the job output.
+import { writeTunnelStatus } from '../run-dir-files.js';
+import type { EnvironmentContext, EnvironmentStep } from './steps.js';
+import { HubApiForwarder } from './tunnel-api-forwarder.js';
+import { TunnelClient } from './tunnel-client.js';
+
+export const HUB_URL_VARIABLES = ['JUPYTERHUB_API_URL', 'JUPYTERHUB_ACTIVITY_URL'] as const;
+const START_TIMEOUT_MS = 60_000;
+
+/** `url` with its host and port replaced by 127.0.0.1:port (scheme, path, query kept). */
+export function rewriteHubUrl(url: string, port: number): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new Error('a hub URL in the server environment (JUPYTERHUB_API_URL / JUPYTERHUB_ACTIVITY_URL) is not a valid URL');
+  }
+  u.hostname = '127.0.0.1';
+  u.port = String(port);
+  return u.toString();
+}
+
+interface Running {
+  client: TunnelClient;
+  api: HubApiForwarder;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+/** Builds the step; `startTimeoutMs` bounds the wait for the first connection. */
+export function createTunnelStep(startTimeoutMs = START_TIMEOUT_MS): EnvironmentStep {
+  let running: Running | null = null;
+
+  const shutdown = async (ctx: EnvironmentContext) => {
+    const r = running;
+    running = null;
+    if (!r) return;
+    await Promise.all([r.api.close(), r.client.stop()]);
+    writeTunnelStatus(ctx.runDir, 'down', null);
+  };
+
+  return {
+    name: 'tunnel',
+    async prepare(ctx) {
+      const spec = ctx.job.tunnel;
+      if (!spec) return;
+      if (!ctx.tunnelPrivateKey) throw new Error('the job has a tunnel but secrets.json holds no tunnel key (tunnelPrivateKey)');
+      if (ctx.port === null) throw new Error('the tunnel needs the server port: the server-port step must run before it');
+      if (!LOOPBACK.has(ctx.job.jupyter.bindAddress)) {
+        throw new Error(`behind the tunnel the server must listen on 127.0.0.1, not ${ctx.job.jupyter.bindAddress}`);
+      }
+      const client = new TunnelClient({
+        spec,
+        privateKey: ctx.tunnelPrivateKey,
+        target: { host: '127.0.0.1', port: ctx.port },
+        onState: (state, lastError) => writeTunnelStatus(ctx.runDir, state, lastError),
+        say: (line) => ctx.say(line),
+      });
+      const api = new HubApiForwarder({ hubApiPort: spec.hubApiPort, live: (ms) => client.live(ms) });
+      running = { client, api };
+      try {
+        const apiPort = await api.listen();
+        ctx.say(`tunnel: connecting to ${client.where} (hub API 127.0.0.1:${spec.hubApiPort} → node 127.0.0.1:${apiPort})`);
+        client.start();
+        await client.waitUp(startTimeoutMs);
+        for (const name of HUB_URL_VARIABLES) {
+          const url = ctx.env[name];
+          if (url) ctx.env[name] = rewriteHubUrl(url, apiPort);
+        }
+        ctx.log.info('start-env.tunnel-up', { sessionId: ctx.job.sessionId, hub: client.where, remotePort: spec.remotePort, apiPort, cipher: client.cipher });
+      } catch (err) {
+        // A failed prepare is not torn down by the pipeline: stop the agent here.
+        const message = (err as Error).message;
+        await shutdown(ctx);
+        writeTunnelStatus(ctx.runDir, 'down', message);
+        throw err;
+      }
+    },
+    async teardown(ctx) {
+      await shutdown(ctx);
+    },
+  };
+}
+
+export const tunnelStep: EnvironmentStep = createTunnelStep();

@@ -1,0 +1,75 @@
+// `hpc-wrap wizard`: ask (or read flags), build hpc-wrap.yaml and the hub's part
+// (hub-bridge.yaml), validate both with the loaders the programs use, write them without
+// silently replacing anything, and say what to run next.
+import { resolve } from 'node:path';
+import { ConfigError } from '../../config/load.js';
+import { answersFromFlags, WizardInputError } from './non-interactive.js';
+import { chooseOutput, OutputRefused, writeConfigText } from './output-file.js';
+import { QUESTIONS, type ConfigFile } from './questions.js';
+import { buildConfigs, FILE_NAMES, renderValidated } from './wizard-config.js';
+
+export interface WizardOptions {
+  interactive: boolean;
+  /** Answers given as flags, by question id. */
+  flags: Record<string, unknown>;
+  out: string;
+  hubOut: string;
+  force: boolean;
+  acceptUnreachable: boolean;
+}
+
+const say = (s: string) => process.stdout.write(s);
+
+function nextSteps(hpcPath: string | null, hubPath: string | null): string {
+  const lines = ['', 'Next steps:'];
+  if (hpcPath) {
+    lines.push(`  hpc-wrap --config ${hpcPath} config check     # the effective configuration`);
+    lines.push(`  hpc-wrap --config ${hpcPath} doctor           # work dir writable, scheduler reachable`);
+  }
+  if (hubPath) {
+    lines.push(`  copy ${hubPath} to the hub host, then there: hpc-bridge --config hub-bridge.yaml config check; hpc-bridge doctor`);
+  }
+  lines.push('  hpc-wrap config docs                                # every other key with its default');
+  return `${lines.join('\n')}\n`;
+}
+
+/** Runs the wizard; returns the exit status (0 written, 1 nothing written, 2 invalid input). */
+export async function runWizard(opts: WizardOptions): Promise<number> {
+  try {
+    let answers;
+    if (opts.interactive) {
+      const { askInteractively } = await import('./interactive.js');
+      say('hpc-wrap wizard: writes hpc-wrap.yaml (this cluster) and hub-bridge.yaml (the hub host). Enter keeps the [default].\n');
+      answers = await askInteractively(opts.flags);
+    } else {
+      answers = await answersFromFlags(opts.flags, opts.acceptUnreachable);
+    }
+    const configs = buildConfigs(QUESTIONS, answers);
+    const written: Record<ConfigFile, string | null> = { hpc: null, hub: null };
+    for (const file of ['hpc', 'hub'] as const) {
+      const wanted = file === 'hpc' ? opts.out : opts.hubOut;
+      const text = renderValidated(file, configs[file], resolve(wanted)); // validated before anything is written
+      const path = await chooseOutput(wanted, opts);
+      if (!path) {
+        say(`${FILE_NAMES[file]} not written.\n`);
+        continue;
+      }
+      const final = path === resolve(wanted) ? text : renderValidated(file, configs[file], path);
+      writeConfigText(path, final);
+      written[file] = path;
+      say(`Wrote ${path}\n`);
+    }
+    say(nextSteps(written.hpc, written.hub));
+    return written.hpc ? 0 : 1;
+  } catch (err) {
+    if (err instanceof WizardInputError || err instanceof ConfigError || err instanceof OutputRefused) {
+      process.stderr.write(`hpc-wrap wizard: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof Error && err.name === 'ExitPromptError') {
+      process.stderr.write('\nhpc-wrap wizard: cancelled; nothing more written.\n');
+      return 130;
+    }
+    throw err;
+  }
+}

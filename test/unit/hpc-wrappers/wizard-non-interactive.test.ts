@@ -1,0 +1,133 @@
+// `hpc-wrap wizard --non-interactive`: the same questions and checks from flags; a failed
+// check ends the run with exit 2 and the reason, and nothing is written.
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { loadHubBridgeConfig } from '../../../config/load.js';
+import { buildBundle, HpcWrap, REPO, tempDir } from './support/hpc-wrap-bundle.js';
+
+let bundle: string;
+let dir: string;
+let hub: Server;
+let hubPort: number;
+let env: NodeJS.ProcessEnv;
+let mkfs: string;
+let image: string;
+
+function stub(name: string): string {
+  const p = join(dir, 'bin', name);
+  writeFileSync(p, '#!/bin/sh\n# test stand-in: the wizard only checks that it exists\nexit 0\n');
+  chmodSync(p, 0o755);
+  return p;
+}
+
+beforeAll(async () => {
+  bundle = await buildBundle(tempDir());
+  dir = tempDir('hpc-wrap-wizard-flags-');
+  mkdirSync(join(dir, 'bin'));
+  for (const name of ['sbatch', 'squeue', 'scancel']) stub(name);
+  mkfs = stub('mkfs-test');
+  image = join(dir, 'compute.sif');
+  writeFileSync(image, 'image');
+  hub = createServer((_req, res) => res.end('{}'));
+  await new Promise<void>((r) => hub.listen(0, '127.0.0.1', r));
+  hubPort = (hub.address() as AddressInfo).port;
+  env = { ...process.env, PATH: `${join(dir, 'bin')}:${join(REPO, 'test/fixtures/bin')}:/usr/bin:/bin` };
+});
+afterAll(() => hub?.close());
+
+const wizard = (args: string[]) => new HpcWrap(bundle, null).run(['wizard', '--non-interactive', ...args], { env, cwd: dir });
+
+const base = (out: string) => [
+  '--work-dir', join(dir, 'work'), '--scheduler', 'slurm', '--api-port', String(hubPort), '--hub-host', 'localhost', '--out', out,
+];
+
+describe('hpc-wrap wizard --non-interactive', () => {
+  it('writes a config from flags that config check accepts, with the defaults for the rest', async () => {
+    const out = join(dir, 'full', 'hpc-wrap.yaml');
+    const r = await wizard([
+      ...base(out),
+      '--submit', 'sbatch --parsable -M cluster1',
+      '--container', '--runtime-modules', 'module load singularity', '--runtime', 'singularity', '--image', image,
+      '--overlay-size', '4096', '--mkfs', mkfs,
+      '--maintenance', '--maintenance-users', 'admin alice@example.org', '--log-level', 'debug',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`hpc-wrap --config ${out} config check`);
+    expect(r.stdout).toContain(`hpc-wrap --config ${out} doctor`);
+    const check = await new HpcWrap(bundle, out).run(['config', 'check']);
+    expect(check.code, check.stdout).toBe(0);
+    const cfg = parse(check.stdout.split('\n').slice(1).join('\n'));
+    expect(cfg.scheduler.submit).toEqual(['sbatch', '--parsable', '-M', 'cluster1']);
+    expect(cfg.environments.default.container).toMatchObject({ loadModules: ['singularity'], runtime: ['singularity'], image });
+    expect(cfg.overlays).toMatchObject({ enabled: true, sizeMiB: 4096, mkfs: [mkfs] });
+    expect(cfg.maintenance).toMatchObject({ enabled: true, allowUsers: ['admin', 'alice@example.org'] });
+    expect(cfg.logging.level).toBe('debug');
+    const hubCfg = loadHubBridgeConfig(join(dir, 'full', 'hub-bridge.yaml'));
+    expect(hubCfg.hubApiUrl).toBe(`http://127.0.0.1:${hubPort}/hub/api`);
+    expect(hubCfg.tunnel.sshHost).toBe('localhost');
+    // Each key is preceded by its description from the schema.
+    expect(readFileSync(out, 'utf8')).toMatch(/# Environment modules that provide the runtime[^\n]*\n(\s*#[^\n]*\n)?\s*loadModules: \[ singularity \]/);
+  });
+
+  it.each([
+    [['--api-port', '80'], '--api-port: the API port must be from 1024 to 65535'],
+    [['--submit', 'nosuch-submit --parsable'], '--submit: nosuch-submit was not found on PATH'],
+    [['--submit', 'sbatch --parsable | tee x'], '--submit: the submit command: "|" is shell syntax'],
+    [['--container', '--image', '/nonexistent/x.sif'], '--image: /nonexistent/x.sif does not exist'],
+    [['--work-dir', '/etc/hostname/work'], '--work-dir: /etc/hostname/work cannot be created: /etc/hostname is a file'],
+    [['--maintenance', '--maintenance-users', 'bob;rm'], '--maintenance-users: user name "bob;rm" is not allowed'],
+    [['--hub-api-url', 'http://hub.example.org:8081/hub/api'], "--hub-api-url: with the tunnel the API is reached at the hub host's 127.0.0.1:"],
+  ])('refuses %j with exit 2 and the reason, writing nothing', async (extra, reason) => {
+    const out = join(dir, `bad-${Math.random().toString(36).slice(2)}.yaml`);
+    const r = await wizard([...base(out), ...extra]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(reason);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('refuses an unreachable hub unless --accept-unreachable is given', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r)); // a port nobody listens on
+    const out = join(dir, 'unreachable.yaml');
+    const url = `http://127.0.0.1:${port}/hub/api`;
+    const args = ['--work-dir', join(dir, 'work'), '--scheduler', 'fork', '--no-tunnel', '--hub-api-url', url, '--out', out];
+    const refused = await wizard(args);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`--hub-api-url: ${url} is not reachable from this machine: ECONNREFUSED (pass --accept-unreachable`);
+    const accepted = await wizard([...args, '--accept-unreachable']);
+    expect(accepted.code, accepted.stderr).toBe(0);
+    expect(loadHubBridgeConfig(join(dir, 'hub-bridge.yaml')).tunnel.enabled).toBe(false);
+  });
+
+  it('needs the hub host when the tunnel is on (no default to guess)', async () => {
+    const r = await wizard(['--work-dir', join(dir, 'work'), '--api-port', String(hubPort), '--out', join(dir, 'x.yaml')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--hub-host is required');
+  });
+
+  it('does not replace an existing file without --force', async () => {
+    const out = join(dir, 'existing', 'hpc-wrap.yaml');
+    mkdirSync(join(dir, 'existing'));
+    writeFileSync(out, 'workDir: /keep\n');
+    const r = await wizard(base(out));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${out} exists; pass --force to replace it`);
+    expect(readFileSync(out, 'utf8')).toBe('workDir: /keep\n');
+    const forced = await wizard([...base(out), '--force']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(parse(readFileSync(out, 'utf8')).workDir).toBe(join(dir, 'work'));
+  });
+
+  it('without a terminal and without --non-interactive, says how to run it', async () => {
+    const r = await new HpcWrap(bundle, null).run(['wizard'], { env, cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('needs a terminal');
+    expect(r.stderr).toContain('--non-interactive');
+  });
+});

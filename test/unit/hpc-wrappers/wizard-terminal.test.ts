@@ -1,0 +1,131 @@
+// `hpc-wrap wizard` driven through a real terminal (tmux): every question answered by
+// keys, wrong answers re-asked with their reason on the screen, an existing file not
+// replaced without a yes, and the written config accepted by `hpc-wrap config check`.
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { loadHubBridgeConfig } from '../../../config/load.js';
+import { buildBundle, HpcWrap, REPO, tempDir } from './support/hpc-wrap-bundle.js';
+import { hasTmux, TmuxTerminal } from './support/tmux-terminal.js';
+
+let bundle: string;
+let dir: string;
+let hub: Server;
+let hubPort: number;
+let term: TmuxTerminal;
+
+/** A stand-in for the tools the wizard looks up on PATH (it only checks they exist). */
+function stub(name: string): string {
+  const p = join(dir, 'bin', name);
+  writeFileSync(p, '#!/bin/sh\n# test stand-in: the wizard only checks that it exists\nexit 0\n');
+  chmodSync(p, 0o755);
+  return p;
+}
+
+beforeAll(async () => {
+  if (!hasTmux()) throw new Error('this test needs tmux (apt-get install -y tmux; .ci/run installs it)');
+  bundle = await buildBundle(tempDir());
+  dir = tempDir('hpc-wrap-wizard-');
+  mkdirSync(join(dir, 'bin'));
+  for (const name of ['sbatch', 'squeue', 'scancel']) stub(name);
+  hub = createServer((_req, res) => res.end('{"version":"test"}'));
+  await new Promise<void>((r) => hub.listen(0, '127.0.0.1', r));
+  hubPort = (hub.address() as AddressInfo).port;
+  term = new TmuxTerminal(dir, {
+    PATH: `${join(dir, 'bin')}:${join(REPO, 'test/fixtures/bin')}:/usr/bin:/bin`,
+    HOME: dir,
+    TERM: 'xterm-256color',
+    LANG: 'C.UTF-8',
+  });
+});
+
+afterAll(() => {
+  term?.close();
+  hub?.close();
+});
+
+describe('hpc-wrap wizard in a terminal', () => {
+  it('asks, re-asks wrong answers with the reason, keeps an existing file, and writes a config that config check accepts', async () => {
+    const image = join(dir, 'compute.sif');
+    writeFileSync(image, 'not really a SIF: the wizard checks that the file exists');
+    const mkfs = stub('mkfs-test');
+    const out = join(dir, 'hpc-wrap.yaml');
+    writeFileSync(out, '# an existing config the wizard must not replace without asking\nworkDir: /old\n');
+    const t = term;
+    t.start([process.execPath, bundle, 'wizard', '--out', out], dir);
+    const answer = async (prompt: string, text: string | null, times = 1) => {
+      await t.waitFor(prompt, times);
+      if (text !== null) t.type(text);
+      t.key('Enter');
+    };
+
+    await answer('Work directory of hpc-wrap', join(dir, 'work'));
+    await answer('Batch system', null); // slurm: sbatch is on PATH
+    await answer('Submit command', 'sbatch-missing --parsable');
+    await t.waitFor('sbatch-missing was not found on PATH');
+    t.key('C-u');
+    t.type('sbatch --parsable');
+    t.key('Enter');
+    await answer('Query command', null);
+    await answer('Cancel command', null);
+    await answer('through an SSH tunnel', null); // yes
+    await answer("Port of JupyterHub's API", '80');
+    await t.waitFor('must be from 1024 to 65535 (ports up to 1023 need root), not 80');
+    t.key('C-u');
+    t.type(String(hubPort));
+    t.key('Enter');
+    await answer("JupyterHub's API URL", null); // default http://127.0.0.1:<port>/hub/api, answered by the test hub
+    await answer('Tunnel account on the hub host', null);
+    await answer("The hub host's name", 'no-such-host.invalid');
+    await t.waitFor('no-such-host.invalid does not resolve from this machine');
+    await answer('Use this answer anyway?', null); // default No: asked again
+    await answer("The hub host's name", 'localhost', 2);
+    await answer('persistent home directory', null);
+    await answer('Where the per-user homes are made', null);
+    await answer('Singularity/Apptainer container', 'y');
+    await answer('How the runtime is loaded', null);
+    await answer('Container runtime command', null); // apptainer from test/fixtures/bin
+    await answer('Container image for compute nodes', join(dir, 'missing.sif'));
+    await t.waitFor(`${join(dir, 'missing.sif')} does not exist`);
+    t.key('C-u');
+    t.type(image);
+    t.key('Enter');
+    await answer('Container image for GPU jobs', null);
+    await answer('persistent overlay image', null);
+    await answer('Overlay size in MiB', null);
+    await answer('mkfs command for the overlays', mkfs);
+    await answer('Directory of the per-user overlay images', null);
+    await answer('Log level', null);
+    await answer('Application log file', null);
+    await answer('Start in maintenance mode', null);
+    await answer(`Overwrite ${out}?`, null); // default No
+    const second = join(dir, 'second.yaml');
+    await answer('Write to which file instead?', second);
+    await t.waitFor('Next steps:');
+    expect(await t.waitForExit()).toBe(0);
+
+    const screen = t.screen();
+    expect(screen).toContain(`hpc-wrap --config ${second} config check`);
+    expect(screen).toContain('hpc-wrap.yaml workDir: Root of per-user directories'); // the schema's description
+    expect(readFileSync(out, 'utf8')).toContain('workDir: /old');
+
+    const text = readFileSync(second, 'utf8');
+    expect(text).toMatch(/# Submit command \(argv\); hpc-wrap appends the options and the script path\.\n\s*submit: \[ sbatch, --parsable \]/);
+    const check = await new HpcWrap(bundle, second).run(['config', 'check']);
+    expect(check.code, check.stderr + check.stdout).toBe(0);
+    const cfg = parse(check.stdout.split('\n').slice(1).join('\n'));
+    expect(cfg.workDir).toBe(join(dir, 'work'));
+    expect(cfg.scheduler).toMatchObject({ kind: 'slurm', submit: ['sbatch', '--parsable'], query: ['squeue'], cancel: ['scancel'] });
+    expect(cfg.environments.default.container).toMatchObject({ runtime: ['apptainer'], image, gpuImage: null });
+    expect(cfg.defaultEnvironment).toBe('default');
+    expect(cfg.overlays).toMatchObject({ enabled: true, sizeMiB: 2048, mkfs: [mkfs], location: join(dir, 'work', 'overlays') });
+    expect(cfg.homes).toEqual({ create: true, root: join(dir, 'work', 'homes') });
+
+    const hubCfg = loadHubBridgeConfig(join(dir, 'hub-bridge.yaml'));
+    expect(hubCfg.hubApiUrl).toBe(`http://127.0.0.1:${hubPort}/hub/api`);
+    expect(hubCfg.tunnel).toMatchObject({ enabled: true, user: 'tunnelbot', sshHost: 'localhost' });
+  });
+});

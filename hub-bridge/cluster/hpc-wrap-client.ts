@@ -56,6 +56,8 @@ export interface StartJobDocument {
   script: string | null;
   /** Name of a software environment in hpc-wrap.yaml; null = its default. */
   environment: string | null;
+  /** WebDAV credentials from the spawn (SECRET: spool secrets file only). */
+  webdav: { url?: string; username: string; password: string } | null;
   /** The notebook tunnel; privateKey is SECRET (spool secrets file only). */
   tunnel: {
     host: string;

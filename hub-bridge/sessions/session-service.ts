@@ -8,6 +8,7 @@ import { validateServerName, validateUsername, NameError } from '../../config/na
 import { HpcWrapRefusal, type HpcWrapClient, type JobStatus, type StartJobDocument } from '../cluster/hpc-wrap-client.js';
 import type { SessionStore } from '../store/session-store.js';
 import type { TunnelKeyRegistry } from '../tunnel/tunnel-registry.js';
+import { webdavCredentialsSchema, type WebdavCredentials } from '../../config/schema-webdav.js';
 import { failureMessage, queuedMessage } from './progress-messages.js';
 import { probeServer } from './readiness-probe.js';
 import { isTerminal, type EventKind, type Session, type SessionEvent } from './types.js';
@@ -30,6 +31,8 @@ export interface CreateSessionInput {
   command?: unknown;
   /** A ready batch script (e.g. stock batchspawner's), submitted as it is instead of the profile's resources. */
   script?: unknown;
+  /** WebDAV credentials from the spawn form (SECRET: they travel only in the startjob document). */
+  webdav?: unknown;
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
@@ -98,6 +101,16 @@ export class SessionService {
     return cmd as string[];
   }
 
+  private validateWebdav(v: unknown): WebdavCredentials | null {
+    if (v === undefined || v === null) return null;
+    const r = webdavCredentialsSchema.safeParse(v);
+    if (!r.success) {
+      // never echo the values: this holds a password
+      throw new RequestError(400, 'bad_request', `webdav: ${r.error.issues.map((i) => `${i.path.join('.') || '(object)'}: ${i.message}`).join('; ')}`);
+    }
+    return r.data;
+  }
+
   private validateScript(script: unknown): string | null {
     if (script === undefined || script === null) return null;
     if (typeof script !== 'string' || !script.startsWith('#!') || script.includes('\0')) {
@@ -121,6 +134,7 @@ export class SessionService {
     const env = this.validateEnv(input.env);
     const command = this.validateCommand(input.command);
     const script = this.validateScript(input.script);
+    const webdav = this.validateWebdav(input.webdav);
 
     const fingerprint = createHash('sha256').update(JSON.stringify([user, serverName, profile.name])).digest('hex');
     const early = this.existing(idempotencyKey, fingerprint, user, serverName);
@@ -138,6 +152,7 @@ export class SessionService {
       resources: script === null ? profile.resources : null,
       script,
       environment: profile.environment,
+      webdav,
       tunnel: grant && {
         host: grant.host,
         port: grant.port,

@@ -9,14 +9,19 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorizeKey, ensureUser, pidsMatching, processEnviron, sampleCmdlines, freePort, makeClientKey, startHub, startSlurm, startSshd, type Hub, type Sshd, type SlurmCluster, type UserInfo } from './harness/index.js';
 import { REPO, startBridgeProcess, type BridgeProcess } from './bridge-process.js';
+import { matchBlock, TUNNEL_USER } from './tunnel-fixture.js';
 
 export interface E2eMode {
   transport: 'local' | 'ssh';
+  /** Reach each notebook through the restricted reverse tunnel (hub sshd + tunnel account). */
+  tunnel: boolean;
 }
 
 export function defineEndToEnd(mode: E2eMode): void {
 const SERVICE_ACCOUNT = 'hpcbridge-svc';
 let sshd: Sshd | null = null;
+let hubSshd: Sshd | null = null;
+let cmdDir: string | null = null;
 let dir: string;
 let slurm: SlurmCluster;
 let hub: Hub;
@@ -68,6 +73,31 @@ async function clusterTransport(): Promise<Record<string, unknown>> {
   return { kind: 'ssh', host: '127.0.0.1', port: sshd.port, user: SERVICE_ACCOUNT, identityFile: key.privateKeyFile, knownHostsFile };
 }
 
+/**
+ * The hub host's side of the tunnel: a real sshd with the shipped Match block for the tunnel
+ * account, its AuthorizedKeysCommand (the built bundle) reading the bridge's keyset, both in a
+ * root-owned directory outside /tmp (sshd refuses world-writable path components).
+ */
+async function hubHostTunnel(): Promise<Record<string, unknown>> {
+  await ensureUser(TUNNEL_USER);
+  cmdDir = mkdtempSync('/var/lib/hpcb-e2e-');
+  chmodSync(cmdDir, 0o755);
+  const commandFile = join(cmdDir, 'hpc-bridge-authorized-keys.mjs');
+  copyFileSync(join(REPO, 'dist/hpc-bridge-authorized-keys.mjs'), commandFile);
+  chmodSync(commandFile, 0o755);
+  const keysetFile = join(cmdDir, 'tunnel-keys.json');
+  hubSshd = await startSshd({ dir: join(dir, 'hub-sshd'), extraConfig: matchBlock({ commandFile, keysetFile, apiPort: hub.ports.hub, variant: 'example' }) });
+  return {
+    enabled: true,
+    sshHost: '127.0.0.1',
+    sshPort: hubSshd.port,
+    user: TUNNEL_USER,
+    hostKeyFiles: [join(hubSshd.dir, 'ssh_host_ed25519_key.pub')],
+    keysetFile,
+    keepaliveIntervalSeconds: 5,
+  };
+}
+
 beforeAll(async () => {
   dir = mkdtempSync('/tmp/hpc-bridge-e2e-');
   mkdirSync(join(dir, 'bridge'), { mode: 0o700 });
@@ -86,24 +116,6 @@ beforeAll(async () => {
   writeFileSync(hpcWrapConfig, stringify(hpcWrapSettings()));
 
   bridgePort = await freePort();
-  bridgeConfig = join(dir, 'hub-bridge.yaml');
-  writeFileSync(
-    bridgeConfig,
-    stringify({
-      listen: { host: '127.0.0.1', port: bridgePort },
-      apiTokenFile: join(dir, 'bridge/token'),
-      stateDb: join(dir, 'bridge/bridge.sqlite'),
-      cluster: {
-        transport: await clusterTransport(),
-        hpcWrap: ['/usr/bin/node', join(dir, 'bin/hpc-wrap.mjs'), '--config', hpcWrapConfig],
-        commandTimeoutSeconds: 30,
-      },
-      status: { intervalSeconds: 2, startingIntervalSeconds: 0.5, probeTimeoutSeconds: 2 },
-      profiles: [{ name: 'small', displayName: 'Small (1 CPU)', resources: { partition: 'debug', cpus: 1, memoryMB: 256, walltime: '00:30:00' } }],
-    }),
-  );
-  bridge = await startBridgeProcess({ config: bridgeConfig, port: bridgePort, tokenFile: join(dir, 'bridge/token') });
-
   hub = await startHub({
     dir: join(dir, 'hub'),
     pythonPath: [join(REPO, 'hub-bridge/jupyterhub')],
@@ -124,6 +136,27 @@ beforeAll(async () => {
       'c.Spawner.pre_spawn_hook = _pre_spawn',
     ].join('\n'),
   });
+
+  bridgeConfig = join(dir, 'hub-bridge.yaml');
+  writeFileSync(
+    bridgeConfig,
+    stringify({
+      listen: { host: '127.0.0.1', port: bridgePort },
+      apiTokenFile: join(dir, 'bridge/token'),
+      stateDb: join(dir, 'bridge/bridge.sqlite'),
+      cluster: {
+        transport: await clusterTransport(),
+        hpcWrap: ['/usr/bin/node', join(dir, 'bin/hpc-wrap.mjs'), '--config', hpcWrapConfig],
+        commandTimeoutSeconds: 30,
+      },
+      status: { intervalSeconds: 2, startingIntervalSeconds: 0.5, probeTimeoutSeconds: 2 },
+      hubApiUrl: `http://127.0.0.1:${hub.ports.hub}/hub/api`,
+      ...(mode.tunnel ? { tunnel: await hubHostTunnel(), ports: { start: 42000, end: 42999 } } : {}),
+      profiles: [{ name: 'small', displayName: 'Small (1 CPU)', resources: { partition: 'debug', cpus: 1, memoryMB: 256, walltime: '00:30:00' } }],
+    }),
+  );
+  bridge = await startBridgeProcess({ config: bridgeConfig, port: bridgePort, tokenFile: join(dir, 'bridge/token') });
+
 }, 300_000);
 
 afterAll(async () => {
@@ -131,10 +164,12 @@ afterAll(async () => {
   await bridge?.kill('SIGTERM').catch(() => {});
   await slurm?.stop().catch(() => {});
   await sshd?.stop().catch(() => {});
+  await hubSshd?.stop().catch(() => {});
+  if (cmdDir) rmSync(cmdDir, { recursive: true, force: true });
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, 120_000);
 
-describe(`JupyterHub → bridge (${mode.transport}) → Slurm, end to end`, () => {
+describe(`JupyterHub → bridge (${mode.transport}${mode.tunnel ? ' + tunnel' : ''}) → Slurm, end to end`, () => {
   it('two users get real Slurm jobs run by the service account, reachable through the hub proxy, with progress', async () => {
     const sampler = sampleCmdlines();
     await hub.startServer('alice', { wait: false });
@@ -168,6 +203,21 @@ describe(`JupyterHub → bridge (${mode.transport}) → Slurm, end to end`, () =
     const hpcLog = join(workDir, 'log/hpc-wrap.log');
     const logs = bridge.log() + (existsSync(hpcLog) ? readFileSync(hpcLog, 'utf8') : '');
     for (const t of tokens) expect(logs.includes(t)).toBe(false);
+    expect(cmdlines.filter((c) => c.includes('PRIVATE KEY'))).toEqual([]);
+
+    if (mode.tunnel) {
+      // The hub reaches each notebook only at its session's hub-side tunnel port.
+      for (const user of ['alice', 'bob']) {
+        const s = await sessionOf(user);
+        expect(s.host).toBe('127.0.0.1');
+        expect(s.port).toBeGreaterThanOrEqual(42000);
+        expect(s.port).toBeLessThanOrEqual(42999);
+        const status = JSON.parse(readFileSync(join(workDir, 'users', user, 'sessions', s.id, 'status.json'), 'utf8'));
+        expect(status.tunnel).toBe('up');
+        expect(status.port).not.toBe(s.port); // the node-side port is another one
+      }
+      expect(events.map((e) => e.message ?? '').join('\n')).toMatch(/Tunnel up/);
+    }
 
     const text = events.map((e) => e.message ?? '').join('\n');
     expect(text).toMatch(/Submitted batch job \d+/);
@@ -187,6 +237,21 @@ describe(`JupyterHub → bridge (${mode.transport}) → Slurm, end to end`, () =
     expect(failure?.message).toMatch(/ended before the notebook server was ready/);
     expect(failure?.message).toMatch(/ModuleNotFoundError: No module named notebook/);
     expect(failure?.message).toMatch(/exit code|state failed/);
+  });
+
+  it.runIf(mode.tunnel)('a killed tunnel connection comes back within 10 s; the hub never stops the server', async () => {
+    const before = hubSshd!.sessionProcesses();
+    expect(before.length).toBeGreaterThanOrEqual(2); // alice's and bob's tunnels
+    for (const p of before) await hubSshd!.dropConnection(p.pid);
+    const t0 = Date.now();
+    for (const user of ['alice', 'bob']) {
+      await until(`${user} reachable again`, async () => ((await hub.userProxyGet(user, 'api')).status === 200 ? true : undefined), 10_000, 200);
+    }
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    for (const user of ['alice', 'bob']) {
+      expect((await hub.api('GET', `/users/${user}`)).json.servers[''].ready).toBe(true);
+      expect((await sessionOf(user)).state).toBe('ready');
+    }
   });
 
   it('a session survives a 30 s slurmctld outage: the hub keeps the server, no orphan, it answers afterwards', async () => {
@@ -271,6 +336,12 @@ describe(`JupyterHub → bridge (${mode.transport}) → Slurm, end to end`, () =
     for (const user of ['alice', 'bob', 'carol']) await hub.stopServer(user);
     await until('no notebook jobs left', async () => ((await jobsOf()).filter((j) => j.name.startsWith('jupyterhub-') && ['alice', 'bob', 'carol'].some((u) => j.name.endsWith(u))).length === 0 ? true : undefined));
     for (const user of ['alice', 'bob', 'carol']) expect((await sessionOf(user)).state).toBe('stopped');
+    if (mode.tunnel) {
+      // revoked: the keyset holds no key of a stopped session
+      const keyset = JSON.parse(readFileSync(join(cmdDir!, 'tunnel-keys.json'), 'utf8'));
+      const live = new Set((await bridge.api('GET', '/v1/sessions')).json.sessions.filter((x: { state: string }) => !['stopped', 'failed'].includes(x.state)).map((x: { id: string }) => x.id));
+      for (const k of keyset.keys) expect(live.has(k.sessionId)).toBe(true);
+    }
   });
 
   it('left no secret in the bridge log and no file outside the escaped user dirs', () => {

@@ -353,6 +353,7 @@ export class SessionService {
       s = this.store.update(s.id, { ...base, state: 'starting', queuePosition: null, estimatedStart: null, message: `Running on ${st.node ?? 'a compute node'}` });
       this.emit(s.id, 'running', `Job ${s.jobId} is running on node ${st.node ?? '(unknown)'}`);
       this.store.recordJobStarted(s.jobId!, s.id, st.node ?? null);
+      if (s.tunnelPort !== null) this.tunnels?.jobStarted(s.id, this.walltimeOf(s));
     } else {
       s = this.store.update(s.id, base);
     }
@@ -381,6 +382,10 @@ export class SessionService {
     if (!msg || this.noticeShown.get(s.id) === msg) return;
     this.noticeShown.set(s.id, msg);
     this.emit(s.id, 'info', msg);
+  }
+
+  private walltimeOf(s: Session): string {
+    return this.config.profiles.find((p) => p.name === s.profile)?.resources.walltime ?? '01:00:00';
   }
 
   /** Tunnel up/down as progress events, once per change. */

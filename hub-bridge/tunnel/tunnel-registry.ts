@@ -80,7 +80,7 @@ export class TunnelKeyRegistry {
     this.reserved.add(remotePort);
     const key = generateTunnelKey();
     const t = this.config.tunnel;
-    const expiresAt = new Date(Date.now() + (walltimeSeconds(resources.walltime) + t.keyLifetimeMarginSeconds) * 1000).toISOString();
+    const expiresAt = this.expiryFrom(Date.now(), resources.walltime);
     return {
       host: t.sshHost,
       port: t.sshPort,
@@ -93,6 +93,20 @@ export class TunnelKeyRegistry {
       publicKey: key.publicKey,
       expiresAt,
     };
+  }
+
+  /** When a key stops being valid: wall time plus the margin after `from`. */
+  expiryFrom(from: number, walltime: string): string {
+    return new Date(from + (walltimeSeconds(walltime) + this.config.tunnel.keyLifetimeMarginSeconds) * 1000).toISOString();
+  }
+
+  /**
+   * The job started: its key stays valid for its wall time from NOW (a long queue wait
+   * must not eat into it), then expires even if the bridge is down.
+   */
+  jobStarted(sessionId: string, walltime: string): void {
+    this.store.update(sessionId, { tunnelExpiresAt: this.expiryFrom(Date.now(), walltime) });
+    this.sync();
   }
 
   /** The grant is recorded in the session row (or abandoned): rewrite the keyset. */

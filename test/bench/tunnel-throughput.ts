@@ -56,10 +56,11 @@ export async function tunnelThroughput(rounds = 3, requests = 300): Promise<void
   let hub: HubHost | null = null;
   let agent: Agent | null = null;
   let ssh: ChildProcess | null = null;
+  let sshDefault: ChildProcess | null = null;
   const load = loadavg()[0]!;
   try {
     hub = await startHubHost({ variant: 'example' });
-    const [agentPort, opensshPort] = (await freePorts(2)) as [number, number];
+    const [agentPort, opensshPort, defaultPort] = (await freePorts(3)) as [number, number, number];
     const key = generateTunnelKey();
     hub.setKeys([keyEntry(key.publicKey, agentPort)]);
     const dir = join(hub.dir, 'node');
@@ -74,27 +75,33 @@ export async function tunnelThroughput(rounds = 3, requests = 300): Promise<void
     // OpenSSH `ssh -R` to the same sshd and the same node server, as an ordinary account.
     await ensureUser(BENCH_USER);
     const client = await makeClientKey(join(hub.dir, 'bench_key'), 'tunnel-bench');
-    await authorizeKey(BENCH_USER, `restrict,port-forwarding,permitlisten="127.0.0.1:${opensshPort}" ${client.publicKey}`);
+    await authorizeKey(BENCH_USER, `restrict,port-forwarding,permitlisten="127.0.0.1:${opensshPort}",permitlisten="127.0.0.1:${defaultPort}" ${client.publicKey}`);
     const knownHosts = join(hub.dir, 'known_hosts');
     writeFileSync(knownHosts, `${hub.sshd.knownHostsLine()}\n`);
-    ssh = spawn(
-      'ssh',
-      ['-N', '-T', '-i', client.privateKeyFile, '-p', String(hub.sshd.port), '-o', `Ciphers=${CIPHER}`, '-o', 'BatchMode=yes', '-o', 'ExitOnForwardFailure=yes',
-        '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-R', `127.0.0.1:${opensshPort}:127.0.0.1:${nodePort}`, `${BENCH_USER}@127.0.0.1`],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let sshErr = '';
-    ssh.stderr!.on('data', (d) => (sshErr += String(d)));
-    await waitFor(async () => (await httpGet(opensshPort, '/hello', 1_000).catch(() => null))?.body === 'node-ok', {
-      timeoutMs: 15_000,
-      onTimeout: () => `ssh -R did not come up: ${sshErr}`,
-    });
+    const startSsh = async (port: number, cipher: string | null) => {
+      const child = spawn(
+        'ssh',
+        ['-N', '-T', '-i', client.privateKeyFile, '-p', String(hub!.sshd.port), ...(cipher ? ['-o', `Ciphers=${cipher}`] : []), '-o', 'BatchMode=yes', '-o', 'ExitOnForwardFailure=yes',
+          '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-R', `127.0.0.1:${port}:127.0.0.1:${nodePort}`, `${BENCH_USER}@127.0.0.1`],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let sshErr = '';
+      child.stderr!.on('data', (d) => (sshErr += String(d)));
+      await waitFor(async () => (await httpGet(port, '/hello', 1_000).catch(() => null))?.body === 'node-ok', {
+        timeoutMs: 15_000,
+        onTimeout: () => `ssh -R did not come up: ${sshErr}`,
+      });
+      return child;
+    };
+    ssh = await startSsh(opensshPort, CIPHER);
+    sshDefault = await startSsh(defaultPort, null);
 
     const direct: number[] = [];
     const viaAgent: number[] = [];
     const viaOpenssh: number[] = [];
     const cpuAgent: number[] = [];
     const cpuOpenssh: number[] = [];
+    const viaDefault: number[] = [];
     await download(agentPort); // JIT warm-up of the agent, not counted
     for (let i = 0; i < rounds; i++) {
       direct.push((await download(nodePort)).mbs);
@@ -104,6 +111,7 @@ export async function tunnelThroughput(rounds = 3, requests = 300): Promise<void
       const o = await download(opensshPort, ssh.pid);
       viaOpenssh.push(o.mbs);
       cpuOpenssh.push(o.cpuPer100);
+      viaDefault.push((await download(defaultPort)).mbs);
     }
     const latAgent = await latencies(agentPort, requests);
     const latOpenssh = await latencies(opensshPort, requests);
@@ -118,19 +126,21 @@ export async function tunnelThroughput(rounds = 3, requests = 300): Promise<void
       table([
         ['', 'MB/s', 'client CPU ms/100 MB', 'GET p50 ms', 'GET p99 ms'],
         ['ssh2 agent (hpc-wrap start-env), reverse forward', mb(viaAgent), median(cpuAgent).toFixed(0), ms(latAgent, 50), ms(latAgent, 99)],
-        ['OpenSSH ssh -R', mb(viaOpenssh), median(cpuOpenssh).toFixed(0), ms(latOpenssh, 50), ms(latOpenssh, 99)],
+        ['OpenSSH ssh -R (same cipher)', mb(viaOpenssh), median(cpuOpenssh).toFixed(0), ms(latOpenssh, 50), ms(latOpenssh, 99)],
+        ['OpenSSH ssh -R (its default cipher)', mb(viaDefault), '-', '-', '-'],
         ['no tunnel (direct to the node server)', mb(direct), '-', ms(latDirect, 50), ms(latDirect, 99)],
         [
-          'ratio ssh2 / OpenSSH (target >= 0.70 for MB/s)',
+          'ratio ssh2 / OpenSSH same cipher (target >= 0.70 for MB/s)',
           (median(viaAgent) / median(viaOpenssh)).toFixed(2),
           (median(cpuAgent) / median(cpuOpenssh)).toFixed(2),
           (percentile(latAgent, 50) / percentile(latOpenssh, 50)).toFixed(2),
           (percentile(latAgent, 99) / percentile(latOpenssh, 99)).toFixed(2),
         ],
+        ['ratio ssh2 / OpenSSH default ssh -R', (median(viaAgent) / median(viaDefault)).toFixed(2), '', '', ''],
       ]),
     );
   } finally {
-    if (ssh?.pid && ssh.exitCode === null) await terminate(ssh.pid, 2_000).catch(() => {});
+    for (const c of [ssh, sshDefault]) if (c?.pid && c.exitCode === null) await terminate(c.pid, 2_000).catch(() => {});
     await agent?.stop();
     await hub?.stop();
   }

@@ -27,7 +27,7 @@ import re
 import secrets
 
 from jupyterhub.spawner import Spawner
-from traitlets import Float, Unicode, default
+from traitlets import Bool, Float, Unicode, default
 
 from .client import (
     BridgeClient,
@@ -68,8 +68,9 @@ class SpawnFailed(RuntimeError):
 
 
 async def _default_options_form(spawner):
-    """Default ``Spawner.options_form``: the profile picker (may return '')."""
-    return await spawner.render_profiles_form()
+    """Default ``Spawner.options_form``: the profile picker and, with ``webdav_form``,
+    the WebDAV share fields (may return '')."""
+    return await spawner.render_profiles_form() + spawner.render_webdav_form()
 
 
 class HpcBridgeSpawner(Spawner):
@@ -153,6 +154,14 @@ class HpcBridgeSpawner(Spawner):
     @default("options_from_form")
     def _options_from_form_default(self):
         return self._profile_options_from_form
+
+    webdav_form = Bool(
+        False,
+        help="""Show WebDAV share fields (URL, user name, password) on the spawn form. The
+        credentials go to the bridge with the start request only (never the hub database,
+        never a command line) and end up in a 0600 davfs2 secrets file on the node.
+        Requires ``webdav.enabled`` in the cluster's hpc-wrap.yaml.""",
+    ).tag(config=True)
 
     # ---- state ---------------------------------------------------------------------
 
@@ -254,7 +263,38 @@ class HpcBridgeSpawner(Spawner):
 
     # ---- options -------------------------------------------------------------------
 
+    def _form_value(self, formdata, name):
+        value = (formdata.get(name) or [""])[0]
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        return value or ""
+
+    def render_webdav_form(self):
+        """Fields for a WebDAV share (URL optional: the cluster's default applies)."""
+        if not self.webdav_form:
+            return ""
+        return (
+            '<div class="form-group">\n'
+            '<label for="hpc-bridge-webdav-url">WebDAV share (optional)</label>\n'
+            '<input class="form-control" type="url" name="webdav_url" id="hpc-bridge-webdav-url" placeholder="cluster default">\n'
+            '<input class="form-control" type="text" name="webdav_username" autocomplete="username" placeholder="user name">\n'
+            '<input class="form-control" type="password" name="webdav_password" autocomplete="current-password" placeholder="password or app token">\n'
+            "</div>"
+        )
+
     def _profile_options_from_form(self, formdata):
+        options = self._profile_only_options(formdata)
+        username = self._form_value(formdata, "webdav_username").strip()
+        password = self._form_value(formdata, "webdav_password")
+        if self.webdav_form and username and password:
+            webdav = {"username": username, "password": password}
+            url = self._form_value(formdata, "webdav_url").strip()
+            if url:
+                webdav["url"] = url
+            options["webdav"] = webdav
+        return options
+
+    def _profile_only_options(self, formdata):
         values = formdata.get("profile") or [""]
         profile = values[0]
         if isinstance(profile, bytes):
@@ -280,6 +320,24 @@ class HpcBridgeSpawner(Spawner):
         if not isinstance(profile, str) or not PROFILE_RE.fullmatch(profile):
             raise SpawnFailed("Invalid profile name.")
         return profile
+
+    def _take_webdav_credentials(self):
+        """The WebDAV credentials of this start, removed from user_options so that the
+        password is not kept in the hub database (JupyterHub persists user_options)."""
+        opts = self.user_options if isinstance(self.user_options, dict) else {}
+        webdav = opts.get("webdav")
+        if not isinstance(webdav, dict):
+            return None
+        kept = {k: v for k, v in opts.items() if k != "webdav"}
+        self.user_options = kept
+        orm_spawner = getattr(self, "orm_spawner", None)
+        if orm_spawner is not None:
+            orm_spawner.user_options = kept
+            try:
+                self.db.commit()
+            except Exception as e:  # never let bookkeeping fail a start
+                self.log.warning("Could not drop WebDAV credentials from user_options: %s", e)
+        return {k: str(v) for k, v in webdav.items() if k in ("url", "username", "password")}
 
     async def render_profiles_form(self):
         """HTML for the profile picker, or '' (single profile / bridge unreachable)."""
@@ -364,6 +422,9 @@ class HpcBridgeSpawner(Spawner):
         }
         if profile:
             body["profile"] = profile
+        webdav = self._take_webdav_credentials()
+        if webdav:
+            body["webdav"] = webdav
 
         session = await self._create_session(body)
         if reused_key and self._replay_unusable(session, profile):

@@ -636,3 +636,27 @@ class StateTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class WebdavFormTests(SpawnerTestCase):
+    async def test_webdav_fields_only_when_enabled(self):
+        self.assertEqual(self.make_spawner().render_webdav_form(), "")
+        html = self.make_spawner(webdav_form=True).render_webdav_form()
+        self.assertIn('name="webdav_password"', html)
+        self.assertIn('type="password"', html)
+
+    async def test_credentials_go_to_the_bridge_and_leave_user_options(self):
+        sp = self.make_spawner(webdav_form=True)
+        opts = sp._profile_options_from_form(
+            {"webdav_username": ["alice"], "webdav_password": ["s3cret-pw"], "webdav_url": ["https://dav.example.org/alice/"]}
+        )
+        self.assertEqual(opts["webdav"], {"username": "alice", "password": "s3cret-pw", "url": "https://dav.example.org/alice/"})
+        sp.user_options = opts
+        await sp.start()
+        body = self.posts()[0][3]
+        self.assertEqual(body["webdav"]["password"], "s3cret-pw")
+        self.assertNotIn("webdav", sp.user_options)  # not persisted in the hub database
+
+    async def test_no_credentials_without_both_fields(self):
+        sp = self.make_spawner(webdav_form=True)
+        self.assertNotIn("webdav", sp._profile_options_from_form({"webdav_username": ["alice"], "webdav_password": [""]}))

@@ -2,6 +2,7 @@
 // through the transport and read their JSON (docs/contracts.md §2-4).
 import { z } from 'zod';
 import { TransportError, type Transport } from '../transport/types.js';
+import type { TunnelDocument } from '../tunnel/tunnel-registry.js';
 
 const jobStateSchema = z.enum(['pending', 'running', 'completing', 'done', 'failed', 'cancelled', 'unknown']);
 
@@ -59,16 +60,7 @@ export interface StartJobDocument {
   /** WebDAV credentials from the spawn (SECRET: spool secrets file only). */
   webdav: { url?: string; username: string; password: string } | null;
   /** The notebook tunnel; privateKey is SECRET (spool secrets file only). */
-  tunnel: {
-    host: string;
-    port: number;
-    user: string;
-    hostKeys: string[];
-    remotePort: number;
-    hubApiPort: number;
-    keepaliveIntervalSeconds: number;
-    privateKey: string;
-  } | null;
+  tunnel: TunnelDocument | null;
 }
 
 function parseJson(stdout: string): unknown {

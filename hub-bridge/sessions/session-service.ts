@@ -7,7 +7,7 @@ import type { HubBridgeConfig, Profile } from '../../config/schema.js';
 import { validateServerName, validateUsername, NameError } from '../../config/names.js';
 import { HpcWrapRefusal, type HpcWrapClient, type JobStatus, type StartJobDocument } from '../cluster/hpc-wrap-client.js';
 import type { SessionStore } from '../store/session-store.js';
-import type { TunnelKeyRegistry } from '../tunnel/tunnel-registry.js';
+import { tunnelDocument, type TunnelKeyRegistry } from '../tunnel/tunnel-registry.js';
 import { webdavCredentialsSchema, type WebdavCredentials } from '../../config/schema-webdav.js';
 import { failureMessage, queuedMessage } from './progress-messages.js';
 import { probeServer } from './readiness-probe.js';
@@ -153,16 +153,7 @@ export class SessionService {
       script,
       environment: profile.environment,
       webdav,
-      tunnel: grant && {
-        host: grant.host,
-        port: grant.port,
-        user: grant.user,
-        hostKeys: grant.hostKeys,
-        remotePort: grant.remotePort,
-        hubApiPort: grant.hubApiPort,
-        keepaliveIntervalSeconds: grant.keepaliveIntervalSeconds,
-        privateKey: grant.privateKey,
-      },
+      tunnel: grant && tunnelDocument(grant),
     };
     const servicePrefix = env.JUPYTERHUB_SERVICE_PREFIX ?? '/';
     let session: Session;

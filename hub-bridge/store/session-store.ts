@@ -180,8 +180,8 @@ export class SessionStore {
       ['tunnel_expires_at', 'TEXT'],
       ['number', 'INTEGER'],
     ];
-    for (const [name, type] of added) if (!have.has(name)) this.db.exec(`ALTER TABLE sessions ADD COLUMN ${name} ${type}`);
-    this.db.exec('CREATE UNIQUE INDEX IF NOT EXISTS sessions_number ON sessions(number)');
+    for (const [name, type] of added) if (!have.has(name)) this.db.prepare(`ALTER TABLE sessions ADD COLUMN ${name} ${type}`).run();
+    this.db.prepare('CREATE UNIQUE INDEX IF NOT EXISTS sessions_number ON sessions(number)').run();
   }
 
   close(): void {

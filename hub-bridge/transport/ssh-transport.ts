@@ -10,7 +10,7 @@
 // (sudo resets PATH to its secure_path, so cluster.hpcWrap must start with that absolute path).
 import { readFileSync, statSync } from 'node:fs';
 import ssh2 from 'ssh2';
-import type { Client, ClientChannel } from 'ssh2';
+import type { Client, ClientChannel, SFTPWrapper } from 'ssh2';
 import { validateUsername } from '../../config/names.js';
 import type { SshTransportConfig } from '../../config/schema.js';
 import { KnownHosts } from './known-hosts.js';
@@ -148,6 +148,38 @@ export class SshTransport implements Transport {
 
   async close(): Promise<void> {
     await this.pool.close();
+  }
+
+  /**
+   * An SFTP session on a pooled connection (host key verified like every other): it holds
+   * one session slot until `close()` (or until the server ends it).
+   */
+  async sftp(timeoutMs: number): Promise<{ sftp: SFTPWrapper; close(): void }> {
+    const deadline = Date.now() + timeoutMs;
+    for (let refusals = 0, lost = 0; ; ) {
+      const lease = await this.pool.acquire(deadline, refusals + lost > 0);
+      const r = await new Promise<SFTPWrapper | 'refused' | TransportError>((resolve) => {
+        try {
+          lease.client.sftp((err, sftp) => {
+            if (!err) return resolve(sftp);
+            if (isSessionRefusal(err)) lease.refused();
+            else lease.release();
+            resolve(isSessionRefusal(err) ? 'refused' : new TransportError(`cannot open an SFTP session on ${this.where}: ${err.message} (its sshd_config needs a Subsystem sftp line)`));
+          });
+        } catch (e) {
+          lease.release();
+          resolve(new TransportError(`cannot open an SFTP session on ${this.where}: ${(e as Error).message}`));
+        }
+      });
+      if (r instanceof TransportError) {
+        if (++lost > 1) throw r;
+      } else if (r === 'refused') {
+        if (++refusals > MAX_REFUSALS) throw new TransportError(`${this.where} refused ${refusals} SSH session channels for SFTP`);
+      } else {
+        r.once('close', () => lease.release());
+        return { sftp: r, close: () => r.end() };
+      }
+    }
   }
 
   private connect(): Promise<Client> {

@@ -23,6 +23,14 @@ export interface TunnelGrant {
   expiresAt: string;
 }
 
+/** The startjob document's `tunnel`: the grant without what only the bridge keeps. */
+export type TunnelDocument = Omit<TunnelGrant, 'publicKey' | 'expiresAt'>;
+
+export function tunnelDocument(g: TunnelGrant): TunnelDocument {
+  const { publicKey: _p, expiresAt: _e, ...doc } = g;
+  return doc;
+}
+
 /** Slurm time formats: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S → seconds. */
 export function walltimeSeconds(t: string): number {
   const [d, rest] = t.includes('-') ? [Number(t.split('-')[0]), t.split('-')[1]!] : [0, t];

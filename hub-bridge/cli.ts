@@ -7,6 +7,7 @@ import { ConfigError, loadHubBridgeConfig, redact } from '../config/load.js';
 import { hubBridgeSchema, type HubBridgeConfig } from '../config/schema.js';
 import { bundledHpcWrap, createTransport, startBridge } from './bridge.js';
 import { formatReport, runDoctor } from './doctor/run-doctor.js';
+import { deployCommand } from './deploy/deploy-command.js';
 import { batchspawnerSubmit } from './batchspawner/submit-client.js';
 import { trustClusterHost } from './transport/ssh-trust.js';
 import { authorizedKeysMain, DEFAULT_TUNNEL_USER } from './tunnel/authorized-keys.js';
@@ -117,6 +118,32 @@ export async function main(args: string[]): Promise<void> {
         });
         process.stdout.write(a.json ? `${JSON.stringify({ results }, null, 2)}\n` : formatReport(results));
         process.exitCode = results.every((r) => r.ok) ? 0 : 1;
+      },
+    )
+    .command(
+      'deploy',
+      'Push the built hpc-wrap (and optionally hpc-wrap.yaml) to the login node over the transport and switch <dest>/current to it atomically',
+      (y) =>
+        y
+          .option('config-file', { type: 'string', requiresArg: true, describe: 'hpc-wrap.yaml to deploy with it (validated first); default: keep the current version\'s' })
+          .option('dest', { type: 'string', requiresArg: true, describe: 'deploy directory on the cluster side (default: <dest> of cluster.hpcWrap\'s <dest>/current/hpc-wrap.mjs)' })
+          .option('bundle', { type: 'string', requiresArg: true, describe: 'hpc-wrap bundle to deploy (default: the hpc-wrap.mjs built next to hpc-bridge)' })
+          .option('keep', { type: 'number', default: 3, describe: 'versions to keep, the current one included' })
+          .option('dry-run', { type: 'boolean', default: false, describe: 'print what would be done, change nothing' })
+          .example('$0 --config hub-bridge.yaml deploy --config-file hpc-wrap.yaml', 'deploy to the directory cluster.hpcWrap runs from'),
+      async (a) => {
+        const file = configFile(a);
+        process.exitCode = await deployCommand(loadOrExit(file), {
+          configFile: file,
+          dest: a.dest ?? null,
+          hpcConfig: a.configFile ?? null,
+          bundle: a.bundle ?? null,
+          defaultBundle: () => bundledHpcWrap()[1]!,
+          keep: a.keep,
+          dryRun: a.dryRun,
+          out: (t) => process.stdout.write(t),
+          err: (t) => process.stderr.write(t),
+        });
       },
     )
     .command('cluster <action>', "Cluster access: trust = record the login node's SSH host key in knownHostsFile", (y) =>

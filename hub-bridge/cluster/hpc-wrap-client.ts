@@ -83,8 +83,9 @@ export class HpcWrapClient {
     return `${this.hpcWrap.join(' ')} via ${this.transport.description}`;
   }
 
-  private async call(args: string[], stdin?: string): Promise<unknown> {
-    const r = await this.transport.run([...this.hpcWrap, ...args], { stdin, timeoutMs: this.timeoutMs });
+  /** `asUser`: the hub user the command acts for (the ssh transport's identity "sudo" runs it as them). */
+  private async call(args: string[], stdin?: string, asUser?: string): Promise<unknown> {
+    const r = await this.transport.run([...this.hpcWrap, ...args], { stdin, timeoutMs: this.timeoutMs, ...(asUser ? { asUser } : {}) });
     const out = parseJson(r.stdout);
     const err = errorOutput.safeParse(out);
     if (err.success) {
@@ -99,7 +100,7 @@ export class HpcWrapClient {
   }
 
   async startJob(doc: StartJobDocument): Promise<{ jobId: string }> {
-    const out = await this.call(['startjob'], JSON.stringify(doc));
+    const out = await this.call(['startjob'], JSON.stringify(doc), doc.user);
     const parsed = z.object({ jobId: z.string().min(1) }).safeParse(out);
     if (!parsed.success) throw new TransportError(`hpc-wrap startjob printed no job id`);
     return parsed.data;
@@ -117,7 +118,7 @@ export class HpcWrapClient {
     return this.call(['doctor']);
   }
 
-  async killJob(id: string): Promise<void> {
-    await this.call(['killjob', id]);
+  async killJob(id: string, asUser?: string): Promise<void> {
+    await this.call(['killjob', id], undefined, asUser);
   }
 }

@@ -66,12 +66,12 @@ export function readHpcConfig(file: string): HpcConfigFile {
 }
 
 /**
- * `<version>-<12 hex of the bundle's sha256>`, plus `-c<8 hex of the config's>` when a
+ * `<version>-<12 hex of the bundle's sha256>`, plus `-cfg-<8 hex of the config's>` when a
  * config goes with it: the same bundle and config always land in the same directory
  * (a repeated deploy only re-points `current`), a changed config in a new one.
  */
 export function versionDirName(bundle: Bundle, config: Artifact | null): string {
-  return `${bundle.version}-${bundle.sha256.slice(0, 12)}${config ? `-c${config.sha256.slice(0, 8)}` : ''}`;
+  return `${bundle.version}-${bundle.sha256.slice(0, 12)}${config ? `-cfg-${config.sha256.slice(0, 8)}` : ''}`;
 }
 
 /** The VERSION file: the version on the first line, then each file with its sha256. */

@@ -2,7 +2,7 @@
 // version directory under a temporary name, verify it, rename it into place, then switch
 // the `current` symlink with one atomic rename and prune old versions.
 //
-//   <dest>/versions/<version>-<sha256 prefix>[-c<config sha256 prefix>]/{hpc-wrap.mjs, hpc-wrap.yaml, VERSION}
+//   <dest>/versions/<version>-<sha256 prefix>[-cfg-<config sha256 prefix>]/{hpc-wrap.mjs, hpc-wrap.yaml, VERSION}
 //   <dest>/current -> versions/<name>
 //
 // A reader of <dest>/current/hpc-wrap.mjs sees the old or the new file, never a missing or
@@ -51,7 +51,7 @@ export interface DeployOutcome {
   dryRun: boolean;
 }
 
-const VERSION_DIR_RE = /^[0-9A-Za-z][0-9A-Za-z.+_-]*-[0-9a-f]{12}(?:-c[0-9a-f]{8})?$/;
+const VERSION_DIR_RE = /^[0-9A-Za-z][0-9A-Za-z.+_-]*-[0-9a-f]{12}(?:-cfg-[0-9a-f]{8})?$/;
 /** A `.tmp-*` upload older than this is a leftover of an interrupted deploy. */
 const STALE_TMP_MS = 60 * 60 * 1000;
 
@@ -73,9 +73,9 @@ async function readCurrent(fs: DeployFs, link: string): Promise<{ target: string
     );
   }
   const target = await fs.readlink(link);
-  const m = /^(?:.*\/)?versions\/([^/]+)\/?$/.exec(target);
-  const name = m && VERSION_DIR_RE.test(m[1]!) && (!target.startsWith('/') || target === posix.join(posix.dirname(link), 'versions', m[1]!)) ? m[1]! : null;
-  return { target, name };
+  const dest = posix.dirname(link);
+  const m = /^versions\/([^/]+)$/.exec(posix.relative(dest, posix.resolve(dest, target)));
+  return { target, name: m && VERSION_DIR_RE.test(m[1]!) ? m[1]! : null };
 }
 
 async function readIfThere(fs: DeployFs, path: string): Promise<Buffer | null> {
@@ -163,13 +163,17 @@ export async function deployHpcWrap(req: DeployRequest, deps: DeployDeps): Promi
       } finally {
         await fs.removeTree(tmp).catch(() => {});
       }
-      out(`uploaded ${sizes} to ${versionDir} (${fs.description}); the checksums and \`hpc-wrap --version\` there check out`);
+      out(
+        uploaded
+          ? `uploaded ${sizes} to ${versionDir} (${fs.description}); the checksums and \`hpc-wrap --version\` there check out`
+          : `${versionDir} was put in place by another deploy meanwhile (same files)`,
+      );
     }
   }
 
   const target = `versions/${name}`;
   let switched = false;
-  if (current?.target === target) out(`${currentLink} already points at ${target}`);
+  if (current?.name === name) out(`${currentLink} already points at ${target}`);
   else if (dry) out(`would switch ${currentLink} -> ${target} atomically${current ? ` (now -> ${current.target})` : ''}`);
   else {
     const tmpLink = posix.join(dest, `.current-${random()}`);

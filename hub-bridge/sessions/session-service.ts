@@ -278,7 +278,7 @@ export class SessionService {
   private async kill(s: Session): Promise<void> {
     if (!s.jobId) return;
     try {
-      await this.cluster.killJob(s.jobId);
+      await this.cluster.killJob(s.jobId, s.user);
       this.log.info({ session: s.id, jobId: s.jobId }, 'job cancelled');
     } catch (err) {
       // The poller retries the cancel while the job is still listed.
@@ -353,7 +353,9 @@ export class SessionService {
     this.announceNotice(s, srv ?? null);
     // Through the tunnel the hub reaches the server at its own 127.0.0.1:P; without one, where start-env said.
     const addr = s.tunnelPort !== null ? { host: '127.0.0.1', port: s.tunnelPort } : srv?.port && srv.host ? { host: srv.host, port: srv.port } : null;
-    if (s.state === 'starting' && srv && srv.port && addr) {
+    // Through a tunnel the probe of 127.0.0.1:P decides (the run dir may not be readable
+    // by the service account, e.g. in identity sudo); without one, once start-env reports a port.
+    if (s.state === 'starting' && addr && (s.tunnelPort !== null || srv?.port)) {
       if (s.port !== addr.port || s.host !== addr.host) {
         s = this.store.update(s.id, { host: addr.host, port: addr.port, message: 'Starting Jupyter' });
         this.emit(s.id, 'starting', `Starting Jupyter on ${s.node ?? 'the node'}`);

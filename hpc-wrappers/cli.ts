@@ -12,6 +12,7 @@ import { killJob } from './killjob.js';
 import { configImportCommand, logsCommand, wizardCommand } from './operator-commands.js';
 import { forkRun } from './schedulers/fork-supervisor.js';
 import { startEnv } from './start-env/start-env.js';
+import { BATCHSPAWNER_SINGLEUSER, BATCHSPAWNER_SINGLEUSER_USAGE, batchspawnerSingleuser, parseSingleuserArgs, type SingleuserArgs } from './batchspawner-singleuser.js';
 import { MAX_REQUEST_BYTES } from './startjob/request-schema.js';
 import { readBounded } from './startjob/stdin.js';
 import { startJob } from './startjob/startjob.js';
@@ -91,6 +92,22 @@ export function buildCli(argv: string[]): Argv<Global> {
         runCommand('start-env', a.config, async (ctx) => ({
           exitCode: await startEnv(ctx, { runDir: a['run-dir'], command: ((a['--'] as unknown[]) ?? []).map(String) }),
         })),
+    )
+    .command(
+      BATCHSPAWNER_SINGLEUSER,
+      "Inside the job, as stock batchspawner's batchspawner_singleuser_cmd: start-env, report the port to the hub, run the server (everything after the command name is its argv)",
+      // Stop at the command name: the server's options (--debug, ...) must not be read as ours.
+      (y) => y.parserConfiguration({ 'populate--': true, 'halt-at-non-option': true }),
+      async (a) => {
+        let args: SingleuserArgs;
+        try {
+          args = parseSingleuserArgs(((a['--'] as unknown[]) ?? []).map(String));
+        } catch (err) {
+          return usageError(null, err as Error);
+        }
+        if (args.help) return void process.stdout.write(BATCHSPAWNER_SINGLEUSER_USAGE);
+        await runCommand(BATCHSPAWNER_SINGLEUSER, args.config ?? a.config, async (ctx) => ({ exitCode: await batchspawnerSingleuser(ctx, args) }));
+      },
     )
     .command('config', 'Check, document or import (from JHub-HPC-Interface) hpc-wrap.yaml', (y) =>
       y

@@ -10,6 +10,7 @@ import { writeExitRecord, writeServerStatus } from '../run-dir-files.js';
 import { BASE_STEPS, probeHost } from './base-steps.js';
 import { containerStep } from './container-step.js';
 import { overlayStep } from './overlay-step.js';
+import { portReportStep } from './port-report-step.js';
 import { runServer, SignalRelay, signalStatus } from './server-process.js';
 import { consumeSpool, type Spool } from './spool.js';
 import { tunnelStep } from './tunnel-agent.js';
@@ -25,6 +26,11 @@ export interface StartEnvOptions {
   /** The command after `--`; empty = the hub's command from job.json. */
   command: string[];
   steps?: readonly EnvironmentStep[];
+  /**
+   * `hpc-wrap batchspawner-singleuser`: add the port-report step last (after the tunnel and
+   * every environment step), so stock batchspawner learns the port before the server starts.
+   */
+  reportPortToHub?: boolean;
 }
 
 function say(line: string): void {
@@ -65,7 +71,8 @@ export async function startEnv(ctx: CommandContext, opts: StartEnvOptions): Prom
   // inside the container, one listed after it outside (env changes reach the server either way).
   // The tunnel agent runs in this process (not in the container); it goes right after the
   // port step so the hub API URLs it rewrites are in env before later steps read env.
-  const pipeline = new EnvironmentPipeline(opts.steps ?? [...BASE_STEPS, environmentPreflightStep, tunnelStep, webdavStep, modulesStep, condaStep, overlayStep, containerStep]);
+  const steps = opts.steps ?? [...BASE_STEPS, environmentPreflightStep, tunnelStep, webdavStep, modulesStep, condaStep, overlayStep, containerStep];
+  const pipeline = new EnvironmentPipeline(opts.reportPortToHub ? [...steps, portReportStep] : steps);
   const fail = async (message: string, status: number, signal: NodeJS.Signals | null = null): Promise<number> => {
     say(message);
     writeExitRecord(runDir, { exitCode: signal ? null : status, signal, error: message });

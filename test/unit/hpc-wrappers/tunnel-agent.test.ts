@@ -5,10 +5,9 @@
 // the port) and can be cut off.
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer as createHttpServer, get, type Server as HttpServer } from 'node:http';
-import { connect as tcpConnect, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateTunnelKey } from '../../../hub-bridge/tunnel/tunnel-keys.js';
 import { rewriteHubUrl } from '../../../hpc-wrappers/start-env/tunnel-agent.js';
@@ -16,6 +15,7 @@ import { HubApiForwarder } from '../../../hpc-wrappers/start-env/tunnel-api-forw
 import { TunnelClient } from '../../../hpc-wrappers/start-env/tunnel-client.js';
 import { tunnelHostKeys } from '../../../hpc-wrappers/start-env/tunnel-host-key.js';
 import type { TunnelState } from '../../../hpc-wrappers/run-dir-files.js';
+import { startFakeSshHub } from './support/fake-ssh-hub.js';
 import { buildBundle, makeWorkspace, startRequest, tempDir, type Workspace } from './support/hpc-wrap-bundle.js';
 
 const hostPair = generateTunnelKey();
@@ -92,68 +92,8 @@ describe('host key check', () => {
 
 // ---- the agent against an in-process ssh2 server -------------------------------------
 
-interface FakeHub {
-  port: number;
-  /** tcpip-forward requests refused so far. */
-  refusedForwards: number;
-  /** Opens a connection to the client's forward, as sshd does for a hub-side connection. */
-  fetchThroughForward(path: string): Promise<string>;
-  dropClients(): void;
-  close(): Promise<void>;
-}
-
-async function fakeHub(o: { refuseForwards: number; apiPort: number }): Promise<FakeHub> {
-  const allowed = (ssh2.utils.parseKey(jobKey.privateKey) as ssh2.ParsedKey).getPublicSSH();
-  const conns = new Set<ssh2.Connection>();
-  let forwarded: { conn: ssh2.Connection; port: number } | null = null;
-  const hub: FakeHub = {
-    port: 0,
-    refusedForwards: 0,
-    fetchThroughForward: (path) =>
-      new Promise((resolve, reject) => {
-        if (!forwarded) return reject(new Error('no forward'));
-        forwarded.conn.forwardOut('127.0.0.1', forwarded.port, '127.0.0.1', 55555, (err, ch) => {
-          if (err) return reject(err);
-          let data = '';
-          ch.on('data', (d: Buffer) => (data += d));
-          ch.on('close', () => resolve(data.slice(data.indexOf('\r\n\r\n') + 4)));
-          ch.end(`GET ${path} HTTP/1.0\r\n\r\n`);
-        });
-      }),
-    dropClients: () => conns.forEach((c) => c.end()),
-    close: () => new Promise((r) => server.close(() => r())),
-  };
-  const server = new ssh2.Server({ hostKeys: [hostKey.private] }, (conn) => {
-    conns.add(conn);
-    conn.on('close', () => {
-      conns.delete(conn);
-      if (forwarded?.conn === conn) forwarded = null;
-    });
-    conn.on('error', () => {});
-    conn.on('authentication', (ctx) => {
-      if (ctx.method === 'publickey' && ctx.key.data.equals(allowed)) return ctx.accept();
-      ctx.reject(['publickey']);
-    });
-    conn.on('request', (accept, reject, name, info) => {
-      if (name !== 'tcpip-forward') return reject?.();
-      if (hub.refusedForwards < o.refuseForwards) {
-        hub.refusedForwards++;
-        return reject?.();
-      }
-      forwarded = { conn, port: (info as { bindPort: number }).bindPort };
-      accept?.();
-    });
-    conn.on('tcpip', (accept, reject, info) => {
-      if (info.destPort !== o.apiPort) return reject();
-      const ch = accept();
-      const sock = tcpConnect(o.apiPort, '127.0.0.1');
-      ch.pipe(sock).pipe(ch);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  hub.port = (server.address() as AddressInfo).port;
-  return hub;
-}
+const fakeHub = (o: { refuseForwards: number; apiPort: number }) =>
+  startFakeSshHub({ hostPrivateKey: hostKey.private, clientPrivateKey: jobKey.privateKey, ...o });
 
 function httpServer(answer: string): Promise<{ server: HttpServer; port: number }> {
   const server = createHttpServer((req, res) => res.end(`${answer} ${req.url}`));

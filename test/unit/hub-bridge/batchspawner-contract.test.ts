@@ -6,8 +6,9 @@
 // exit, and the default Slurm regexes matched with re.search semantics (no MULTILINE).
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, STAND_IN_SERVER, startBridgeFixture, waitFor, type BridgeFixture } from '../../support/bridge-fixture.js';
+import { startStandInHubApi, type StandInHubApi } from '../../support/stand-in-hub-api.js';
 
 type Status = 'RUNNING' | 'PENDING' | 'UNKNOWN' | 'NOTFOUND';
 
@@ -189,5 +190,80 @@ describe('stock batchspawner (SlurmSpawner defaults) against the bridge commands
     const m = model('erin', fx.bridge.url);
     m.spawnerEnv.JUPYTERHUB_USER = '../x';
     await expect(m.submit(slurmScript('erin', 'true'))).rejects.toThrow(/user name "..\/x" is not allowed/);
+  });
+});
+
+describe('batchspawner_singleuser_cmd = hpc-wrap batchspawner-singleuser (the port callback)', () => {
+  const hpcWrap = () => `/usr/bin/node ${join(REPO, 'dist/hpc-wrap.mjs')} --config ${fx.hpcWrapConfig}`;
+  let hub: StandInHubApi | null = null;
+  afterEach(async () => {
+    await hub?.close();
+    hub = null;
+  });
+
+  /**
+   * BatchSpawnerBase.start(): submit, poll until RUNNING, take the host from the query
+   * line, wait for the port the callback sets; then the hub's wait_up on http://host:port.
+   */
+  async function spawn(user: string, failFirst = 0, token = `token-of-${user}-0123456789abcdef`) {
+    hub = await startStandInHubApi({ tokens: [token], failFirst });
+    const m = model(user, fx.bridge.url);
+    m.spawnerEnv.JUPYTERHUB_API_URL = hub.apiUrl;
+    // batchspawner renders {{cmd}} = `<batchspawner_singleuser_cmd> <Spawner.cmd> <args>`
+    await m.submit(slurmScript(user, `${hpcWrap()} batchspawner-singleuser /usr/bin/node ${STAND_IN_SERVER} --debug`));
+    await waitFor('RUNNING', async () => ((await m.query()) === 'RUNNING' ? true : undefined), 20_000, 250);
+    const ip = m.host();
+    const h = hub;
+    const report = await waitFor('the port callback', () => h.reports[0], 20_000, 250);
+    return { m, ip, report, hub: h };
+  }
+
+  it('posts exactly {"port": P} with the spawner token; P is where the server answers, query says RUNNING 127.0.0.1', async () => {
+    const { m, ip, report, hub: h } = await spawn('frank');
+    expect(report.token).toBe('token-of-frank-0123456789abcdef');
+    expect(Object.keys(report.body as object)).toEqual(['port']);
+    const port = (report.body as { port: number }).port;
+    expect(report.raw).toBe(JSON.stringify({ port }));
+    expect(Number.isInteger(port)).toBe(true);
+    expect(h.requests).toEqual([{ status: 200, authorization: 'token token-of-frank-0123456789abcdef' }]);
+
+    expect(m.jobStatus).toBe('RUNNING 127.0.0.1');
+    expect(ip).toBe('127.0.0.1');
+    // the hub's wait_up: http://ip:port answers (the server starts right after the report)
+    const answer = await waitFor('the server at the reported port', async () => {
+      const res = await fetch(`http://${ip}:${port}/user/frank/api`);
+      return res.ok ? ((await res.json()) as { version: string }) : undefined;
+    });
+    expect(answer.version).toBe('stand-in');
+    // fork mode, no tunnel: the node-side port the bridge also recorded
+    expect(fx.bridge.store.list({ user: 'frank' })[0]?.port).toBe(port);
+    expect(fx.logs()).not.toContain('token-of-frank');
+
+    await m.cancel();
+    await waitFor('gone', async () => ((await m.query()) === 'NOTFOUND' ? true : undefined), 20_000, 250);
+  });
+
+  it('a hub that answers 503 twice still gets the port (retried with backoff)', async () => {
+    const { m, ip, report, hub: h } = await spawn('grace', 2);
+    expect(h.requests.map((r) => r.status)).toEqual([503, 503, 200]);
+    const port = (report.body as { port: number }).port;
+    expect(report.body).toEqual({ port });
+    await waitFor('the server at the reported port', async () => ((await fetch(`http://${ip}:${port}/user/grace/api`)).ok ? true : undefined));
+    await m.cancel();
+    await waitFor('gone', async () => ((await m.query()) === 'NOTFOUND' ? true : undefined), 20_000, 250);
+  });
+
+  it('a token the hub refuses (403) fails the job at once with the reason, and batchspawner sees it gone', async () => {
+    hub = await startStandInHubApi({ tokens: ['some-other-token'] });
+    const m = model('heidi', fx.bridge.url);
+    m.spawnerEnv.JUPYTERHUB_API_URL = hub.apiUrl;
+    await m.submit(slurmScript('heidi', `${hpcWrap()} batchspawner-singleuser /usr/bin/node ${STAND_IN_SERVER}`));
+    const s = await waitFor('failed', () => {
+      const x = fx.bridge.store.list({ user: 'heidi' })[0];
+      return x?.state === 'failed' ? x : undefined;
+    });
+    expect(s.message).toMatch(/refused this server's API token/);
+    expect(hub.requests.map((r) => r.status)).toEqual([403]);
+    expect(await m.query()).toBe('NOTFOUND');
   });
 });

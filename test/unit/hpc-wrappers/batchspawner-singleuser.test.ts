@@ -1,0 +1,305 @@
+// `hpc-wrap batchspawner-singleuser` (stock batchspawner's batchspawner_singleuser_cmd):
+// - through the tunnel (the bundle against an in-process ssh2 hub, as in
+//   tunnel-agent.test.ts): the port report goes over the tunnel's API forward and names
+//   the HUB-side port (tunnel.remotePort), where the server then answers;
+// - the command line: the server's own options are never read as hpc-wrap's;
+// - the port-report step in-process: refusals that retrying cannot fix fail at once with
+//   what to do, an unreachable hub fails after the deadline, https with a client
+//   certificate (JUPYTERHUB_SSL_*), the token never in the job output.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { generateTunnelKey } from '../../../hub-bridge/tunnel/tunnel-keys.js';
+import type { AppLog } from '../../../hpc-wrappers/app-log.js';
+import { parseSingleuserArgs } from '../../../hpc-wrappers/batchspawner-singleuser.js';
+import { batchspawnerApiUrl, createPortReportStep } from '../../../hpc-wrappers/start-env/port-report-step.js';
+import type { EnvironmentContext } from '../../../hpc-wrappers/start-env/steps.js';
+import type { JobDescription } from '../../../hpc-wrappers/startjob/job-description.js';
+import { startStandInHubApi, type StandInHubApi } from '../../support/stand-in-hub-api.js';
+import { startFakeSshHub, type FakeSshHub } from './support/fake-ssh-hub.js';
+import { buildBundle, makeWorkspace, REPO, tempDir, waitFor, type Workspace } from './support/hpc-wrap-bundle.js';
+
+const STAND_IN_SERVER = join(REPO, 'test/fixtures/http-stand-in-server.mjs');
+const TOKEN = 'hub-token-5f1e9a7c3b2d';
+const hostPair = generateTunnelKey();
+const jobKey = generateTunnelKey();
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+describe('batchspawner-singleuser through the tunnel', () => {
+  let bundle: string;
+  let ws: Workspace;
+  beforeAll(async () => {
+    bundle = await buildBundle(tempDir());
+    ws = makeWorkspace(bundle);
+  });
+  afterAll(() => ws.cleanup());
+
+  /** The run dir startjob writes for a ready script with a tunnel. */
+  function runDir(ssh: FakeSshHub, api: StandInHubApi, remotePort: number): string {
+    const dir = join(ws.workDir, 'users', 'alice', 'sessions', `s-${'b'.repeat(26)}`);
+    mkdirSync(join(dir, 'spool'), { recursive: true, mode: 0o700 });
+    const env = {
+      JUPYTERHUB_API_TOKEN: TOKEN,
+      JUPYTERHUB_SERVICE_PREFIX: '/user/alice/',
+      // the hub's own view of its API: not reachable from the "node", only through the tunnel
+      JUPYTERHUB_API_URL: 'http://hub.invalid:8081/hub/api',
+    };
+    writeFileSync(join(dir, 'spool', 'secrets.json'), JSON.stringify({ env, tunnelPrivateKey: jobKey.privateKey }), { mode: 0o600 });
+    const job: JobDescription = {
+      version: 1,
+      sessionId: `s-${'b'.repeat(26)}`,
+      user: 'alice',
+      serverName: '',
+      command: ['/bin/false'],
+      home: null,
+      jupyter: { bindAddress: '127.0.0.1', portRange: { start: 51000, end: 51100 } },
+      environment: null,
+      gpus: null,
+      overlay: null,
+      tunnel: {
+        host: '127.0.0.1',
+        port: ssh.port,
+        user: 'tunnelbot',
+        hostKeys: [`[127.0.0.1]:${ssh.port} ${hostPair.publicKey}`],
+        remotePort,
+        hubApiPort: api.port,
+        keepaliveIntervalSeconds: 5,
+      },
+      webdav: null,
+      logFile: ws.logFile,
+      createdAt: new Date().toISOString(),
+    };
+    writeFileSync(join(dir, 'spool', 'job.json'), JSON.stringify(job), { mode: 0o600 });
+    return dir;
+  }
+
+  it('reports P = tunnel.remotePort over the tunnel API forward; the hub reaches the server at P', async () => {
+    const api = await startStandInHubApi({ tokens: [TOKEN] });
+    cleanup.push(() => api.close());
+    const ssh = await startFakeSshHub({ hostPrivateKey: hostPair.privateKey, clientPrivateKey: jobKey.privateKey, apiPort: api.port });
+    cleanup.push(() => ssh.close());
+    const remotePort = 40123;
+    const dir = runDir(ssh, api, remotePort);
+
+    // as in a batchspawner script: the run dir only in $HPC_WRAP_RUN_DIR (startjob exports it)
+    const child = spawn(process.execPath, [bundle, '--config', ws.configPath, 'batchspawner-singleuser', process.execPath, STAND_IN_SERVER, '--debug'], {
+      env: { ...process.env, HPC_WRAP_RUN_DIR: dir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+    const exited = new Promise<number | null>((r) => child.on('close', r));
+    cleanup.push(async () => {
+      child.kill('SIGTERM');
+      await exited;
+    });
+
+    const report = await waitFor(async () => api.reports[0], `the port report (job output:\n${output})`);
+    expect(report.body).toEqual({ port: remotePort });
+    expect(report.raw).toBe(`{"port":${remotePort}}`);
+    expect(report.token).toBe(TOKEN);
+    expect(api.requests).toHaveLength(1);
+    expect(ssh.apiChannels).toBeGreaterThanOrEqual(1); // it went through the tunnel, not to hub.invalid
+    expect(ssh.forwardedPort()).toBe(remotePort);
+
+    // what the hub's proxy does next: connect to 127.0.0.1:P on the hub host, i.e. through the forward
+    const body = await waitFor(async () => {
+      const b = await ssh.fetchThroughForward('/user/alice/api').catch(() => '');
+      return b.includes('stand-in') ? b : null;
+    }, 'the server through the forward');
+    expect(JSON.parse(body)).toMatchObject({ version: 'stand-in', user: null });
+
+    // start-env's own probe marks it listening a moment later
+    const status = await waitFor(async () => {
+      const st = JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8'));
+      return st.phase === 'listening' ? st : null;
+    }, 'status.json listening');
+    expect(status).toMatchObject({ phase: 'listening', host: '127.0.0.1', tunnel: 'up' });
+    expect(status.port).not.toBe(remotePort); // the node side is its own port
+    expect(output).toMatch(new RegExp(`reporting port ${remotePort} to the hub: POST http://127\\.0\\.0\\.1:\\d+/hub/api/batchspawner \\(through the tunnel`));
+    expect(output).toContain(`the hub accepted port ${remotePort} (HTTP 200)`);
+    expect(output).not.toContain(TOKEN);
+
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+});
+
+describe('the command line', () => {
+  it('reads hpc-wrap options only before the server command; the rest is the server argv', () => {
+    expect(parseSingleuserArgs(['batchspawner-singleuser', 'jupyterhub-singleuser', '--debug', '--config=x.py', '--run-dir', 'y'])).toEqual({
+      runDir: undefined,
+      config: undefined,
+      help: false,
+      command: ['jupyterhub-singleuser', '--debug', '--config=x.py', '--run-dir', 'y'],
+    });
+    expect(parseSingleuserArgs(['batchspawner-singleuser', '--run-dir', '/r', '--config=/c.yaml', '--', '--weird-server'])).toEqual({
+      runDir: '/r',
+      config: '/c.yaml',
+      help: false,
+      command: ['--weird-server'],
+    });
+    expect(parseSingleuserArgs(['--help']).help).toBe(true);
+    expect(() => parseSingleuserArgs(['--debug', 'jupyterhub-singleuser'])).toThrow(/unknown option "--debug" before the server command/);
+    expect(() => parseSingleuserArgs(['--run-dir'])).toThrow(/--run-dir needs a value/);
+  });
+
+  it('joins the API URL like url_path_join', () => {
+    expect(batchspawnerApiUrl('http://127.0.0.1:8081/hub/api').href).toBe('http://127.0.0.1:8081/hub/api/batchspawner');
+    expect(batchspawnerApiUrl('https://hub:8081/prefix/hub/api/').href).toBe('https://hub:8081/prefix/hub/api/batchspawner');
+    expect(() => batchspawnerApiUrl('hub:8081')).toThrow(/http\(s\) URL/);
+  });
+});
+
+// ---- the step in-process ---------------------------------------------------------------
+
+function context(env: Record<string, string>, port = 45678): { ctx: EnvironmentContext; lines: string[] } {
+  const lines: string[] = [];
+  const job = { sessionId: 's-x', user: 'alice', tunnel: null, jupyter: { bindAddress: '127.0.0.1', portRange: { start: 1, end: 2 } } } as unknown as JobDescription;
+  const log = { info() {}, warn() {}, error() {}, debug() {} } as unknown as AppLog;
+  const ctx: EnvironmentContext = {
+    runDir: '/nonexistent',
+    job,
+    hubEnv: env,
+    env: { ...env },
+    cwd: '/',
+    host: '127.0.0.1',
+    port,
+    overlay: null,
+    containerBinds: [],
+    log,
+    say: (l) => lines.push(l),
+    notice: (l) => lines.push(l),
+  };
+  return { ctx, lines };
+}
+
+describe('the port-report step', () => {
+  const fast = { deadlineMs: 1_500, initialBackoffMs: 50, maxBackoffMs: 200 };
+
+  it('a hub without the handler (404: no `import batchspawner`) fails at once and says what to add', async () => {
+    const api = await startStandInHubApi({ tokens: [TOKEN] });
+    cleanup.push(() => api.close());
+    const { ctx } = context({ JUPYTERHUB_API_URL: `http://127.0.0.1:${api.port}/other/api`, JUPYTERHUB_API_TOKEN: TOKEN });
+    const t0 = Date.now();
+    await expect(createPortReportStep(fast).prepare(ctx)).rejects.toThrow(/HTTP 404.*add `import batchspawner` to jupyterhub_config\.py/);
+    expect(Date.now() - t0).toBeLessThan(1_000);
+    expect(api.requests).toHaveLength(1);
+  });
+
+  it('an unreachable hub is retried until the deadline, then fails naming the URL and the last error', async () => {
+    const { ctx, lines } = context({ JUPYTERHUB_API_URL: 'http://127.0.0.1:9/hub/api', JUPYTERHUB_API_TOKEN: TOKEN });
+    const t0 = Date.now();
+    await expect(createPortReportStep(fast).prepare(ctx)).rejects.toThrow(
+      /could not report port 45678 to the hub at http:\/\/127\.0\.0\.1:9\/hub\/api\/batchspawner within 2 s \(\d+ attempts; last: connect ECONNREFUSED 127\.0\.0\.1:9\).*hub_connect_url/,
+    );
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1_400);
+    expect(lines.filter((l) => l.includes('ECONNREFUSED'))).toHaveLength(1); // said once, not per attempt
+    expect(lines.join('\n')).not.toContain(TOKEN);
+  });
+
+  it('needs the API URL and token from the spawner env', async () => {
+    await expect(createPortReportStep(fast).prepare(context({ JUPYTERHUB_API_TOKEN: TOKEN }).ctx)).rejects.toThrow(/JUPYTERHUB_API_URL is not set/);
+    await expect(createPortReportStep(fast).prepare(context({ JUPYTERHUB_API_URL: 'http://127.0.0.1:9/hub/api' }).ctx)).rejects.toThrow(/JUPYTERHUB_API_TOKEN is not set/);
+  });
+
+  describe.skipIf(!hasOpenssl())('https (JupyterHub internal_ssl: JUPYTERHUB_SSL_CERTFILE/KEYFILE/CLIENT_CA)', () => {
+    let pki: ReturnType<typeof makePki>;
+    beforeAll(() => {
+      pki = makePki();
+    });
+    afterAll(() => rmSync(pki.dir, { recursive: true, force: true }));
+
+    async function httpsHub(): Promise<{ port: number; seen: { cn: string | null; body: string }[] }> {
+      const seen: { cn: string | null; body: string }[] = [];
+      const server = createHttpsServer(
+        { key: readFileSync(pki.serverKey), cert: readFileSync(pki.serverCert), ca: readFileSync(pki.caCert), requestCert: true, rejectUnauthorized: true },
+        (req, res) => {
+          let body = '';
+          req.on('data', (d) => (body += d));
+          req.on('end', () => {
+            const peer = (req.socket as TLSSocket).getPeerCertificate();
+            seen.push({ cn: peer?.subject?.CN ? String(peer.subject.CN) : null, body });
+            res.end('{"message":"BatchSpawner data configured"}');
+          });
+        },
+      );
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      cleanup.push(() => new Promise((r) => server.close(r)));
+      return { port: (server.address() as AddressInfo).port, seen };
+    }
+
+    it('posts with the client certificate and verifies the hub against CLIENT_CA', async () => {
+      const hub = await httpsHub();
+      const { ctx } = context({
+        JUPYTERHUB_API_URL: `https://127.0.0.1:${hub.port}/hub/api`,
+        JUPYTERHUB_API_TOKEN: TOKEN,
+        JUPYTERHUB_SSL_CERTFILE: pki.clientCert,
+        JUPYTERHUB_SSL_KEYFILE: pki.clientKey,
+        JUPYTERHUB_SSL_CLIENT_CA: pki.caCert,
+      });
+      await createPortReportStep(fast).prepare(ctx);
+      expect(hub.seen).toEqual([{ cn: 'user-alice', body: '{"port":45678}' }]);
+    });
+
+    it('a hub certificate the CA does not vouch for fails at once (no retry loop)', async () => {
+      const hub = await httpsHub();
+      const { ctx } = context({
+        JUPYTERHUB_API_URL: `https://127.0.0.1:${hub.port}/hub/api`,
+        JUPYTERHUB_API_TOKEN: TOKEN,
+        JUPYTERHUB_SSL_CERTFILE: pki.clientCert,
+        JUPYTERHUB_SSL_KEYFILE: pki.clientKey,
+        JUPYTERHUB_SSL_CLIENT_CA: pki.otherCaCert,
+      });
+      const t0 = Date.now();
+      await expect(createPortReportStep({ ...fast, deadlineMs: 10_000 }).prepare(ctx)).rejects.toThrow(/TLS to the hub at https:\/\/127\.0\.0\.1:\d+\/hub\/api\/batchspawner failed/);
+      expect(Date.now() - t0).toBeLessThan(3_000);
+      expect(hub.seen).toEqual([]);
+    });
+  });
+});
+
+function hasOpenssl(): boolean {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A CA, a hub certificate for 127.0.0.1 and a client certificate, like JupyterHub's internal_ssl makes. */
+function makePki() {
+  const dir = mkdtempSync(join(tmpdir(), 'port-report-pki-'));
+  const p = (n: string) => join(dir, n);
+  const ossl = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const ca = (name: string) => ossl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', p(`${name}.key`), '-out', p(`${name}.crt`), '-days', '2', '-subj', `/CN=${name}`]);
+  ca('ca');
+  ca('other-ca');
+  const leaf = (name: string, cn: string, ext: string) => {
+    ossl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', p(`${name}.key`), '-out', p(`${name}.csr`), '-subj', `/CN=${cn}`]);
+    writeFileSync(p(`${name}.ext`), ext);
+    ossl(['x509', '-req', '-in', p(`${name}.csr`), '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p(`${name}.crt`), '-days', '2', '-extfile', p(`${name}.ext`)]);
+  };
+  leaf('server', 'hub-api', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  leaf('client', 'user-alice', 'extendedKeyUsage=clientAuth\n');
+  return {
+    dir,
+    caCert: p('ca.crt'),
+    otherCaCert: p('other-ca.crt'),
+    serverKey: p('server.key'),
+    serverCert: p('server.crt'),
+    clientKey: p('client.key'),
+    clientCert: p('client.crt'),
+  };
+}

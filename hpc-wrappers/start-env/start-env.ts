@@ -84,7 +84,7 @@ export async function startEnv(ctx: CommandContext, opts: StartEnvOptions): Prom
   };
 
   writeServerStatus(runDir, { phase: 'environment', host: null, port: null, message: null });
-  say(`preparing the environment for session ${job.sessionId}`);
+  say(`preparing the environment${job.environment ? ` "${job.environment.name}"` : ''} for session ${job.sessionId}`);
   try {
     await pipeline.prepare(env);
   } catch (err) {

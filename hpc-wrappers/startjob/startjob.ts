@@ -147,6 +147,7 @@ export async function startJob(ctx: CommandContext, requestText: string): Promis
       scheduler: scheduler.name,
       runDir: paths.runDir,
       mode: req.script ? 'script' : 'resources',
+      environment: choice.environment?.name ?? null,
     });
     return result(jobId);
   } catch (err) {

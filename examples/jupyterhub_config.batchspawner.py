@@ -98,12 +98,12 @@ c.SlurmSpawner.batchspawner_singleuser_cmd = (
     "/usr/bin/node /opt/hpc-wrap/hpc-wrap.mjs --config /etc/hpc-wrap/hpc-wrap.yaml batchspawner-singleuser"
 )
 
-# The default Slurm template has `#SBATCH --export={{keepvars}}`: the job sees only the
-# listed variables.  hpc-wrap finds the session's run dir through HPC_WRAP_RUN_DIR, which
-# it sets when it submits the script, so it must be on that list.  (The spawner's own
-# variables, the API token included, do not come through sbatch at all: hpc-wrap hands
-# them to the job through the spool.)
-c.SlurmSpawner.req_keepvars_extra = "HPC_WRAP_RUN_DIR,HPC_WRAP_CONFIG"
+# The default Slurm template has `#SBATCH --export={{keepvars}}`, which would pass only
+# the listed variables.  hpc-wrap submits batchspawner's script with `--export=ALL` on the
+# sbatch command line (which wins over #SBATCH lines), so the job finds its run dir
+# (HPC_WRAP_RUN_DIR) without any keepvars setting.  The spawner's own variables, the API
+# token included, do not come through sbatch at all: hpc-wrap hands them to the job
+# through the spool (0600, deleted once read).
 
 # The rest of the template works as it is: `--output` is replaced by hpc-wrap's
 # (`hpc-wrap logs --job-output`), `{{srun}} {{cmd}}` runs the command above.  As with

@@ -34,6 +34,11 @@ export const slurmDialect = {
     if (job.resources) {
       if (job.chdir) args.push(`--chdir=${job.chdir}`);
       args.push(...resourceOptions(job.resources));
+    } else {
+      // A ready script (batchspawner's) says `#SBATCH --export=<its keepvars>`, which would
+      // drop HPC_WRAP_RUN_DIR: the command line wins over #SBATCH lines. The hub's variables
+      // are not in this environment anyway; they reach the job through the spool.
+      args.push('--export=ALL');
     }
     args.push(job.scriptPath);
     return args;

@@ -3,7 +3,7 @@
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBundle, makeWorkspace, startRequest, tempDir, waitFor, type Workspace } from '../unit/hpc-wrappers/support/hpc-wrap-bundle.js';
+import { buildBundle, makeWorkspace, startRequest, tempDir, TINY_SERVER, waitFor, type Workspace } from '../unit/hpc-wrappers/support/hpc-wrap-bundle.js';
 import { startSlurm, type SlurmCluster } from './harness/index.js';
 
 let slurm: SlurmCluster;
@@ -49,5 +49,27 @@ describe('real Slurm', () => {
     }, 'the job to end', 60_000);
     expect(end.state).toBe('cancelled');
     expect(end.outputTail).toContain('CANCELLED');
+  }, 120_000);
+
+  it("runs a ready batchspawner-style script whose #SBATCH --export list would drop hpc-wrap's run dir", async () => {
+    // batchspawner's default Slurm template exports only its keepvars
+    const script = [
+      '#!/bin/bash',
+      '#SBATCH --export=JUPYTERHUB_API_TOKEN,JUPYTERHUB_USER',
+      '#SBATCH --get-user-env=L',
+      'set -euo pipefail',
+      `${process.execPath} ${ws.wrap.bundle}${ws.wrap.configPath ? ` --config ${ws.wrap.configPath}` : ''} start-env -- ${process.execPath} ${TINY_SERVER}`,
+      '',
+    ].join('\n');
+    const r = await ws.wrap.run(['startjob'], { input: JSON.stringify(startRequest({ resources: null, script })) });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const { jobId } = r.json as { jobId: string };
+    jobs.push(jobId);
+    const up = await waitFor(async () => {
+      const s = await state(jobId);
+      if (s.state === 'failed' || s.state === 'done') throw new Error(`job ended: ${s.outputTail}`);
+      return s.state === 'running' && s.server?.phase === 'listening' ? s : null;
+    }, 'the ready script to run and listen', 60_000);
+    expect(up.server!.port).toBeGreaterThan(0);
   }, 120_000);
 });

@@ -152,12 +152,12 @@ describe('slurm startjob and killjob', () => {
     expect(JSON.parse(readFileSync(join(ws.workDir, 'jobs', '12.json'), 'utf8'))).toMatchObject({ runDir });
   });
 
-  it('submits a ready script with --job-name and --output only', async () => {
+  it('submits a ready script with --job-name, --output and --export=ALL only', async () => {
     const { ws, calls } = slurmWorkspace({});
     const script = '#!/bin/bash\n#SBATCH --time=00:05:00\nhpc-wrap start-env -- jupyterhub-singleuser\n';
     const r = await ws.wrap.run(['startjob'], { input: JSON.stringify(startRequest({ resources: null, script })) });
     const { runDir } = r.json as { runDir: string };
-    expect(calls()[0]!.argv).toEqual(['--job-name=jupyterhub-alice', `--output=${runDir}/output.log`, `${runDir}/job.sh`]);
+    expect(calls()[0]!.argv).toEqual(['--job-name=jupyterhub-alice', `--output=${runDir}/output.log`, '--export=ALL', `${runDir}/job.sh`]);
     expect(readFileSync(join(runDir, 'job.sh'), 'utf8')).toBe(script);
   });
 

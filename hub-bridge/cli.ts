@@ -1,5 +1,7 @@
 // hpc-bridge: the hub-side program. Thin: parse options, build the core, run it.
+import { existsSync } from 'node:fs';
 import { stringify } from 'yaml';
+import { SessionStore } from './store/session-store.js';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { configDocs } from '../config/docs.js';
@@ -17,6 +19,17 @@ import { VERSION } from './version.js';
 function configFile(argv: object): string | null {
   const { config } = argv as { config?: unknown };
   return (typeof config === 'string' ? config : undefined) ?? process.env.HPC_BRIDGE_CONFIG ?? null;
+}
+
+/** Tunnel ports held by live sessions (read from the bridge's database, which may be in use). */
+function liveTunnelPorts(stateDb: string): number {
+  if (!existsSync(stateDb)) return 0;
+  const store = new SessionStore(stateDb);
+  try {
+    return store.live().filter((s) => s.tunnelPort !== null).length;
+  } finally {
+    store.close();
+  }
 }
 
 function loadOrExit(file: string | null): HubBridgeConfig {
@@ -114,7 +127,7 @@ export async function main(args: string[]): Promise<void> {
         const config = loadOrExit(file);
         const results = await runDoctor(config, createTransport(config, { configFile: file }), config.cluster.hpcWrap ?? bundledHpcWrap(), {
           sshdConfig: typeof a.sshdConfig === 'string' ? a.sshdConfig : null,
-          liveTunnelPorts: 0,
+          liveTunnelPorts: liveTunnelPorts(config.stateDb),
         });
         process.stdout.write(a.json ? `${JSON.stringify({ results }, null, 2)}\n` : formatReport(results));
         process.exitCode = results.every((r) => r.ok) ? 0 : 1;

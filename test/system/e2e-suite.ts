@@ -3,11 +3,12 @@
 // jupyterhub-singleuser, reached through the hub's proxy. Defined once, run per transport:
 // `local` (the bridge runs hpc-wrap as the service account) and `ssh` (a real sshd is the
 // login node; see e2e-ssh.test.ts).
+import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authorizeKey, ensureUser, pidsMatching, processEnviron, sampleCmdlines, freePort, makeClientKey, startHub, startSlurm, startSshd, type Hub, type Sshd, type SlurmCluster, type UserInfo } from './harness/index.js';
+import { authorizeKey, ensureUser, runOk, pidsMatching, processEnviron, sampleCmdlines, freePort, makeClientKey, startHub, startSlurm, startSshd, type Hub, type Sshd, type SlurmCluster, type UserInfo } from './harness/index.js';
 import { REPO, startBridgeProcess, type BridgeProcess } from './bridge-process.js';
 import { matchBlock, TUNNEL_USER } from './tunnel-fixture.js';
 
@@ -78,20 +79,25 @@ async function clusterTransport(): Promise<Record<string, unknown>> {
  * account, its AuthorizedKeysCommand (the built bundle) reading the bridge's keyset, both in a
  * root-owned directory outside /tmp (sshd refuses world-writable path components).
  */
+const E2E_TUNNEL_USER = 'hpcbridge-tbot';
+
 async function hubHostTunnel(): Promise<Record<string, unknown>> {
-  await ensureUser(TUNNEL_USER);
+  // its own tunnel account, set up as docs/tunnel.md says (no login shell)
+  await ensureUser(E2E_TUNNEL_USER);
+  await runOk(['usermod', '-s', '/usr/sbin/nologin', E2E_TUNNEL_USER]);
   cmdDir = mkdtempSync('/var/lib/hpcb-e2e-');
   chmodSync(cmdDir, 0o755);
   const commandFile = join(cmdDir, 'hpc-bridge-authorized-keys.mjs');
   copyFileSync(join(REPO, 'dist/hpc-bridge-authorized-keys.mjs'), commandFile);
   chmodSync(commandFile, 0o755);
   const keysetFile = join(cmdDir, 'tunnel-keys.json');
-  hubSshd = await startSshd({ dir: join(dir, 'hub-sshd'), extraConfig: matchBlock({ commandFile, keysetFile, apiPort: hub.ports.hub, variant: 'example' }) });
+  const block = matchBlock({ commandFile, keysetFile, apiPort: hub.ports.hub, variant: 'example' }).map((l) => l.replaceAll(TUNNEL_USER, E2E_TUNNEL_USER));
+  hubSshd = await startSshd({ dir: join(dir, 'hub-sshd'), extraConfig: block });
   return {
     enabled: true,
     sshHost: '127.0.0.1',
     sshPort: hubSshd.port,
-    user: TUNNEL_USER,
+    user: E2E_TUNNEL_USER,
     hostKeyFiles: [join(hubSshd.dir, 'ssh_host_ed25519_key.pub')],
     keysetFile,
     keepaliveIntervalSeconds: 5,
@@ -343,6 +349,18 @@ describe(`JupyterHub → bridge (${mode.transport}${mode.tunnel ? ' + tunnel' : 
       const live = new Set((await bridge.api('GET', '/v1/sessions')).json.sessions.filter((x: { state: string }) => !['stopped', 'failed'].includes(x.state)).map((x: { id: string }) => x.id));
       for (const k of keyset.keys) expect(live.has(k.sessionId)).toBe(true);
     }
+  });
+
+  it('doctor checks every link of the chain and finds nothing to fix', async () => {
+    const argv = [join(REPO, 'dist/hpc-bridge.mjs'), '--config', bridgeConfig, 'doctor', '--json', ...(hubSshd ? ['--sshd-config', join(hubSshd.dir, 'sshd_config')] : [])];
+    const out = await new Promise<string>((resolve) => {
+      execFile(process.execPath, argv, { timeout: 60_000 }, (_err, stdout) => resolve(String(stdout)));
+    });
+    const { results } = JSON.parse(out) as { results: { name: string; ok: boolean; detail: string }[] };
+    expect(results.filter((r) => !r.ok)).toEqual([]);
+    const names = results.map((r) => r.name);
+    expect(names).toEqual(expect.arrayContaining(['login node and hpc-wrap', 'hpc-wrap version', 'scheduler', 'JupyterHub API']));
+    if (mode.tunnel) expect(names).toEqual(expect.arrayContaining(['tunnel account', 'AuthorizedKeysCommand', 'sshd Match block', 'tunnel port range']));
   });
 
   it('left no secret in the bridge log and no file outside the escaped user dirs', () => {

@@ -60,8 +60,13 @@ export class TmuxTerminal {
 
   /** The program's exit status once it ended (null while it runs). */
   exitStatus(): number | null {
-    const [dead, status] = this.tmux(['display-message', '-p', '-t', 'w', '#{pane_dead} #{pane_dead_status}']).trim().split(' ');
-    return dead === '1' ? Number(status) : null;
+    // tmux marks the pane dead when the pty closes and records the status when it reaps the
+    // child, a moment later: until one of status/signal is known, keep waiting.
+    const [dead, status, signal] = this.tmux(['display-message', '-p', '-t', 'w', '#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}']).trim().split('|');
+    if (dead !== '1') return null;
+    if (status) return Number(status);
+    if (signal) return 128 + Number(signal);
+    return null;
   }
 
   async waitForExit(timeoutMs = 15_000): Promise<number> {

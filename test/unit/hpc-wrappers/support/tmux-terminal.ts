@@ -3,7 +3,7 @@
 // send-keys, the screen read with capture-pane. The pane stays after the program exits
 // (remain-on-exit) so its last screen and exit status can be read.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export function hasTmux(): boolean {
@@ -31,7 +31,18 @@ export class TmuxTerminal {
   start(argv: string[], cwd: string): void {
     const conf = join(this.dir, 'tmux.conf');
     writeFileSync(conf, 'set -g remain-on-exit on\nset -g history-limit 10000\n');
-    execFileSync('tmux', ['-L', this.socket, '-f', conf, 'new-session', '-d', '-s', 'w', '-x', '200', '-y', '50', '-c', cwd, ...argv], { env: this.env });
+    // tmux 3.3 does not always record a dead pane's exit status (seen: pane_dead 1 with an
+    // empty pane_dead_status), so a small Node wrapper writes it to a file.
+    const recorder = [
+      "const { spawnSync } = require('node:child_process');",
+      "const { writeFileSync } = require('node:fs');",
+      'const [file, cmd, ...args] = process.argv.slice(1);',
+      "const r = spawnSync(cmd, args, { stdio: 'inherit' });",
+      "const code = r.status ?? (r.signal ? 128 + (require('node:os').constants.signals[r.signal] ?? 0) : 255);",
+      'writeFileSync(file, String(code));',
+      'process.exit(code)',
+    ].join('\n'); // no trailing ';': tmux reads an argument ending in ';' as a command separator
+    execFileSync('tmux', ['-L', this.socket, '-f', conf, 'new-session', '-d', '-s', 'w', '-x', '200', '-y', '50', '-c', cwd, process.execPath, '-e', recorder, this.statusFile, ...argv], { env: this.env });
   }
 
   /** Everything printed so far (history included, wrapped lines joined). */
@@ -60,13 +71,11 @@ export class TmuxTerminal {
 
   /** The program's exit status once it ended (null while it runs). */
   exitStatus(): number | null {
-    // tmux marks the pane dead when the pty closes and records the status when it reaps the
-    // child, a moment later: until one of status/signal is known, keep waiting.
-    const [dead, status, signal] = this.tmux(['display-message', '-p', '-t', 'w', '#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}']).trim().split('|');
-    if (dead !== '1') return null;
-    if (status) return Number(status);
-    if (signal) return 128 + Number(signal);
-    return null;
+    return existsSync(this.statusFile) ? Number(readFileSync(this.statusFile, 'utf8')) : null;
+  }
+
+  private get statusFile(): string {
+    return join(this.dir, 'exit-status');
   }
 
   async waitForExit(timeoutMs = 15_000): Promise<number> {

@@ -362,6 +362,8 @@ export class SessionService {
       }
       const url = `http://${addr.host}:${addr.port}${s.servicePrefix.endsWith('/') ? s.servicePrefix : s.servicePrefix + '/'}api`;
       if (await probeServer(url, this.config.status.probeTimeoutSeconds * 1000)) {
+        // the probe went through 127.0.0.1:P, so the tunnel is up even if the report predates it
+        if (s.tunnelPort !== null) this.announceTunnel(s, 'up');
         this.store.update(s.id, { state: 'ready', message: 'Ready' });
         this.emit(s.id, 'ready', `Your server is ready on ${s.node ?? addr.host}`);
         this.log.info({ session: s.id, node: s.node }, 'session ready');

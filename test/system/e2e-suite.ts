@@ -222,7 +222,11 @@ describe(`JupyterHub → bridge (${mode.transport}${mode.tunnel ? ' + tunnel' : 
         expect(status.tunnel).toBe('up');
         expect(status.port).not.toBe(s.port); // the node-side port is another one
       }
-      expect(events.map((e) => e.message ?? '').join('\n')).toMatch(/Tunnel up/);
+      // reported as a progress event by the bridge (the hub's stream may end at "ready" before
+      // its last poll of the bridge's events, so read them at the source)
+      const alice = await sessionOf('alice');
+      const bridgeEvents = (await bridge.api('GET', `/v1/sessions/${alice.id}/events`)).json.events as { message: string }[];
+      expect(bridgeEvents.map((e) => e.message).join('\n')).toMatch(/Tunnel up/);
     }
 
     const text = events.map((e) => e.message ?? '').join('\n');

@@ -1,6 +1,6 @@
 // Starts a real bridge in-process on a temp dir: SQLite store, local transport, the built
 // hpc-wrap bundle with the `fork` scheduler. Logs are captured so tests can scan them.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
@@ -64,7 +64,10 @@ export async function startBridgeFixture(hub: Record<string, unknown> = {}, hpc:
     ...files,
     logs: () => logText,
     auth: { Authorization: `Bearer ${bridge.token}` },
-    close: () => bridge.close(),
+    async close() {
+      await bridge.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 

@@ -1,101 +1,86 @@
 // The bridge as a real process, killed with SIGKILL mid-spawn and started again.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO, STAND_IN_SERVER, waitFor, writeConfigs } from '../../support/bridge-fixture.js';
+import { STAND_IN_SERVER, waitFor, writeConfigs } from '../../support/bridge-fixture.js';
+import { startBridgeProcess, type BridgeProcess } from '../../system/bridge-process.js';
 import { freePort } from '../../system/harness/ports.js';
 
-const children: ChildProcess[] = [];
-const call = async (url: string, init?: RequestInit): Promise<any> => (await fetch(url, init)).json();
-afterAll(() => {
-  for (const c of children) c.kill('SIGKILL');
+const started: BridgeProcess[] = [];
+afterAll(async () => {
+  for (const b of started) await b.kill('SIGKILL');
 });
 
-function startBridgeProcess(config: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(REPO, 'dist/hpc-bridge.mjs'), '--config', config, 'serve'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let err = '';
-    child.stderr!.on('data', (d) => {
-      err += String(d);
-      if (err.includes('listening on')) resolve(child);
-    });
-    child.once('exit', (code) => reject(new Error(`bridge exited (${code}): ${err}`)));
-  });
+/** A bridge on its own temp dir and port; start() may be called again after a kill. */
+async function bridgeHome() {
+  const dir = mkdtempSync(join(tmpdir(), 'hpc-bridge-restart-'));
+  const port = await freePort();
+  const { bridgeConfig, workDir } = writeConfigs(dir, { listen: { host: '127.0.0.1', port } });
+  const start = async () => {
+    const b = await startBridgeProcess({ config: bridgeConfig, port, tokenFile: join(dir, 'token') });
+    started.push(b);
+    return b;
+  };
+  return { workDir, start };
+}
+
+async function until(bridge: BridgeProcess, id: string, state: string) {
+  return waitFor(
+    state,
+    async () => {
+      const s = (await bridge.api('GET', `/v1/sessions/${id}`)).json;
+      if (s.state === 'failed' && state !== 'failed') throw new Error(s.message);
+      return s.state === state ? s : undefined;
+    },
+    30_000,
+  );
 }
 
 describe('restart recovery', () => {
   it('a bridge killed with SIGKILL mid-spawn resumes: the session becomes ready, no duplicate job, same session for the same key', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hpc-bridge-restart-'));
-    const port = await freePort();
-    const { bridgeConfig, workDir } = writeConfigs(dir, { listen: { host: '127.0.0.1', port } });
-    const base = `http://127.0.0.1:${port}`;
-
-    let bridge = await startBridgeProcess(bridgeConfig);
-    const token = readFileSync(join(dir, 'token'), 'utf8').trim();
-    const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Idempotency-Key': 'spawn-42' };
-    const payload = JSON.stringify({
+    const home = await bridgeHome();
+    let bridge = await home.start();
+    const key = { 'Idempotency-Key': 'spawn-42' };
+    const payload = {
       user: 'alice',
       env: { JUPYTERHUB_SERVICE_PREFIX: '/user/alice/', JUPYTERHUB_API_TOKEN: 'secret-for-alice' },
       command: [process.execPath, STAND_IN_SERVER, '--delay-ms', '1500'],
-    });
-    const first = await call(`${base}/v1/sessions`, { method: 'POST', headers, body: payload });
+    };
+    const first = (await bridge.api('POST', '/v1/sessions', payload, key)).json;
     expect(first.state).toBe('submitting');
 
     // Kill it while the job is submitted but the server is not yet ready.
-    await waitFor('job submitted', async () => {
-      const s = await call(`${base}/v1/sessions/${first.id}`, { headers });
-      return s.jobId ? s : undefined;
-    });
-    bridge.kill('SIGKILL');
-    await new Promise((r) => bridge.once('exit', r));
+    await waitFor('job submitted', async () => ((await bridge.api('GET', `/v1/sessions/${first.id}`)).json.jobId ? true : undefined));
+    await bridge.kill('SIGKILL');
 
-    bridge = await startBridgeProcess(bridgeConfig);
-    const ready = await waitFor('ready after restart', async () => {
-      const s = await call(`${base}/v1/sessions/${first.id}`, { headers });
-      if (s.state === 'failed') throw new Error(s.message);
-      return s.state === 'ready' ? s : undefined;
-    }, 30_000);
+    bridge = await home.start();
+    const ready = await until(bridge, first.id, 'ready');
     expect((await fetch(`${ready.url}/user/alice/api`)).status).toBe(200);
 
-    const again = await fetch(`${base}/v1/sessions`, { method: 'POST', headers, body: payload });
+    const again = await bridge.api('POST', '/v1/sessions', payload, key);
     expect(again.status).toBe(200);
-    expect(((await again.json()) as { id: string }).id).toBe(first.id);
+    expect(again.json.id).toBe(first.id);
 
-    const jobs = readdirSync(join(workDir, 'jobs'));
-    expect(jobs).toHaveLength(1);
+    expect(readdirSync(join(home.workDir, 'jobs'))).toHaveLength(1);
 
-    await fetch(`${base}/v1/sessions/${first.id}`, { method: 'DELETE', headers });
-    await waitFor('stopped', async () => ((await call(`${base}/v1/sessions/${first.id}`, { headers })).state === 'stopped' ? true : undefined));
-    bridge.kill('SIGTERM');
+    await bridge.api('DELETE', `/v1/sessions/${first.id}`);
+    await until(bridge, first.id, 'stopped');
+    await bridge.kill('SIGTERM');
   });
 
   it('a bridge killed before the submit finished submits exactly once after restart', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hpc-bridge-restart-'));
-    const port = await freePort();
-    const { bridgeConfig, workDir } = writeConfigs(dir, { listen: { host: '127.0.0.1', port } });
-    const base = `http://127.0.0.1:${port}`;
-    let bridge = await startBridgeProcess(bridgeConfig);
-    const token = readFileSync(join(dir, 'token'), 'utf8').trim();
-    const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
-    const created = await call(`${base}/v1/sessions`, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({ user: 'bob', env: { JUPYTERHUB_SERVICE_PREFIX: '/user/bob/' }, command: [process.execPath, STAND_IN_SERVER] }),
-      });
-    bridge.kill('SIGKILL'); // right after the row was committed; startjob may or may not have run
-    await new Promise((r) => bridge.once('exit', r));
-    bridge = await startBridgeProcess(bridgeConfig);
-    await waitFor('ready after restart', async () => {
-      const s = await call(`${base}/v1/sessions/${created.id}`, { headers });
-      if (s.state === 'failed') throw new Error(s.message);
-      return s.state === 'ready' ? s : undefined;
-    }, 30_000);
-    expect(readdirSync(join(workDir, 'jobs'))).toHaveLength(1);
-    await fetch(`${base}/v1/sessions/${created.id}`, { method: 'DELETE', headers });
-    await waitFor('stopped', async () => ((await call(`${base}/v1/sessions/${created.id}`, { headers })).state === 'stopped' ? true : undefined));
-    bridge.kill('SIGTERM');
+    const home = await bridgeHome();
+    let bridge = await home.start();
+    const created = (
+      await bridge.api('POST', '/v1/sessions', { user: 'bob', env: { JUPYTERHUB_SERVICE_PREFIX: '/user/bob/' }, command: [process.execPath, STAND_IN_SERVER] })
+    ).json;
+    await bridge.kill('SIGKILL'); // right after the row was committed; startjob may or may not have run
+    bridge = await home.start();
+    await until(bridge, created.id, 'ready');
+    expect(readdirSync(join(home.workDir, 'jobs'))).toHaveLength(1);
+    await bridge.api('DELETE', `/v1/sessions/${created.id}`);
+    await until(bridge, created.id, 'stopped');
+    await bridge.kill('SIGTERM');
   });
 });

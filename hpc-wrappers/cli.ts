@@ -13,7 +13,7 @@ import { configImportCommand, logsCommand, wizardCommand } from './operator-comm
 import { forkRun } from './schedulers/fork-supervisor.js';
 import { startEnv } from './start-env/start-env.js';
 import { BATCHSPAWNER_SINGLEUSER, BATCHSPAWNER_SINGLEUSER_USAGE, batchspawnerSingleuser, parseSingleuserArgs, type SingleuserArgs } from './batchspawner-singleuser.js';
-import { MAX_REQUEST_BYTES } from './startjob/request-schema.js';
+import { MAX_REQUEST_BYTES } from '../contract/startjob.js';
 import { readBounded } from './startjob/stdin.js';
 import { startJob } from './startjob/startjob.js';
 

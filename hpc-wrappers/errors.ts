@@ -1,14 +1,9 @@
-// The error every hpc-wrap command reports: a code from docs/contracts.md §2 and a
-// message that says what to do. The code decides the exit status.
+// The error every hpc-wrap command reports: a code from contract/errors.ts and a message
+// that says what to do. The code decides the exit status.
+import { EXIT_CODES, type ErrorCode, type ErrorDocument } from '../contract/errors.js';
 
-export type ErrorCode = 'invalid' | 'maintenance' | 'scheduler' | 'internal';
-
-export const EXIT_CODES: Record<ErrorCode, number> = {
-  internal: 1,
-  invalid: 2,
-  maintenance: 3,
-  scheduler: 4,
-};
+export type { ErrorCode } from '../contract/errors.js';
+export { EXIT_CODES } from '../contract/errors.js';
 
 export class WrapError extends Error {
   constructor(
@@ -32,6 +27,6 @@ export function asWrapError(err: unknown): WrapError {
 }
 
 /** The JSON document printed on stdout for a failure. */
-export function errorDocument(err: WrapError): { error: { code: ErrorCode; message: string } } {
+export function errorDocument(err: WrapError): ErrorDocument {
   return { error: { code: err.code, message: err.message } };
 }

@@ -1,24 +1,15 @@
 // `hpc-wrap jobstate ID...` (docs/contracts.md §3): one scheduler call for all ids,
 // completed from each run dir (server phase, exit status, output tail).
-import { validateJobId } from '../config/names.js';
+import { validateJobId } from '../contract/names.js';
 import type { CommandContext } from './command-context.js';
 import { WrapError } from './errors.js';
 import { isRecord, readJsonOrNull } from './json-files.js';
 import type { Layout } from './layout.js';
-import { readCancelledAt, readExitRecord, readServerStatus, tailLines, type ExitRecord, type ServerStatus } from './run-dir-files.js';
-import { emptyStatus, type JobState, type SchedulerJobStatus } from './schedulers/types.js';
+import { readCancelledAt, readExitRecord, readServerStatus, tailLines, type ExitRecord } from './run-dir-files.js';
+import { emptyStatus, type SchedulerJobStatus } from './schedulers/types.js';
+import { FINISHED_JOB_STATES, type JobReport, type JobStateReport } from '../contract/jobstate.js';
 
-export interface JobReport extends SchedulerJobStatus {
-  server: ServerStatus | null;
-  outputTail: string | null;
-}
-
-export interface JobStateReport {
-  scheduler: { name: string; reachable: boolean; error: string | null };
-  jobs: Record<string, JobReport>;
-}
-
-const FINISHED: ReadonlySet<JobState> = new Set(['done', 'failed', 'cancelled']);
+const FINISHED = FINISHED_JOB_STATES;
 
 export function validateJobIds(ids: readonly string[]): string[] {
   const out: string[] = [];

@@ -3,7 +3,7 @@
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { join, relative, resolve, isAbsolute } from 'node:path';
 import type { HpcWrapConfig } from '../config/schema.js';
-import { escapeName, validateJobId } from '../config/names.js';
+import { escapeName, validateJobId } from '../contract/names.js';
 
 export interface SessionPaths {
   userDir: string;
@@ -107,4 +107,9 @@ export function ensureDir(dir: string, mode: number, { enforce = true, parentMod
     }
   }
   if (enforce || !existed) chmodSync(dir, mode);
+}
+
+/** The scheduler's job name for a user's server: the prefix and the escaped name, never cut (cutting would merge users). */
+export function jobNameFor(prefix: string, user: string): string {
+  return `${prefix}-${escapeName(user)}`;
 }

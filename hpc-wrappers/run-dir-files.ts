@@ -4,23 +4,9 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { isRecord, readJsonOrNull, writeJsonAtomic } from './json-files.js';
 import { runDirPaths } from './layout.js';
+import { SERVER_PHASES as PHASES, TUNNEL_STATES, type ServerPhase, type ServerStatus, type TunnelState } from '../contract/jobstate.js';
 
-export type ServerPhase = 'environment' | 'starting' | 'listening' | 'exited';
-const PHASES: readonly ServerPhase[] = ['environment', 'starting', 'listening', 'exited'];
-
-export type TunnelState = 'connecting' | 'up' | 'down';
-const TUNNEL_STATES: readonly TunnelState[] = ['connecting', 'up', 'down'];
-
-export interface ServerStatus {
-  phase: ServerPhase;
-  host: string | null;
-  port: number | null;
-  message: string | null;
-  /** The tunnel agent's state (null: the job has no tunnel); written by the tunnel step. */
-  tunnel?: TunnelState | null;
-  /** The tunnel's last connection error (no secrets), or null. */
-  tunnelLastError?: string | null;
-}
+export type { ServerPhase, ServerStatus, TunnelState } from '../contract/jobstate.js';
 
 export interface ExitRecord {
   exitCode: number | null;

@@ -1,6 +1,6 @@
 // Which WebDAV URL a session mounts and where: used by startjob (to refuse a bad request
 // before anything is submitted) and by start-env's WebDAV step (to mount it).
-import { escapeName } from '../config/names.js';
+import { escapeName } from '../contract/names.js';
 import type { WebdavConfig } from '../config/schema-webdav.js';
 
 export function expandUserPlaceholders(template: string, user: string): string {

@@ -2,7 +2,7 @@
 // the workload manager's commands, the hub API and tunnel, homes, logging, accounting.
 // Option names of both generations (jh_config and jh_config.ini) are listed together.
 import { basename } from 'node:path';
-import { validateUsername } from '../../config/names.js';
+import { validateUsername } from '../../contract/names.js';
 import { parseBool, splitCommand, type LegacyOption } from './legacy-options.js';
 import { changed, hpc, hub, mapped, notMapped, notNeeded, runtimeOnly, trimSlash, type Handler, type Outcome } from './map-context.js';
 

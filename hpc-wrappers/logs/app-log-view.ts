@@ -5,7 +5,7 @@
 // user's jobs (jobs/<id>.json says whose a job is).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isSessionId } from '../../config/names.js';
+import { isSessionId } from '../../contract/names.js';
 import { isRecord } from '../json-files.js';
 import type { Layout } from '../layout.js';
 

@@ -3,7 +3,7 @@
 // id, or the newest session of a user); --follow keeps printing new lines until Ctrl-C.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { NameError, validateJobId, validateUsername } from '../../config/names.js';
+import { NameError, validateJobId, validateUsername } from '../../contract/names.js';
 import type { CommandContext } from '../command-context.js';
 import { WrapError } from '../errors.js';
 import { isRecord, readJsonOrNull } from '../json-files.js';

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { HpcWrapConfig } from '../../config/schema.js';
-import { escapeName } from '../../config/names.js';
+import { escapeName } from '../../contract/names.js';
 
 export const overlayPlanSchema = z.object({
   /** auto: the user's own image, created on first use, mounted writable; spec: one shared image, read-only. */

@@ -3,7 +3,7 @@
 // squeue parser. Job ids are what `sbatch --parsable` prints: `123`, or `123;cluster`
 // on a multi-cluster site; squeue/scancel then get `--clusters=<cluster>`.
 import type { Resources, SlurmSchedulerConfig } from '../../config/schema.js';
-import { validateJobId } from '../../config/names.js';
+import { validateJobId } from '../../contract/names.js';
 import { WrapError } from '../errors.js';
 import { runArgv, schedulerMessage, type CommandResult } from './run-command.js';
 import { indexRows, parseSqueue, SQUEUE_FORMAT, statusFor } from './squeue-parser.js';
@@ -64,7 +64,14 @@ export const slurmDialect = {
   forgotten: /Invalid job id specified/i,
   /** scancel of a job that is already over. */
   alreadyOver: /Invalid job id specified|already completing or completed|Job has already finished/i,
+  /** The controller did not answer (an outage or a restart): transient, the bridge retries. */
+  unreachable: /Unable to contact slurm controller|Socket timed out on send\/recv|backup controller in standby mode|Transport endpoint is not connected/i,
 };
+
+/** `unreachable` when sbatch/scancel did not get an answer from the controller, else `scheduler` (it answered: no). */
+function failureCode(r: CommandResult): 'unreachable' | 'scheduler' {
+  return r.timedOut || slurmDialect.unreachable.test(r.stderr) ? 'unreachable' : 'scheduler';
+}
 
 export class SlurmAdapter implements SchedulerAdapter {
   readonly name = 'slurm';
@@ -78,7 +85,10 @@ export class SlurmAdapter implements SchedulerAdapter {
   async submit(job: JobSubmission): Promise<{ jobId: string }> {
     const argv = [...this.cfg.submit, ...slurmDialect.submitArgs(job)];
     const r = await runArgv(argv, { env: { ...this.cfg.env, ...job.env }, timeoutMs: this.cfg.timeoutSeconds * 1000 });
-    if (!r.ok) throw new WrapError('scheduler', `sbatch refused the job: ${schedulerMessage(r)}`);
+    if (!r.ok) {
+      const code = failureCode(r);
+      throw new WrapError(code, code === 'unreachable' ? `the Slurm controller did not answer sbatch: ${schedulerMessage(r)}` : `sbatch refused the job: ${schedulerMessage(r)}`);
+    }
     const id = slurmDialect.parseSubmit(r.stdout);
     if (!id) throw new WrapError('scheduler', `sbatch printed no job id (is --parsable in scheduler.submit?): ${JSON.stringify(r.stdout.slice(0, 200))}`);
     return { jobId: validateJobId(id) };
@@ -113,7 +123,7 @@ export class SlurmAdapter implements SchedulerAdapter {
   async cancel(id: string): Promise<void> {
     const r = await this.run([...this.cfg.cancel, ...slurmDialect.cancelArgs(validateJobId(id))]);
     if (r.ok || (!r.timedOut && slurmDialect.alreadyOver.test(r.stderr))) return;
-    throw new WrapError('scheduler', `scancel failed for job ${id}: ${schedulerMessage(r)}`);
+    throw new WrapError(failureCode(r), `scancel failed for job ${id}: ${schedulerMessage(r)}`);
   }
 
   describe() {

@@ -1,8 +1,9 @@
 // The one interface between hpc-wrap's commands and a batch system. An adapter turns a
 // generic job description into its scheduler's CLI and maps its states onto JobState.
 import type { Resources } from '../../config/schema.js';
+import type { JobState } from '../../contract/jobstate.js';
 
-export type JobState = 'pending' | 'running' | 'completing' | 'done' | 'failed' | 'cancelled' | 'unknown';
+export type { JobState } from '../../contract/jobstate.js';
 
 export interface JobSubmission {
   /** Job name shown by the scheduler (prefix + escaped user; no user-controlled text). */

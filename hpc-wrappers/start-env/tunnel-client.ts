@@ -6,7 +6,7 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { TunnelState } from '../run-dir-files.js';
-import type { TunnelSpec } from '../startjob/tunnel-spec.js';
+import type { TunnelSpec } from '../../contract/tunnel.js';
 import { tunnelHostKeys, type TunnelHostKeys } from './tunnel-host-key.js';
 import { batchingSocket, splice } from './tunnel-pipe.js';
 

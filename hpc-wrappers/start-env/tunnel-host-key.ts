@@ -9,7 +9,7 @@ import {
   keyBlobType,
   parseKnownHosts,
   type KnownHostEntry,
-} from '../../hub-bridge/transport/known-hosts.js';
+} from '../../contract/known-hosts.js';
 
 export interface TunnelHostKeys {
   /** ssh2 hostVerifier: true only for a trusted key; a refusal message goes to onRefused. */

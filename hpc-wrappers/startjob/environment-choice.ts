@@ -7,7 +7,7 @@ import { WrapError } from '../errors.js';
 import { ensureDir } from '../layout.js';
 import { overlayLocation, planOverlay } from '../overlay/overlay-plan.js';
 import type { JobDescription } from './job-description.js';
-import type { StartJobRequest } from './request-schema.js';
+import type { StartJobRequest } from '../../contract/startjob.js';
 
 export type EnvironmentChoice = Pick<JobDescription, 'environment' | 'gpus' | 'overlay'>;
 

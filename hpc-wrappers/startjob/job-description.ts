@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { environmentSchema } from '../../config/schema-environment.js';
 import { overlayPlanSchema } from '../overlay/overlay-plan.js';
-import { tunnelSpecSchema } from './tunnel-spec.js';
+import { tunnelSpecSchema } from '../../contract/tunnel.js';
 import { webdavCredentialsSchema, webdavSchema } from '../../config/schema-webdav.js';
 
 export const jobDescriptionSchema = z.object({

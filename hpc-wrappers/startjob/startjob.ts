@@ -3,27 +3,21 @@
 // session, record the job id, print {jobId, sessionId, runDir}.
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { escapeName } from '../../config/names.js';
 import { resourcesSchema } from '../../config/schema.js';
 import type { CommandContext } from '../command-context.js';
 import { WrapError } from '../errors.js';
 import { unlinkQuiet, writeFileAtomic, writeJsonAtomic } from '../json-files.js';
-import { ensureDir, type SessionPaths } from '../layout.js';
+import { ensureDir, jobNameFor, type SessionPaths } from '../layout.js';
 import { selfCommand } from '../self-command.js';
 import type { JobSubmission } from '../schedulers/types.js';
 import { renderBatchScript } from './batch-script.js';
 import type { JobDescription } from './job-description.js';
-import { describeIssues, startJobRequestSchema, type StartJobRequest } from './request-schema.js';
+import { describeIssues, startJobRequestSchema, type StartJobRequest, type StartJobResult } from '../../contract/startjob.js';
 import { acquireSessionLock } from './session-lock.js';
 import { chooseEnvironment, prepareOverlayDirectory, type EnvironmentChoice } from './environment-choice.js';
-import { splitTunnelRequest } from './tunnel-spec.js';
+import { splitTunnelRequest } from '../../contract/tunnel.js';
 import { checkWebdavRequest } from './webdav-request.js';
 
-export interface StartJobResult {
-  jobId: string;
-  sessionId: string;
-  runDir: string;
-}
 
 export function parseStartJobRequest(text: string): StartJobRequest {
   if (!text.trim()) throw new WrapError('invalid', 'stdin is empty: startjob expects one JSON document (docs/contracts.md §2)');
@@ -101,7 +95,7 @@ function submission(ctx: CommandContext, req: StartJobRequest, paths: SessionPat
   const env: Record<string, string> = { HPC_WRAP_RUN_DIR: paths.runDir };
   if (ctx.configPath) env.HPC_WRAP_CONFIG = ctx.configPath;
   return {
-    name: `${ctx.config.job.namePrefix}-${escapeName(req.user)}`.slice(0, 200),
+    name: jobNameFor(ctx.config.job.namePrefix, req.user),
     scriptPath: paths.jobScript,
     outputPath: paths.outputLog,
     chdir: req.script ? null : (home ?? paths.runDir),

@@ -3,7 +3,7 @@
 import type { WebdavConfig } from '../../config/schema-webdav.js';
 import { WrapError } from '../errors.js';
 import { resolveWebdavUrl } from '../webdav-target.js';
-import type { StartJobRequest } from './request-schema.js';
+import type { StartJobRequest } from '../../contract/startjob.js';
 
 export function checkWebdavRequest(cfg: WebdavConfig, req: Pick<StartJobRequest, 'webdav' | 'user'>): void {
   if (!req.webdav) return;

@@ -5,7 +5,7 @@
 // The hub-side answers belong to hub-bridge.yaml, the file of the hub host.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { validateUsername } from '../../config/names.js';
+import { validateUsername } from '../../contract/names.js';
 import {
   checkCommand,
   checkCreatableDir,

@@ -2,7 +2,7 @@
 // SessionService; reads come from the store, never from the scheduler.
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import { isSessionId } from '../../config/names.js';
+import { isSessionId } from '../../contract/names.js';
 import { RequestError, type CreateSessionInput, type SessionService } from '../sessions/session-service.js';
 import { SESSION_STATES, sessionView, TERMINAL_EVENTS, type SessionEvent, type SessionState } from '../sessions/types.js';
 import type { SessionStore } from '../store/session-store.js';

@@ -1,40 +1,12 @@
 // The bridge's only way to the cluster: run `hpc-wrap startjob | jobstate | killjob`
 // through the transport and read their JSON (docs/contracts.md §2-4).
-import { z } from 'zod';
+import { errorDocumentSchema, REFUSAL_CODES, type ErrorCode } from '../../contract/errors.js';
+import { jobStateReportSchema, type JobStateReport } from '../../contract/jobstate.js';
+import { killJobResultSchema } from '../../contract/killjob.js';
+import { startJobResultSchema, type StartJobInput, type StartJobResult } from '../../contract/startjob.js';
 import { TransportError, type Transport } from '../transport/types.js';
-import type { TunnelDocument } from '../tunnel/tunnel-registry.js';
 
-const jobStateSchema = z.enum(['pending', 'running', 'completing', 'done', 'failed', 'cancelled', 'unknown']);
-
-const jobStatusSchema = z.object({
-  state: jobStateSchema,
-  node: z.string().nullable().optional(),
-  reason: z.string().nullable().optional(),
-  position: z.number().nullable().optional(),
-  estimatedStart: z.string().nullable().optional(),
-  exitCode: z.number().nullable().optional(),
-  server: z
-    .object({
-      phase: z.string(),
-      host: z.string().nullable().optional(),
-      port: z.number().nullable().optional(),
-      message: z.string().nullable().optional(),
-      tunnel: z.string().nullable().optional(),
-    })
-    .nullable()
-    .optional(),
-  outputTail: z.string().nullable().optional(),
-});
-export type JobStatus = z.infer<typeof jobStatusSchema>;
-
-const jobStateOutput = z.object({
-  scheduler: z.object({ name: z.string(), reachable: z.boolean(), error: z.string().nullable().optional() }),
-  jobs: z.record(z.string(), jobStatusSchema),
-});
-export type JobStateReport = z.infer<typeof jobStateOutput>;
-
-const errorOutput = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
-
+export type { JobReport as JobStatus, JobStateReport } from '../../contract/jobstate.js';
 /** hpc-wrap ran and refused (invalid input, maintenance, scheduler said no): not transient. */
 export class HpcWrapRefusal extends Error {
   constructor(
@@ -46,21 +18,15 @@ export class HpcWrapRefusal extends Error {
   }
 }
 
-export interface StartJobDocument {
-  version: 1;
-  sessionId: string;
-  user: string;
-  serverName: string;
-  env: Record<string, string>;
-  command: string[];
-  resources: Record<string, unknown> | null;
-  script: string | null;
-  /** Name of a software environment in hpc-wrap.yaml; null = its default. */
-  environment: string | null;
-  /** WebDAV credentials from the spawn (SECRET: spool secrets file only). */
-  webdav: { url?: string; username: string; password: string } | null;
-  /** The notebook tunnel; privateKey is SECRET (spool secrets file only). */
-  tunnel: TunnelDocument | null;
+/** The startjob document as the bridge builds it (contract/startjob.ts validates it on both sides). */
+export type StartJobDocument = StartJobInput;
+
+/** hpc-wrap ran, but the scheduler did not answer (a transient outage): retry until the spawn's deadline. */
+export class SchedulerUnreachableError extends TransportError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SchedulerUnreachableError';
+  }
 }
 
 function parseJson(stdout: string): unknown {
@@ -87,10 +53,12 @@ export class HpcWrapClient {
   private async call(args: string[], stdin?: string, asUser?: string): Promise<unknown> {
     const r = await this.transport.run([...this.hpcWrap, ...args], { stdin, timeoutMs: this.timeoutMs, ...(asUser ? { asUser } : {}) });
     const out = parseJson(r.stdout);
-    const err = errorOutput.safeParse(out);
+    const err = errorDocumentSchema.safeParse(out);
     if (err.success) {
-      if (err.data.error.code === 'internal') throw new TransportError(`hpc-wrap ${args[0]}: ${err.data.error.message}`);
-      throw new HpcWrapRefusal(err.data.error.code, err.data.error.message);
+      const { code, message } = err.data.error;
+      if (REFUSAL_CODES.has(code as ErrorCode)) throw new HpcWrapRefusal(code, message);
+      if (code === 'unreachable') throw new SchedulerUnreachableError(`hpc-wrap ${args[0]}: ${message}`);
+      throw new TransportError(`hpc-wrap ${args[0]}: ${message}`);
     }
     if (r.exitCode !== 0 || out === undefined) {
       const detail = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-5).join('\n');
@@ -99,16 +67,16 @@ export class HpcWrapClient {
     return out;
   }
 
-  async startJob(doc: StartJobDocument): Promise<{ jobId: string }> {
+  async startJob(doc: StartJobDocument): Promise<StartJobResult> {
     const out = await this.call(['startjob'], JSON.stringify(doc), doc.user);
-    const parsed = z.object({ jobId: z.string().min(1) }).safeParse(out);
+    const parsed = startJobResultSchema.safeParse(out);
     if (!parsed.success) throw new TransportError(`hpc-wrap startjob printed no job id`);
     return parsed.data;
   }
 
   async jobState(ids: string[]): Promise<JobStateReport> {
     const out = await this.call(['jobstate', ...ids]);
-    const parsed = jobStateOutput.safeParse(out);
+    const parsed = jobStateReportSchema.safeParse(out);
     if (!parsed.success) throw new TransportError(`hpc-wrap jobstate printed unexpected output: ${parsed.error.message}`);
     return parsed.data;
   }
@@ -119,6 +87,7 @@ export class HpcWrapClient {
   }
 
   async killJob(id: string, asUser?: string): Promise<void> {
-    await this.call(['killjob', id], undefined, asUser);
+    const out = await this.call(['killjob', id], undefined, asUser);
+    if (!killJobResultSchema.safeParse(out).success) throw new TransportError('hpc-wrap killjob printed unexpected output');
   }
 }

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { HubBridgeConfig, Profile } from '../../config/schema.js';
-import { validateServerName, validateUsername, NameError } from '../../config/names.js';
+import { validateServerName, validateUsername, NameError } from '../../contract/names.js';
 import { HpcWrapRefusal, type HpcWrapClient, type JobStatus, type StartJobDocument } from '../cluster/hpc-wrap-client.js';
 import type { SessionStore } from '../store/session-store.js';
 import { tunnelDocument, type TunnelKeyRegistry } from '../tunnel/tunnel-registry.js';

@@ -5,7 +5,8 @@ export type SessionState = (typeof SESSION_STATES)[number];
 export const TERMINAL_STATES: readonly SessionState[] = ['stopped', 'failed'];
 export const isTerminal = (s: SessionState) => TERMINAL_STATES.includes(s);
 
-export type JobState = 'pending' | 'running' | 'completing' | 'done' | 'failed' | 'cancelled' | 'unknown';
+export type { JobState } from '../../contract/jobstate.js';
+import type { JobState } from '../../contract/jobstate.js';
 
 export interface Session {
   id: string;

@@ -2,7 +2,8 @@
 // KnownHosts file, the refusal messages (which say what to do), and fetching a server's
 // key once for `hpc-bridge cluster trust`.
 import ssh2 from 'ssh2';
-import { algorithmsForKeyType, fingerprint, keyBlobType, type HostKeyCheck, type KnownHosts } from './known-hosts.js';
+import { algorithmsForKeyType, fingerprint, keyBlobType, type HostKeyCheck } from '../../contract/known-hosts.js';
+import type { KnownHosts } from './known-hosts-file.js';
 import { TransportError } from './types.js';
 
 export interface HostKeyTarget {

@@ -11,9 +11,9 @@
 import { readFileSync, statSync } from 'node:fs';
 import ssh2 from 'ssh2';
 import type { Client, ClientChannel, SFTPWrapper } from 'ssh2';
-import { validateUsername } from '../../config/names.js';
+import { validateUsername } from '../../contract/names.js';
 import type { SshTransportConfig } from '../../config/schema.js';
-import { KnownHosts } from './known-hosts.js';
+import { KnownHosts } from './known-hosts-file.js';
 import { SshConnectionPool, type SshLease, type SshPoolStats } from './ssh-connection-pool.js';
 import { hostKeyAlgorithms, makeHostVerifier, type HostKeyTarget } from './ssh-host-key.js';
 import { remoteCommand } from './ssh-quote.js';

@@ -2,7 +2,8 @@
 // and record it in cluster.transport.knownHostsFile only when the admin confirmed it
 // (--fingerprint that matches, or --yes). A changed key is never replaced here.
 import type { SshTransportConfig } from '../../config/schema.js';
-import { fingerprint, keyBlobType, KnownHosts } from './known-hosts.js';
+import { fingerprint, keyBlobType } from '../../contract/known-hosts.js';
+import { KnownHosts } from './known-hosts-file.js';
 import { fetchHostKey, refusalMessage, trustCommand, type HostKeyTarget } from './ssh-host-key.js';
 
 export interface TrustOptions {

@@ -1,7 +1,7 @@
 // Name escaping as startjob uses it, and the quoting of the rendered batch script.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { escapeName, unescapeName, validateUsername } from '../../../config/names.js';
+import { escapeName, unescapeName, validateUsername } from '../../../contract/names.js';
 import { Layout } from '../../../hpc-wrappers/layout.js';
 import { renderBatchScript, shQuote } from '../../../hpc-wrappers/startjob/batch-script.js';
 

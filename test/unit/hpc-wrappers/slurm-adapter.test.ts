@@ -165,13 +165,13 @@ describe('slurm startjob and killjob', () => {
     const { ws } = slurmWorkspace({ submit: 'sbatch/controller-down' });
     const req = startRequest();
     const r = await ws.wrap.run(['startjob'], { input: JSON.stringify(req) });
-    expect(r.code).toBe(4);
-    expect(r.json).toMatchObject({ error: { code: 'scheduler', message: expect.stringContaining('Unable to contact slurm controller') } });
+    expect(r.code).toBe(5); // unreachable: transient, the bridge retries (a refusal would be 4)
+    expect(r.json).toMatchObject({ error: { code: 'unreachable', message: expect.stringContaining('Unable to contact slurm controller') } });
     const runDir = join(ws.workDir, 'users', 'alice', 'sessions', req.sessionId as string);
     expect(existsSync(join(runDir, 'spool', 'secrets.json'))).toBe(false);
     expect(existsSync(join(runDir, 'jobid'))).toBe(false);
     expect(existsSync(join(runDir, 'submit.lock'))).toBe(false);
-    expect(readFileSync(ws.logFile, 'utf8')).toContain('"code":"scheduler"');
+    expect(readFileSync(ws.logFile, 'utf8')).toContain('"code":"unreachable"');
   });
 
   it('keeps the cluster part of a job id and passes --clusters to squeue and scancel', async () => {
@@ -188,7 +188,7 @@ describe('slurm startjob and killjob', () => {
   it('exits 4 when scancel cannot reach the controller', async () => {
     const { ws } = slurmWorkspace({ cancel: 'scancel/controller-down' });
     const r = await ws.wrap.run(['killjob', '4']);
-    expect(r.code).toBe(4);
-    expect(r.json).toMatchObject({ error: { code: 'scheduler', message: expect.stringContaining('Unable to contact slurm controller') } });
+    expect(r.code).toBe(5);
+    expect(r.json).toMatchObject({ error: { code: 'unreachable', message: expect.stringContaining('Unable to contact slurm controller') } });
   });
 });

@@ -13,7 +13,7 @@ import {
   keyBlobType,
   knownHostsLine,
   parseKnownHosts,
-} from '../../../hub-bridge/transport/known-hosts.js';
+} from '../../../contract/known-hosts.js';
 import { remoteCommand, shellQuote } from '../../../hub-bridge/transport/ssh-quote.js';
 import { TransportError } from '../../../hub-bridge/transport/types.js';
 

@@ -1,10 +1,10 @@
 // The stdin document of `hpc-wrap startjob` (docs/contracts.md §2). Everything in it is
 // hostile until this schema accepts it. Issue messages never echo values: `env` is secret.
 import { z } from 'zod';
-import { resourcesSchema } from '../../config/schema.js';
-import { NameError, validateServerName, validateSessionId, validateUsername } from '../../config/names.js';
-import { tunnelRequestSchema } from './tunnel-spec.js';
-import { webdavCredentialsSchema } from '../../config/schema-webdav.js';
+import { resourcesSchema } from '../config/schema.js';
+import { NameError, validateServerName, validateSessionId, validateUsername } from './names.js';
+import { tunnelRequestSchema } from './tunnel.js';
+import { webdavCredentialsSchema } from '../config/schema-webdav.js';
 
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 
@@ -62,6 +62,8 @@ export const startJobRequestSchema = z
   .refine((r) => !(r.resources && r.script), { message: 'give either resources or script, not both', path: ['script'] });
 
 export type StartJobRequest = z.infer<typeof startJobRequestSchema>;
+/** The document as a sender builds it (before defaults and transforms). */
+export type StartJobInput = z.input<typeof startJobRequestSchema>;
 
 /** Issue texts for the error message: key path and rule only, never the value. */
 export function describeIssues(issues: z.core.$ZodIssue[]): string {
@@ -76,3 +78,11 @@ export function describeIssues(issues: z.core.$ZodIssue[]): string {
     })
     .join('; ');
 }
+
+/** stdout of a successful startjob. */
+export const startJobResultSchema = z.object({
+  jobId: z.string().min(1),
+  sessionId: z.string(),
+  runDir: z.string(),
+});
+export type StartJobResult = z.infer<typeof startJobResultSchema>;

@@ -2,8 +2,6 @@
 // wildcards, negation, hashed |1|salt|hash entries), SHA256 fingerprints and the check
 // of a server's host key. No trust-on-first-use: an unknown key is refused by the caller.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
 
 export interface KnownHostEntry {
   /** 1-based line number in the file. */
@@ -113,37 +111,4 @@ export function checkHostKey(entries: readonly KnownHostEntry[], host: string, p
   // A different key for this host, of this type or (a possible downgrade) of another one.
   if (forHost.length > 0) return { status: 'changed', known: forHost };
   return { status: 'unknown' };
-}
-
-/** A known_hosts file on disk, read afresh for every check (so `cluster trust` takes effect at once). */
-export class KnownHosts {
-  constructor(readonly file: string) {}
-
-  entries(): KnownHostEntry[] {
-    if (!existsSync(this.file)) return [];
-    return parseKnownHosts(readFileSync(this.file, 'utf8'));
-  }
-
-  check(host: string, port: number, blob: Buffer): HostKeyCheck {
-    return checkHostKey(this.entries(), host, port, blob);
-  }
-
-  /** Key types already trusted for the host, so that the handshake asks for those first. */
-  knownKeyTypes(host: string, port: number): string[] {
-    const types = this.entries()
-      .filter((e) => e.marker === null && hostsFieldMatches(e.hosts, host, port))
-      .map((e) => e.keyType);
-    return [...new Set(types)];
-  }
-
-  /** Appends the host's key (file 0600, a created directory 0700). */
-  append(host: string, port: number, blob: Buffer): string {
-    const line = knownHostsLine(host, port, blob);
-    mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
-    const existing = existsSync(this.file) ? readFileSync(this.file, 'utf8') : '';
-    const sep = existing && !existing.endsWith('\n') ? '\n' : '';
-    appendFileSync(this.file, `${sep}${line}\n`, { mode: 0o600 });
-    if ((statSync(this.file).mode & 0o077) !== 0) chmodSync(this.file, 0o600);
-    return line;
-  }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeName, unescapeName, validateUsername, validateServerName, validateJobId } from '../../../config/names.js';
+import { escapeName, unescapeName, validateUsername, validateServerName, validateJobId } from '../../../contract/names.js';
 
 describe('user names', () => {
   it.each(['alice', 'alice@uni.example', 'a.b+c-d_e', 'Jürgen', '学生1', 'x'.repeat(128)])('accepts %s', (n) => {

@@ -1,0 +1,49 @@
+// `hpc-wrap jobstate` (docs/contracts.md §3): the one status report for all live jobs, as
+// hpc-wrap writes it and the bridge reads it. The scheduler's states are mapped onto
+// JOB_STATES by each adapter; `unknown` means "could not ask", never "gone".
+import { z } from 'zod';
+
+export const JOB_STATES = ['pending', 'running', 'completing', 'done', 'failed', 'cancelled', 'unknown'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+export const FINISHED_JOB_STATES: ReadonlySet<JobState> = new Set(['done', 'failed', 'cancelled']);
+
+/** start-env's phase in status.json. */
+export const SERVER_PHASES = ['environment', 'starting', 'listening', 'exited'] as const;
+export type ServerPhase = (typeof SERVER_PHASES)[number];
+
+/** The tunnel agent's state in status.json (null: the job has no tunnel). */
+export const TUNNEL_STATES = ['connecting', 'up', 'down'] as const;
+export type TunnelState = (typeof TUNNEL_STATES)[number];
+
+export const serverStatusSchema = z.object({
+  phase: z.enum(SERVER_PHASES),
+  host: z.string().nullable(),
+  port: z.number().int().min(1).max(65535).nullable(),
+  /** The exit reason once `exited`; before that null or a notice for the student from an environment step. */
+  message: z.string().nullable(),
+  tunnel: z.enum(TUNNEL_STATES).nullable().optional(),
+  /** The tunnel's last connection error (no secrets), or null. */
+  tunnelLastError: z.string().nullable().optional(),
+});
+export type ServerStatus = z.infer<typeof serverStatusSchema>;
+
+export const jobReportSchema = z.object({
+  state: z.enum(JOB_STATES),
+  node: z.string().nullable(),
+  reason: z.string().nullable(),
+  /** 1 = next to start among pending jobs of the same partition. */
+  position: z.number().int().nullable(),
+  /** ISO 8601 (UTC) estimated start of a pending job (the scheduler's worst case). */
+  estimatedStart: z.string().nullable(),
+  exitCode: z.number().int().nullable(),
+  server: serverStatusSchema.nullable(),
+  /** The last lines of the job output, for a finished job or an exited server. */
+  outputTail: z.string().nullable(),
+});
+export type JobReport = z.infer<typeof jobReportSchema>;
+
+export const jobStateReportSchema = z.object({
+  scheduler: z.object({ name: z.string(), reachable: z.boolean(), error: z.string().nullable() }),
+  jobs: z.record(z.string(), jobReportSchema),
+});
+export type JobStateReport = z.infer<typeof jobStateReportSchema>;

@@ -64,6 +64,11 @@ const localTransport = z
       .nullable()
       .default(null)
       .describe('Run hpc-wrap as this local account (the bridge must run as root); null = as the bridge itself.'),
+    identity: z
+      .enum(['shared', 'sudo'])
+      .default('shared')
+      .describe('shared: every command runs as the bridge (or runAs); sudo: startjob/killjob for a user run as `<sudoCommand> USER -- hpc-wrap ...` (the user\'s own account; hpc-wrap.yaml identity.mode per-user).'),
+    sudoCommand: argv('Prefix for identity sudo').default(['sudo', '-n', '-u']).describe('identity sudo: the prefix; the user name, "--" and the hpc-wrap argv follow.'),
   })
   .strict();
 
@@ -133,6 +138,14 @@ export const hubBridgeSchema = z
           .default(null)
           .describe('How to run hpc-wrap (argv); null = the hpc-wrap bundled next to this bridge, with the embedded config.'),
         commandTimeoutSeconds: z.number().min(1).max(3600).default(60).describe('Kill an hpc-wrap call that takes longer than this.'),
+        submitDeadlineSeconds: z
+          .number()
+          .min(5)
+          .max(86_400)
+          .default(300)
+          .describe(
+            'How long a submit is retried while the scheduler does not answer or the login node cannot be reached (with backoff; the student is told). Keep it below the hub\'s start_timeout.',
+          ),
       })
       .strict()
       .prefault({})
@@ -147,6 +160,19 @@ export const hubBridgeSchema = z
       .strict()
       .prefault({})
       .describe('The status poller.'),
+    reaper: z
+      .object({
+        intervalSeconds: z.number().min(5).max(86_400).default(300).describe('How often the orphan reaper lists the jobs that carry a session marker (one scheduler call).'),
+        graceSeconds: z
+          .number()
+          .min(0)
+          .max(86_400)
+          .default(120)
+          .describe('A marked job whose session ended (or that duplicates a live session\'s job) is cancelled once the session has been in that state this long.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('The orphan reaper: cancels batch jobs no live session owns (left by an interrupted submit).'),
     ports: portRange.default({ start: 40000, end: 40999 }).describe('Hub-side loopback ports handed to sessions (tunnel ends).'),
     tunnel: z
       .object({
@@ -232,6 +258,26 @@ export const hpcWrapSchema = z
       .strict()
       .prefault({})
       .describe('Per-user home directories.'),
+    identity: z
+      .object({
+        mode: z
+          .enum(['shared', 'per-user'])
+          .default('shared')
+          .describe(
+            'shared: every job runs as the service account (one Unix account for all students: each notebook can read every other student\'s files and job keys — only for single-user or trusted setups). per-user: startjob, killjob and the job run as the student\'s own account (the bridge uses sudo, `identity: sudo` in hub-bridge.yaml); each student\'s files are theirs; the service account reads status and output through serviceGroup. Recommended for any multi-user site.',
+          ),
+        serviceGroup: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a POSIX group name')
+          .nullable()
+          .default(null)
+          .describe(
+            'per-user mode: the service account\'s group. Per-user run directories are made setgid to it (mode 2750) so the ONE status call, run as the service account, reads every job\'s status and output; no student is a member. `hpc-wrap setup` prepares the shared directories.',
+          ),
+      })
+      .strict()
+      .prefault({})
+      .describe('Which account jobs run as, and who may read what (docs/identity.md).'),
     scheduler: z
       .discriminatedUnion('kind', [slurmScheduler, forkScheduler])
       .prefault({ kind: 'fork' })
@@ -277,6 +323,12 @@ export const hpcWrapSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.identity.mode === 'per-user' && c.identity.serviceGroup === null) {
+      ctx.addIssue({ code: 'custom', path: ['identity', 'serviceGroup'], message: 'is required with identity.mode per-user: the group of the service account (it reads every job\'s status through it)' });
+    }
+    if (c.identity.mode === 'per-user' && c.scheduler.kind === 'fork') {
+      ctx.addIssue({ code: 'custom', path: ['identity', 'mode'], message: 'per-user needs a batch system: the fork scheduler runs jobs as the account that starts them and cannot show them to the service account' });
+    }
     if (c.defaultEnvironment !== null && !(c.defaultEnvironment in c.environments)) {
       ctx.addIssue({ code: 'custom', path: ['defaultEnvironment'], message: `must name one of the environments (${Object.keys(c.environments).join(', ') || 'none defined'})` });
     }

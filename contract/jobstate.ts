@@ -2,6 +2,7 @@
 // hpc-wrap writes it and the bridge reads it. The scheduler's states are mapped onto
 // JOB_STATES by each adapter; `unknown` means "could not ask", never "gone".
 import { z } from 'zod';
+import { viaName, validateJobId, validateSessionId, validateUsername } from './names.js';
 
 export const JOB_STATES = ['pending', 'running', 'completing', 'done', 'failed', 'cancelled', 'unknown'] as const;
 export type JobState = (typeof JOB_STATES)[number];
@@ -47,3 +48,31 @@ export const jobStateReportSchema = z.object({
   jobs: z.record(z.string(), jobReportSchema),
 });
 export type JobStateReport = z.infer<typeof jobStateReportSchema>;
+
+/**
+ * The bridge's jobstate request on stdin: each job with the session and user it belongs
+ * to, so that hpc-wrap finds the run dir from names alone (no index another account
+ * could write). `hpc-wrap jobstate ID...` (ids in argv) remains for operators.
+ */
+export const jobRefSchema = z
+  .object({
+    jobId: z.string().transform(viaName(validateJobId)),
+    sessionId: z.string().transform(viaName(validateSessionId)),
+    user: z.string().max(1024).transform(viaName(validateUsername)),
+  })
+  .strict();
+export type JobRef = z.infer<typeof jobRefSchema>;
+
+export const jobStateRequestSchema = z.object({ version: z.literal(1), jobs: z.array(jobRefSchema).max(100_000) }).strict();
+export type JobStateRequest = z.infer<typeof jobStateRequestSchema>;
+
+/**
+ * `hpc-wrap marked-jobs`: the live jobs that carry a session marker (ONE scheduler call),
+ * for the bridge's orphan reaper. `account` is the Unix account the job runs as.
+ */
+export const markedJobsReportSchema = z.object({
+  reachable: z.boolean(),
+  error: z.string().nullable(),
+  jobs: z.array(z.object({ jobId: z.string(), sessionId: z.string(), account: z.string().nullable(), state: z.enum(JOB_STATES) })),
+});
+export type MarkedJobsReport = z.infer<typeof markedJobsReportSchema>;

@@ -199,3 +199,15 @@ export function unescapeName(escaped: string): string {
   }
   return Buffer.from(bytes).toString('utf8');
 }
+
+/** A zod transform that applies one of the validators above and reports its message. */
+export function viaName<T>(validate: (v: unknown) => T) {
+  return (value: unknown, ctx: { addIssue(issue: { code: 'custom'; message: string }): void }): T => {
+    try {
+      return validate(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof NameError ? err.message : 'is not valid' });
+      return undefined as never;
+    }
+  };
+}

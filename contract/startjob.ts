@@ -2,7 +2,7 @@
 // hostile until this schema accepts it. Issue messages never echo values: `env` is secret.
 import { z } from 'zod';
 import { resourcesSchema } from '../config/schema.js';
-import { NameError, validateServerName, validateSessionId, validateUsername } from './names.js';
+import { validateServerName, validateSessionId, validateUsername, viaName } from './names.js';
 import { tunnelRequestSchema } from './tunnel.js';
 import { webdavCredentialsSchema } from '../config/schema-webdav.js';
 
@@ -10,16 +10,7 @@ export const MAX_REQUEST_BYTES = 1024 * 1024;
 
 const noNul = (s: string) => !s.includes('\0');
 
-function viaValidator<T>(validate: (v: unknown) => T) {
-  return (value: unknown, ctx: z.RefinementCtx): T => {
-    try {
-      return validate(value);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: err instanceof NameError ? err.message : 'is not valid' });
-      return z.NEVER;
-    }
-  };
-}
+const viaValidator = viaName;
 
 const envName = z
   .string()
@@ -55,6 +46,12 @@ export const startJobRequestSchema = z
       .nullish(),
     /** The notebook tunnel (docs/tunnel.md); its privateKey is secret like env. null = no tunnel. */
     tunnel: tunnelRequestSchema.nullish().transform((v) => v ?? null),
+    /**
+     * Adopt only: report the job an earlier attempt for this session submitted (its jobid
+     * file, or a job the scheduler lists with this session's marker) and submit nothing.
+     * A bridge that lost the secrets (a restart) uses it; `env` is then empty.
+     */
+    adoptOnly: z.boolean().optional().default(false),
     /** WebDAV credentials for the share (webdav in hpc-wrap.yaml): SECRET like env, written only to secrets.json. */
     webdav: webdavCredentialsSchema.nullish().transform((v) => v ?? null),
   })
@@ -81,7 +78,8 @@ export function describeIssues(issues: z.core.$ZodIssue[]): string {
 
 /** stdout of a successful startjob. */
 export const startJobResultSchema = z.object({
-  jobId: z.string().min(1),
+  /** null only for `adoptOnly` when no earlier attempt submitted a job. */
+  jobId: z.string().min(1).nullable(),
   sessionId: z.string(),
   runDir: z.string(),
 });

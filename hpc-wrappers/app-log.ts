@@ -13,12 +13,23 @@ export type LogFields = Record<string, string | number | boolean | null | undefi
 export class AppLog {
   private ready = false;
   private warned = false;
+  private mode = 0o600;
 
   constructor(
-    readonly file: string,
+    public file: string,
     readonly level: LogLevel = 'info',
     private readonly command = 'hpc-wrap',
   ) {}
+
+  /**
+   * Per-user mode: a command running as a student logs into that student's directory
+   * (group-readable by the service account there), not into the service account's log.
+   */
+  retarget(file: string, mode: number): void {
+    this.file = file;
+    this.mode = mode;
+    this.ready = false;
+  }
 
   error(event: string, fields: LogFields = {}): void {
     this.write('error', event, fields);
@@ -43,11 +54,13 @@ export class AppLog {
     try {
       if (!this.ready) {
         // Parents (often workDir itself) traversable like workDir; the log dir owner-only.
-        mkdirSync(dirname(dirname(this.file)), { recursive: true, mode: 0o711 });
-        mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
+        if (this.mode === 0o600) {
+          mkdirSync(dirname(dirname(this.file)), { recursive: true, mode: 0o711 });
+          mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
+        }
         this.ready = true;
       }
-      appendFileSync(this.file, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
+      appendFileSync(this.file, `${JSON.stringify(entry)}\n`, { mode: this.mode });
     } catch (err) {
       // A broken log must not break a spawn; say so once on stderr.
       if (!this.warned) {

@@ -6,9 +6,11 @@ import { ConfigError, loadHpcWrapConfig } from '../config/load.js';
 import { configCheckText, configDocs } from './config-docs.js';
 import { printJson, reportFailure, resolveConfigPath, runCommand } from './command-context.js';
 import { errorDocument, WrapError } from './errors.js';
-import { jobState } from './jobstate.js';
+import { jobState, parseJobStateRequest, refsForIds, refsForRequest } from './jobstate.js';
+import { markedJobs } from './marked-jobs.js';
 import { selfCheck } from './self-check.js';
-import { killJob } from './killjob.js';
+import { setup } from './setup.js';
+import { killJob, killJobById, parseKillJobRequest } from './killjob.js';
 import { configImportCommand, logsCommand, wizardCommand } from './operator-commands.js';
 import { forkRun } from './schedulers/fork-supervisor.js';
 import { startEnv } from './start-env/start-env.js';
@@ -62,9 +64,29 @@ export function buildCli(argv: string[]): Argv<Global> {
       'State of jobs (ONE scheduler call for all ids), with server phase, queue position and output tail',
       (y) =>
         y
-          .positional('ids', { type: 'string', array: true, describe: 'job ids as startjob printed them' })
+          .positional('ids', { type: 'string', array: true, describe: 'job ids as startjob printed them; none = read {"version":1,"jobs":[{"jobId","sessionId","user"}]} on stdin (what the bridge sends)' })
           .example('$0 jobstate 123 124', 'prints {"scheduler":{...},"jobs":{"123":{...},"124":{...}}}'),
-      (a) => runCommand('jobstate', a.config, async (ctx) => ({ output: await jobState(ctx, (a.ids ?? []).map(String)) })),
+      (a) =>
+        runCommand('jobstate', a.config, async (ctx) => {
+          const ids = (a.ids ?? []).map(String);
+          const refs = ids.length ? refsForIds(ctx, ids) : refsForRequest(ctx, parseJobStateRequest(await readBounded(process.stdin, MAX_REQUEST_BYTES * 16)));
+          return { output: await jobState(ctx, refs) };
+        }),
+    )
+    .command(
+      'marked-jobs',
+      "The scheduler's live jobs that carry a session marker (ONE call), for the bridge's orphan reaper",
+      (y) => y.example('$0 marked-jobs', 'prints {"reachable":true,"error":null,"jobs":[{"jobId","sessionId","account","state"}]}'),
+      (a) => runCommand('marked-jobs', a.config, async (ctx) => ({ output: await markedJobs(ctx) })),
+    )
+    .command(
+      'setup',
+      'Prepare the shared directories under workDir (run once as the service account; per-user mode needs it)',
+      (y) =>
+        y
+          .option('dry-run', { type: 'boolean', default: false, describe: 'print what would be made, change nothing' })
+          .example('$0 --config /etc/hpc-wrap.yaml setup --dry-run', 'prints {"steps":[{"path","mode","group","action"}],"next"}'),
+      (a) => runCommand('setup', a.config, async (ctx) => ({ output: setup(ctx, { dryRun: a['dry-run'] }) })),
     )
     .command(
       'doctor',
@@ -75,10 +97,13 @@ export function buildCli(argv: string[]): Argv<Global> {
     .command(wizardCommand)
     .command(logsCommand)
     .command(
-      'killjob <id>',
-      'Cancel a job (cancelling a finished job is not an error)',
-      (y) => y.positional('id', { type: 'string', demandOption: true }).example('$0 killjob 123', 'prints {"jobId":"123","cancelled":true}'),
-      (a) => runCommand('killjob', a.config, async (ctx) => ({ output: await killJob(ctx, String(a.id)) })),
+      'killjob [id]',
+      "Cancel a job and remove its spool (cancelling a finished job is not an error); without an id, read {\"version\":1,\"jobId\",\"sessionId\",\"user\"} on stdin (what the bridge sends; jobId may be null: clean up only)",
+      (y) => y.positional('id', { type: 'string' }).example('$0 killjob 123', 'prints {"jobId":"123","cancelled":true}'),
+      (a) =>
+        runCommand('killjob', a.config, async (ctx) => ({
+          output: a.id !== undefined ? await killJobById(ctx, String(a.id)) : await killJob(ctx, parseKillJobRequest(await readBounded(process.stdin, MAX_REQUEST_BYTES))),
+        })),
     )
     .command(
       'start-env',

@@ -6,12 +6,17 @@ export type { ErrorCode } from '../contract/errors.js';
 export { EXIT_CODES } from '../contract/errors.js';
 
 export class WrapError extends Error {
+  /** A submit whose outcome is unknown (the scheduler timed out): the job may exist. */
+  readonly mayHaveSubmitted: boolean;
+
   constructor(
     readonly code: ErrorCode,
     message: string,
+    opts: { mayHaveSubmitted?: boolean } = {},
   ) {
     super(message);
     this.name = 'WrapError';
+    this.mayHaveSubmitted = opts.mayHaveSubmitted ?? false;
   }
 
   get exitCode(): number {

@@ -1,15 +1,14 @@
-// `hpc-wrap jobstate ID...` (docs/contracts.md §3): one scheduler call for all ids,
-// completed from each run dir (server phase, exit status, output tail).
+// `hpc-wrap jobstate` (docs/contracts.md §3): one scheduler call for all jobs, completed
+// from each run dir (server phase, exit status, output tail). The bridge names each job's
+// session and user on stdin, so the run dir follows from names alone; `jobstate ID...`
+// (operators) finds run dirs by their jobid files.
 import { validateJobId } from '../contract/names.js';
+import { FINISHED_JOB_STATES, jobStateRequestSchema, type JobRef, type JobReport, type JobStateReport } from '../contract/jobstate.js';
+import { describeIssues } from '../contract/startjob.js';
 import type { CommandContext } from './command-context.js';
 import { WrapError } from './errors.js';
-import { isRecord, readJsonOrNull } from './json-files.js';
-import type { Layout } from './layout.js';
 import { readCancelledAt, readExitRecord, readServerStatus, tailLines, type ExitRecord } from './run-dir-files.js';
 import { emptyStatus, type SchedulerJobStatus } from './schedulers/types.js';
-import { FINISHED_JOB_STATES, type JobReport, type JobStateReport } from '../contract/jobstate.js';
-
-const FINISHED = FINISHED_JOB_STATES;
 
 export function validateJobIds(ids: readonly string[]): string[] {
   const out: string[] = [];
@@ -23,11 +22,16 @@ export function validateJobIds(ids: readonly string[]): string[] {
   return [...new Set(out)];
 }
 
-/** The run dir of a job, from jobs/<id>.json (only if it lies inside workDir). */
-export function runDirOf(layout: Layout, jobId: string): string | null {
-  const v = readJsonOrNull(layout.jobIndexFile(jobId));
-  if (!isRecord(v) || typeof v.runDir !== 'string' || !layout.contains(v.runDir)) return null;
-  return v.runDir;
+export function parseJobStateRequest(text: string): JobRef[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new WrapError('invalid', 'stdin is not a JSON document: jobstate expects {"version":1,"jobs":[{"jobId","sessionId","user"}]} or job ids as arguments');
+  }
+  const r = jobStateRequestSchema.safeParse(raw);
+  if (!r.success) throw new WrapError('invalid', `the jobstate request is not valid: ${describeIssues(r.error.issues)}`);
+  return r.data.jobs;
 }
 
 /** A job the scheduler no longer lists: what its run dir says, else done with no exit code. */
@@ -45,23 +49,33 @@ export function stateFromRunDir(exit: ExitRecord | null, cancelledAt: string | n
   return emptyStatus('done');
 }
 
-export async function jobState(ctx: CommandContext, rawIds: readonly string[]): Promise<JobStateReport> {
-  const ids = validateJobIds(rawIds);
+/** Run dirs of jobs named by id only (operators): found by their jobid files. */
+export function refsForIds(ctx: CommandContext, ids: readonly string[]): Array<{ jobId: string; runDir: string | null }> {
+  const valid = validateJobIds(ids);
+  const found = ctx.layout.findRunDirs(valid);
+  return valid.map((jobId) => ({ jobId, runDir: found.get(jobId)?.runDir ?? null }));
+}
+
+export function refsForRequest(ctx: CommandContext, jobs: readonly JobRef[]): Array<{ jobId: string; runDir: string | null }> {
+  return jobs.map((j) => ({ jobId: j.jobId, runDir: ctx.layout.session(j.user, j.sessionId).runDir }));
+}
+
+export async function jobState(ctx: CommandContext, refs: ReadonlyArray<{ jobId: string; runDir: string | null }>): Promise<JobStateReport> {
+  const ids = [...new Set(refs.map((r) => r.jobId))];
   const scheduler = ctx.scheduler();
-  const result = ids.length ? await scheduler.query(ids) : { reachable: true, error: null, jobs: new Map() };
+  const result = ids.length ? await scheduler.query(ids) : { reachable: true, error: null, jobs: new Map<string, SchedulerJobStatus>() };
   const jobs: Record<string, JobReport> = {};
-  for (const id of ids) {
-    const runDir = runDirOf(ctx.layout, id);
+  for (const { jobId: id, runDir } of refs) {
     const server = runDir ? readServerStatus(runDir) : null;
     const exit = runDir ? readExitRecord(runDir) : null;
     let status: SchedulerJobStatus;
     if (!result.reachable) status = emptyStatus('unknown');
     else {
       const listed = result.jobs.get(id);
-      if (listed) status = { ...listed, exitCode: listed.exitCode ?? (FINISHED.has(listed.state) ? (exit?.exitCode ?? null) : null) };
+      if (listed) status = { ...listed, exitCode: listed.exitCode ?? (FINISHED_JOB_STATES.has(listed.state) ? (exit?.exitCode ?? null) : null) };
       else status = stateFromRunDir(exit, runDir ? readCancelledAt(runDir) : null);
     }
-    const showTail = runDir && (FINISHED.has(status.state) || server?.phase === 'exited');
+    const showTail = runDir && (FINISHED_JOB_STATES.has(status.state) || server?.phase === 'exited');
     jobs[id] = { ...status, server, outputTail: showTail ? tailLines(`${runDir}/output.log`, ctx.config.job.outputTailLines) : null };
   }
   if (!result.reachable) ctx.log.warn('jobstate.unreachable', { scheduler: scheduler.name, error: result.error, jobs: ids });

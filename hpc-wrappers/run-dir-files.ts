@@ -3,7 +3,7 @@
 // output.log. Written atomically by one side, read tolerantly by the other.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { isRecord, readJsonOrNull, writeJsonAtomic } from './json-files.js';
-import { runDirPaths } from './layout.js';
+import { runDirPaths, SHARED_FILE_MODE } from './layout.js';
 import { SERVER_PHASES as PHASES, TUNNEL_STATES, type ServerPhase, type ServerStatus, type TunnelState } from '../contract/jobstate.js';
 
 export type { ServerPhase, ServerStatus, TunnelState } from '../contract/jobstate.js';
@@ -19,7 +19,7 @@ export interface ExitRecord {
 export function writeServerStatus(runDir: string, status: ServerStatus): void {
   const from = status.tunnel === undefined ? (readServerStatus(runDir) ?? status) : status;
   const tunnel = { tunnel: from.tunnel ?? null, tunnelLastError: from.tunnelLastError ?? null };
-  writeJsonAtomic(runDirPaths(runDir).statusFile, { ...status, ...tunnel, updatedAt: new Date().toISOString() });
+  writeJsonAtomic(runDirPaths(runDir).statusFile, { ...status, ...tunnel, updatedAt: new Date().toISOString() }, SHARED_FILE_MODE);
 }
 
 /** Updates only the tunnel fields of status.json (phase, host, port and message stay). */
@@ -42,7 +42,7 @@ export function readServerStatus(runDir: string): ServerStatus | null {
 }
 
 export function writeExitRecord(runDir: string, rec: Omit<ExitRecord, 'endedAt'>): void {
-  writeJsonAtomic(runDirPaths(runDir).exitFile, { ...rec, endedAt: new Date().toISOString() });
+  writeJsonAtomic(runDirPaths(runDir).exitFile, { ...rec, endedAt: new Date().toISOString() }, SHARED_FILE_MODE);
 }
 
 export function readExitRecord(runDir: string): ExitRecord | null {
@@ -57,7 +57,7 @@ export function readExitRecord(runDir: string): ExitRecord | null {
 }
 
 export function markCancelled(runDir: string): void {
-  writeJsonAtomic(runDirPaths(runDir).cancelledFile, { cancelledAt: new Date().toISOString() });
+  writeJsonAtomic(runDirPaths(runDir).cancelledFile, { cancelledAt: new Date().toISOString() }, SHARED_FILE_MODE);
 }
 
 export function readCancelledAt(runDir: string): string | null {

@@ -9,6 +9,7 @@ import { createApp } from './api/app.js';
 import { readOrCreateToken, writeCurlHeaderFile } from './api/token-file.js';
 import { HpcWrapClient } from './cluster/hpc-wrap-client.js';
 import { SessionService } from './sessions/session-service.js';
+import { OrphanReaper } from './sessions/orphan-reaper.js';
 import { StatusPoller } from './sessions/status-poller.js';
 import { SessionStore } from './store/session-store.js';
 import { LocalTransport } from './transport/local-transport.js';
@@ -31,7 +32,7 @@ export function createTransport(config: HubBridgeConfig, opts: { configFile?: st
   const t = config.cluster.transport;
   switch (t.kind) {
     case 'local':
-      return new LocalTransport({ runAs: t.runAs });
+      return new LocalTransport({ runAs: t.runAs, identity: t.identity, sudoCommand: t.sudoCommand });
     case 'ssh':
       return new SshTransport(t, { configFile: opts.configFile ?? null });
   }
@@ -41,6 +42,7 @@ export interface Bridge {
   store: SessionStore;
   service: SessionService;
   poller: StatusPoller;
+  reaper: OrphanReaper;
   server: Server;
   url: string;
   token: string;
@@ -61,6 +63,7 @@ export async function startBridge(config: HubBridgeConfig, log: Logger, opts: { 
     intervalMs: config.status.intervalSeconds * 1000,
     startingIntervalMs: config.status.startingIntervalSeconds * 1000,
   }, log);
+  const reaper = new OrphanReaper(store, service, cluster, { intervalMs: config.reaper.intervalSeconds * 1000, graceMs: config.reaper.graceSeconds * 1000 }, log);
   const app = createApp({ service, store, token, maxBodyBytes: config.maxBodyBytes, log });
 
   const server = await new Promise<Server>((resolve, reject) => {
@@ -74,11 +77,13 @@ export async function startBridge(config: HubBridgeConfig, log: Logger, opts: { 
   service.recover();
   service.events.on('activity', () => poller.wake());
   poller.start();
+  reaper.start();
   log.info({ url, cluster: cluster.description, sessions: store.live().length }, 'hpc-bridge listening');
 
   return {
-    store, service, poller, server, url, token,
+    store, service, poller, reaper, server, url, token,
     async close() {
+      await reaper.stop();
       await poller.stop();
       await new Promise<void>((r) => {
         server.close(() => r());

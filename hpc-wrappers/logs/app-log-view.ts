@@ -61,13 +61,13 @@ export class EntryFilter {
 
   private job(id: string): JobIndex | null {
     if (!this.jobs.has(id)) {
-      let v: unknown = null;
+      let found: { user: string; sessionId: string } | undefined;
       try {
-        v = JSON.parse(readFileSync(this.layout.jobIndexFile(id), 'utf8'));
+        found = this.layout.findRunDirs([id]).get(id);
       } catch {
-        /* not a job hpc-wrap submitted, or an invalid id */
+        /* an invalid id */
       }
-      this.jobs.set(id, isRecord(v) ? { sessionId: typeof v.sessionId === 'string' ? v.sessionId : null, user: typeof v.user === 'string' ? v.user : null } : null);
+      this.jobs.set(id, found ? { sessionId: found.sessionId, user: found.user } : null);
     }
     return this.jobs.get(id)!;
   }

@@ -7,7 +7,6 @@ import { NameError, validateJobId, validateUsername } from '../../contract/names
 import type { CommandContext } from '../command-context.js';
 import { WrapError } from '../errors.js';
 import { isRecord, readJsonOrNull } from '../json-files.js';
-import { runDirOf } from '../jobstate.js';
 import { runDirPaths } from '../layout.js';
 import { EntryFilter, formatLine } from './app-log-view.js';
 import { followLines, lastLines } from './log-lines.js';
@@ -33,11 +32,10 @@ function checked<T>(f: () => T): T {
 export function jobOutputFile(ctx: CommandContext, user: string | null, job: string | null): string {
   const { layout } = ctx;
   if (job !== null) {
-    const runDir = runDirOf(layout, job);
-    if (!runDir) throw new WrapError('invalid', `no job ${job} in ${layout.jobsDir}: hpc-wrap knows the jobs it submitted (see \`hpc-wrap logs --user U\`)`);
-    const index = readJsonOrNull(layout.jobIndexFile(job));
-    if (user !== null && (!isRecord(index) || index.user !== user)) throw new WrapError('invalid', `job ${job} is not a job of ${user}`);
-    return runDirPaths(runDir).outputLog;
+    const found = checked(() => layout.findRunDirs([job])).get(job);
+    if (!found) throw new WrapError('invalid', `no job ${job} under ${layout.usersDir}: hpc-wrap knows the jobs it submitted (see \`hpc-wrap logs --user U\`)`);
+    if (user !== null && found.user !== user) throw new WrapError('invalid', `job ${job} is not a job of ${user}`);
+    return runDirPaths(found.runDir).outputLog;
   }
   const sessionsDir = join(layout.userDir(user!), 'sessions');
   let newest: { file: string; time: number } | null = null;

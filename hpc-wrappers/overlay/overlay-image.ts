@@ -106,6 +106,10 @@ export async function ensureOverlayImage(image: string, opts: EnsureOptions): Pr
     return { kind: 'created' };
   }
   if (!st.isFile()) throw new Error(`the overlay image ${image} is not a regular file (a ${st.isSymbolicLink() ? 'symbolic link' : 'directory or device'}); remove it or move it away`);
+  // In a shared overlay directory another account could have made this file first, to read what we write.
+  if (process.geteuid && st.uid !== process.geteuid()) {
+    throw new Error(`the overlay image ${image} belongs to another account (uid ${st.uid}); it is not used. An operator must check and remove it`);
+  }
   const checked = await checkOverlayImage(image, opts.fsck, opts.repair);
   if (checked.ok) return { kind: checked.repaired ? 'repaired' : 'existing' };
   const keptAs = corruptName(image);

@@ -3,15 +3,15 @@
 // (`hpc-wrap fork-run`) that records pid, start time and exit status under
 // <workDir>/fork/fork-<n>/. Resources are ignored; nothing queues.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WrapError } from '../errors.js';
 import { isRecord, readJsonOrNull, writeFileAtomic, writeJsonAtomic } from '../json-files.js';
 import { ensureDir } from '../layout.js';
 import { groupMembers, isSameProcess } from './process-identity.js';
-import { emptyStatus, type JobSubmission, type QueryResult, type SchedulerAdapter, type SchedulerJobStatus } from './types.js';
+import { emptyStatus, type JobSubmission, type MarkedJob, type MarkedJobs, type QueryResult, type SchedulerAdapter, type SchedulerJobStatus } from './types.js';
 
 const FORK_ID = /^fork-(\d{1,12})$/;
 const CANCEL_GRACE_MS = 5000;
@@ -22,11 +22,13 @@ export interface ForkJobFiles {
   supervisor: string;
   exit: string;
   cancelled: string;
+  /** The submission's marker (JobSubmission.marker), written before the supervisor starts. */
+  marker: string;
 }
 
 export function forkJobFiles(forkDir: string, id: string): ForkJobFiles {
   const dir = join(forkDir, id);
-  return { dir, supervisor: join(dir, 'supervisor.json'), exit: join(dir, 'exit.json'), cancelled: join(dir, 'cancelled') };
+  return { dir, supervisor: join(dir, 'supervisor.json'), exit: join(dir, 'exit.json'), cancelled: join(dir, 'cancelled'), marker: join(dir, 'marker') };
 }
 
 export interface SupervisorRecord {
@@ -96,6 +98,7 @@ export class ForkAdapter implements SchedulerAdapter {
   async submit(job: JobSubmission): Promise<{ jobId: string }> {
     const id = this.allocate();
     const files = forkJobFiles(this.forkDir, id);
+    writeFileAtomic(files.marker, `${job.marker}\n`);
     const [cmd, ...args] = this.self;
     const argv = [...args, 'fork-run', '--job-dir', files.dir, '--script', job.scriptPath, '--output', job.outputPath];
     if (job.chdir) argv.push('--chdir', job.chdir);
@@ -142,6 +145,29 @@ export class ForkAdapter implements SchedulerAdapter {
     for (const id of ids) {
       const s = this.status(id);
       if (s) jobs.set(id, s);
+    }
+    return { reachable: true, error: null, jobs };
+  }
+
+  async findMarked(prefix: string): Promise<MarkedJobs> {
+    const jobs: MarkedJob[] = [];
+    let names: string[] = [];
+    try {
+      names = readdirSync(this.forkDir).filter((n) => FORK_ID.test(n));
+    } catch {
+      /* no job yet */
+    }
+    for (const id of names) {
+      let marker: string;
+      try {
+        marker = readFileSync(forkJobFiles(this.forkDir, id).marker, 'utf8').trim();
+      } catch {
+        continue;
+      }
+      if (!marker.startsWith(prefix)) continue;
+      const st = this.status(id);
+      if (!st || st.state === 'done' || st.state === 'failed' || st.state === 'cancelled') continue;
+      jobs.push({ jobId: id, marker, state: st.state, user: userInfo().username });
     }
     return { reachable: true, error: null, jobs };
   }

@@ -7,7 +7,8 @@ import { validateJobId } from '../../contract/names.js';
 import { WrapError } from '../errors.js';
 import { runArgv, schedulerMessage, type CommandResult } from './run-command.js';
 import { indexRows, parseSqueue, SQUEUE_FORMAT, statusFor } from './squeue-parser.js';
-import type { JobSubmission, QueryResult, SchedulerAdapter, SchedulerJobStatus } from './types.js';
+import { mapSlurmState } from './slurm-states.js';
+import type { JobSubmission, MarkedJob, MarkedJobs, QueryResult, SchedulerAdapter, SchedulerJobStatus } from './types.js';
 
 /** sbatch interprets % in --output as a pattern (%j …); %% is a literal %. */
 const outputPattern = (p: string) => p.replace(/%/g, '%%');
@@ -30,7 +31,8 @@ export function resourceOptions(r: Resources): string[] {
 export const slurmDialect = {
   name: 'slurm',
   submitArgs(job: JobSubmission): string[] {
-    const args = [`--job-name=${job.name}`, `--output=${outputPattern(job.outputPath)}`];
+    // The command line wins over a ready script's #SBATCH lines, so the marker always holds.
+    const args = [`--job-name=${job.name}`, `--output=${outputPattern(job.outputPath)}`, `--comment=${job.marker}`];
     if (job.resources) {
       if (job.chdir) args.push(`--chdir=${job.chdir}`);
       args.push(...resourceOptions(job.resources));
@@ -55,6 +57,10 @@ export const slurmDialect = {
     // With queue positions every job is listed (still one call); else only ours.
     if (!queuePosition) args.push(`--jobs=${[...new Set(ids.map((id) => id.split(';')[0]))].join(',')}`);
     return args;
+  },
+  /** Live jobs with their comment (last: a foreign comment may contain the separator). */
+  markedArgs(): string[] {
+    return ['--noheader', '--states=PENDING,CONFIGURING,RUNNING,COMPLETING,SUSPENDED,REQUEUED,RESIZING', '--format=%i|%u|%T|%k'];
   },
   cancelArgs(id: string): string[] {
     const [job, cluster] = id.split(';');
@@ -87,7 +93,9 @@ export class SlurmAdapter implements SchedulerAdapter {
     const r = await runArgv(argv, { env: { ...this.cfg.env, ...job.env }, timeoutMs: this.cfg.timeoutSeconds * 1000 });
     if (!r.ok) {
       const code = failureCode(r);
-      throw new WrapError(code, code === 'unreachable' ? `the Slurm controller did not answer sbatch: ${schedulerMessage(r)}` : `sbatch refused the job: ${schedulerMessage(r)}`);
+      throw new WrapError(code, code === 'unreachable' ? `the Slurm controller did not answer sbatch: ${schedulerMessage(r)}` : `sbatch refused the job: ${schedulerMessage(r)}`, {
+        mayHaveSubmitted: r.timedOut,
+      });
     }
     const id = slurmDialect.parseSubmit(r.stdout);
     if (!id) throw new WrapError('scheduler', `sbatch printed no job id (is --parsable in scheduler.submit?): ${JSON.stringify(r.stdout.slice(0, 200))}`);
@@ -124,6 +132,19 @@ export class SlurmAdapter implements SchedulerAdapter {
     const r = await this.run([...this.cfg.cancel, ...slurmDialect.cancelArgs(validateJobId(id))]);
     if (r.ok || (!r.timedOut && slurmDialect.alreadyOver.test(r.stderr))) return;
     throw new WrapError(failureCode(r), `scancel failed for job ${id}: ${schedulerMessage(r)}`);
+  }
+
+  async findMarked(prefix: string): Promise<MarkedJobs> {
+    const r = await this.run([...this.cfg.query, ...slurmDialect.markedArgs()]);
+    if (!r.ok) return { reachable: false, error: schedulerMessage(r), jobs: [] };
+    const jobs: MarkedJob[] = [];
+    for (const line of r.stdout.split('\n')) {
+      const [id, user, state, ...rest] = line.trim().split('|');
+      const comment = rest.join('|');
+      if (!id || !comment.startsWith(prefix)) continue;
+      jobs.push({ jobId: id, marker: comment, state: mapSlurmState(state ?? ''), user: user || null });
+    }
+    return { reachable: true, error: null, jobs };
   }
 
   describe() {

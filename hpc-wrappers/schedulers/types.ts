@@ -18,6 +18,27 @@ export interface JobSubmission {
   resources: Resources | null;
   /** Added to the submit process's environment (not secret: run dir, config path). */
   env: Record<string, string>;
+  /**
+   * A tag the scheduler keeps with the job and lists back (Slurm: --comment), carrying the
+   * session id (`hpc-bridge:<sessionId>`), so a job whose submit was interrupted can be
+   * found again (adopted or reaped). ASCII, no spaces.
+   */
+  marker: string;
+}
+
+/** A live job listed with our marker. */
+export interface MarkedJob {
+  jobId: string;
+  marker: string;
+  state: JobState;
+  /** The account the job runs as, as the scheduler reports it. */
+  user: string | null;
+}
+
+export interface MarkedJobs {
+  reachable: boolean;
+  error: string | null;
+  jobs: MarkedJob[];
 }
 
 export interface SchedulerJobStatus {
@@ -52,6 +73,8 @@ export interface SchedulerAdapter {
   query(ids: string[]): Promise<QueryResult>;
   /** Cancelling a finished or unknown job is not an error. */
   cancel(id: string): Promise<void>;
+  /** ONE scheduler call: the live (not finished) jobs whose marker starts with `prefix`. */
+  findMarked(prefix: string): Promise<MarkedJobs>;
   describe(): SchedulerDescription;
 }
 

@@ -1,19 +1,19 @@
 // `hpc-wrap startjob`: validate the request, apply the maintenance gate, make the
 // per-user directories, write the spool (secrets 0600 in a 0700 dir), submit once per
 // session, record the job id, print {jobId, sessionId, runDir}.
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resourcesSchema } from '../../config/schema.js';
 import type { CommandContext } from '../command-context.js';
 import { WrapError } from '../errors.js';
 import { unlinkQuiet, writeFileAtomic, writeJsonAtomic } from '../json-files.js';
-import { ensureDir, jobNameFor, type SessionPaths } from '../layout.js';
+import { ensureDir, jobNameFor, SHARED_FILE_MODE, sessionMarker, type SessionPaths } from '../layout.js';
 import { selfCommand } from '../self-command.js';
 import type { JobSubmission } from '../schedulers/types.js';
 import { renderBatchScript } from './batch-script.js';
 import type { JobDescription } from './job-description.js';
 import { describeIssues, startJobRequestSchema, type StartJobRequest, type StartJobResult } from '../../contract/startjob.js';
-import { acquireSessionLock } from './session-lock.js';
+import { acquireSessionLock, readJobId } from './session-lock.js';
 import { chooseEnvironment, prepareOverlayDirectory, type EnvironmentChoice } from './environment-choice.js';
 import { splitTunnelRequest } from '../../contract/tunnel.js';
 import { checkWebdavRequest } from './webdav-request.js';
@@ -44,19 +44,37 @@ function checkMaintenance(ctx: CommandContext, user: string): void {
   throw new WrapError('maintenance', m.message);
 }
 
+/**
+ * The user's directories. In per-user mode this runs as the student, who must own them
+ * (a directory another account made first is refused); the shared parents (users/, homes/)
+ * are made once by `hpc-wrap setup` as the service account.
+ */
 function makeDirectories(ctx: CommandContext, req: StartJobRequest, paths: SessionPaths): string | null {
   const { layout } = ctx;
-  ensureDir(layout.workDir, 0o711, { enforce: false });
-  ensureDir(layout.usersDir, 0o711, { enforce: false });
-  ensureDir(paths.userDir, 0o700);
-  ensureDir(join(paths.userDir, 'sessions'), 0o700);
-  ensureDir(paths.runDir, 0o700);
+  const own = { ownedBySelf: true };
+  if (!layout.perUser) {
+    ensureDir(layout.workDir, 0o711, { enforce: false });
+    ensureDir(layout.usersDir, 0o711, { enforce: false });
+  } else {
+    requireSharedDir(layout.usersDir);
+  }
+  const mode = layout.privateDirMode;
+  ensureDir(paths.userDir, mode, own);
+  ensureDir(join(paths.userDir, 'sessions'), mode, own);
+  ensureDir(paths.runDir, mode, own);
   const home = layout.homeDir(req.user);
   if (home) {
-    ensureDir(join(home, '..'), 0o711, { enforce: false });
-    ensureDir(home, 0o700);
+    if (layout.perUser) requireSharedDir(join(home, '..'));
+    else ensureDir(join(home, '..'), 0o711, { enforce: false });
+    ensureDir(home, 0o700, own);
   }
   return home;
+}
+
+function requireSharedDir(dir: string): void {
+  if (!existsSync(dir)) {
+    throw new WrapError('internal', `${dir} does not exist: run \`hpc-wrap setup\` once as the service account (identity.mode per-user needs it to prepare the shared directories)`);
+  }
 }
 
 function writeSpool(ctx: CommandContext, req: StartJobRequest, paths: SessionPaths, home: string | null, choice: EnvironmentChoice): void {
@@ -102,15 +120,34 @@ function submission(ctx: CommandContext, req: StartJobRequest, paths: SessionPat
     // Neither resources nor script: the schema's defaults (1 CPU, 1 hour).
     resources: req.script ? null : (req.resources ?? resourcesSchema.parse({})),
     env,
+    marker: sessionMarker(req.sessionId),
   };
+}
+
+/** A job an interrupted earlier attempt may have submitted: found by the session's marker. */
+async function findEarlierJob(ctx: CommandContext, sessionId: string): Promise<string | null> {
+  const marked = await ctx.scheduler().findMarked(sessionMarker(sessionId));
+  if (!marked.reachable) throw new WrapError('unreachable', `cannot check whether an earlier attempt submitted a job: ${marked.error ?? 'the scheduler did not answer'}`);
+  const mine = marked.jobs.filter((j) => j.marker === sessionMarker(sessionId));
+  // Several would be a bug of an older version: keep the first, the reaper cancels the rest.
+  return mine[0]?.jobId ?? null;
+}
+
+function recordJob(ctx: CommandContext, paths: SessionPaths, jobId: string): void {
+  writeFileAtomic(paths.jobIdFile, `${jobId}\n`, SHARED_FILE_MODE);
+  unlinkQuiet(paths.attemptFile);
 }
 
 export async function startJob(ctx: CommandContext, requestText: string): Promise<StartJobResult> {
   const req = parseStartJobRequest(requestText);
+  const paths = ctx.layout.session(req.user, req.sessionId);
+  const result = (jobId: string | null): StartJobResult => ({ jobId, sessionId: req.sessionId, runDir: paths.runDir });
+  if (ctx.layout.perUser) ctx.log.retarget(join(paths.userDir, 'hpc-wrap.log'), SHARED_FILE_MODE);
+  if (req.adoptOnly) return result(await adopt(ctx, req, paths));
+
   checkMaintenance(ctx, req.user);
   const choice = chooseEnvironment(ctx.config, req);
   checkWebdavRequest(ctx.config.webdav, req);
-  const paths = ctx.layout.session(req.user, req.sessionId);
   const home = makeDirectories(ctx, req, paths);
   prepareOverlayDirectory(ctx.config, choice);
   const timeoutMs = ctx.config.scheduler.kind === 'slurm' ? ctx.config.scheduler.timeoutSeconds * 1000 : 30_000;
@@ -120,19 +157,27 @@ export async function startJob(ctx: CommandContext, requestText: string): Promis
     staleAfterMs: timeoutMs + 60_000,
     waitMs: timeoutMs + 30_000,
   });
-  const result = (jobId: string): StartJobResult => ({ jobId, sessionId: req.sessionId, runDir: paths.runDir });
   if (lock.kind === 'done') {
     ctx.log.info('startjob.duplicate', { sessionId: req.sessionId, user: req.user, jobId: lock.jobId });
     return result(lock.jobId);
   }
   try {
+    // An earlier attempt got as far as asking the scheduler, then was killed or timed out:
+    // its job may exist. Adopt it rather than submit a second one.
+    if (existsSync(paths.attemptFile)) {
+      const earlier = await findEarlierJob(ctx, req.sessionId);
+      if (earlier) {
+        recordJob(ctx, paths, earlier);
+        ctx.log.warn('startjob.adopted', { sessionId: req.sessionId, user: req.user, jobId: earlier });
+        return result(earlier);
+      }
+    }
     writeSpool(ctx, req, paths, home, choice);
     writeScript(ctx, req, paths);
     const scheduler = ctx.scheduler();
+    writeFileAtomic(paths.attemptFile, `${new Date().toISOString()}\n`, SHARED_FILE_MODE);
     const { jobId } = await scheduler.submit(submission(ctx, req, paths, home));
-    writeFileAtomic(paths.jobIdFile, `${jobId}\n`, 0o600);
-    ensureDir(ctx.layout.jobsDir, 0o700, { enforce: false });
-    writeJsonAtomic(ctx.layout.jobIndexFile(jobId), { sessionId: req.sessionId, user: req.user, runDir: paths.runDir });
+    recordJob(ctx, paths, jobId);
     ctx.log.info('startjob.submitted', {
       sessionId: req.sessionId,
       user: req.user,
@@ -145,11 +190,29 @@ export async function startJob(ctx: CommandContext, requestText: string): Promis
     });
     return result(jobId);
   } catch (err) {
-    // No job: the secrets must not linger on disk.
-    unlinkQuiet(paths.secretsFile);
-    unlinkQuiet(paths.jobFile);
+    // No job was made, so the secrets must not linger on disk. (After a timeout the job
+    // may exist and its start-env needs them: the bridge retries and adopts it, and
+    // killjob removes the spool when the session ends.)
+    if (!(err instanceof WrapError && err.mayHaveSubmitted)) {
+      unlinkQuiet(paths.secretsFile);
+      unlinkQuiet(paths.jobFile);
+      unlinkQuiet(paths.attemptFile);
+    }
     throw err;
   } finally {
     lock.release();
   }
+}
+
+/** adoptOnly: the job an earlier attempt submitted (jobid file, else by marker), or null; submits nothing. */
+async function adopt(ctx: CommandContext, req: StartJobRequest, paths: SessionPaths): Promise<string | null> {
+  const recorded = readJobId(paths.jobIdFile);
+  if (recorded) return recorded;
+  if (!existsSync(paths.attemptFile)) return null;
+  const earlier = await findEarlierJob(ctx, req.sessionId);
+  if (earlier) {
+    recordJob(ctx, paths, earlier);
+    ctx.log.warn('startjob.adopted', { sessionId: req.sessionId, user: req.user, jobId: earlier });
+  }
+  return earlier;
 }

@@ -1,7 +1,7 @@
 // The bridge's only way to the cluster: run `hpc-wrap startjob | jobstate | killjob`
 // through the transport and read their JSON (docs/contracts.md §2-4).
 import { errorDocumentSchema, REFUSAL_CODES, type ErrorCode } from '../../contract/errors.js';
-import { jobStateReportSchema, type JobStateReport } from '../../contract/jobstate.js';
+import { jobStateReportSchema, markedJobsReportSchema, type JobStateReport, type MarkedJobsReport } from '../../contract/jobstate.js';
 import { killJobResultSchema } from '../../contract/killjob.js';
 import { startJobResultSchema, type StartJobInput, type StartJobResult } from '../../contract/startjob.js';
 import { TransportError, type Transport } from '../transport/types.js';
@@ -74,8 +74,9 @@ export class HpcWrapClient {
     return parsed.data;
   }
 
-  async jobState(ids: string[]): Promise<JobStateReport> {
-    const out = await this.call(['jobstate', ...ids]);
+  /** ONE call for all jobs; each names its session and user so hpc-wrap finds the run dir by name. */
+  async jobState(jobs: ReadonlyArray<{ jobId: string; sessionId: string; user: string }>): Promise<JobStateReport> {
+    const out = await this.call(['jobstate'], JSON.stringify({ version: 1, jobs }));
     const parsed = jobStateReportSchema.safeParse(out);
     if (!parsed.success) throw new TransportError(`hpc-wrap jobstate printed unexpected output: ${parsed.error.message}`);
     return parsed.data;
@@ -86,8 +87,17 @@ export class HpcWrapClient {
     return this.call(['doctor']);
   }
 
-  async killJob(id: string, asUser?: string): Promise<void> {
-    const out = await this.call(['killjob', id], undefined, asUser);
+  /** Cancels the session's job (if any) and removes its spool; run as the user (identity sudo). */
+  async killJob(ref: { jobId: string | null; sessionId: string; user: string; keepSpool?: boolean }): Promise<void> {
+    const out = await this.call(['killjob'], JSON.stringify({ version: 1, ...ref }), ref.user);
     if (!killJobResultSchema.safeParse(out).success) throw new TransportError('hpc-wrap killjob printed unexpected output');
+  }
+
+  /** The scheduler's live jobs carrying a session marker (the orphan reaper's view). */
+  async markedJobs(): Promise<MarkedJobsReport> {
+    const out = await this.call(['marked-jobs']);
+    const parsed = markedJobsReportSchema.safeParse(out);
+    if (!parsed.success) throw new TransportError(`hpc-wrap marked-jobs printed unexpected output: ${parsed.error.message}`);
+    return parsed.data;
   }
 }

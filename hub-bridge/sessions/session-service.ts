@@ -4,11 +4,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { HubBridgeConfig, Profile } from '../../config/schema.js';
-import { validateServerName, validateUsername, NameError } from '../../contract/names.js';
-import { HpcWrapRefusal, type HpcWrapClient, type JobStatus, type StartJobDocument } from '../cluster/hpc-wrap-client.js';
+import { HpcWrapRefusal, SchedulerUnreachableError, type HpcWrapClient, type JobStatus, type StartJobDocument } from '../cluster/hpc-wrap-client.js';
 import type { SessionStore } from '../store/session-store.js';
 import { tunnelDocument, type TunnelKeyRegistry } from '../tunnel/tunnel-registry.js';
-import { webdavCredentialsSchema, type WebdavCredentials } from '../../config/schema-webdav.js';
+import { checkAgainstContract, InvalidRequest, parseCreateBody, type SubmitPlan, type SubmitSecrets } from './create-request.js';
 import { failureMessage, queuedMessage } from './progress-messages.js';
 import { probeServer } from './readiness-probe.js';
 import { isTerminal, type EventKind, type Session, type SessionEvent } from './types.js';
@@ -23,19 +22,8 @@ export class RequestError extends Error {
   }
 }
 
-export interface CreateSessionInput {
-  user: unknown;
-  serverName?: unknown;
-  profile?: unknown;
-  env?: unknown;
-  command?: unknown;
-  /** A ready batch script (e.g. stock batchspawner's), submitted as it is instead of the profile's resources. */
-  script?: unknown;
-  /** WebDAV credentials from the spawn form (SECRET: they travel only in the startjob document). */
-  webdav?: unknown;
-}
+export type { CreateSessionInput } from './create-request.js';
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const PROGRESS: Record<EventKind, number> = {
   requested: 0, submitted: 10, queued: 20, running: 50, starting: 70, ready: 100,
   failed: 100, stopping: 90, stopped: 100, unknown: 30, info: 40,
@@ -52,6 +40,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class SessionService {
   readonly events = new EventEmitter();
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** The secret part of each not-yet-submitted startjob document; never stored (docs/contracts.md §2). */
+  private readonly secrets = new Map<string, SubmitSecrets>();
   private closed = false;
 
   constructor(
@@ -81,79 +71,38 @@ export class SessionService {
     return p;
   }
 
-  private validateEnv(env: unknown): Record<string, string> {
-    if (env === undefined) return {};
-    if (!env || typeof env !== 'object' || Array.isArray(env)) throw new RequestError(400, 'bad_request', 'env must be an object of string values');
-    const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(env)) {
-      if (!ENV_NAME.test(k)) throw new RequestError(400, 'bad_request', `env name ${JSON.stringify(k.slice(0, 64))} is not a valid variable name`);
-      if (typeof v !== 'string' || v.includes('\0')) throw new RequestError(400, 'bad_request', `env ${k} must be a string without NUL`);
-      out[k] = v;
-    }
-    return out;
-  }
-
-  private validateCommand(cmd: unknown): string[] {
-    if (cmd === undefined || cmd === null) return ['jupyterhub-singleuser'];
-    if (!Array.isArray(cmd) || cmd.length === 0 || cmd.length > 64 || !cmd.every((a) => typeof a === 'string' && a.length > 0 && a.length < 4096 && !a.includes('\0'))) {
-      throw new RequestError(400, 'bad_request', 'command must be a non-empty array of strings (argv)');
-    }
-    return cmd as string[];
-  }
-
-  private validateWebdav(v: unknown): WebdavCredentials | null {
-    if (v === undefined || v === null) return null;
-    const r = webdavCredentialsSchema.safeParse(v);
-    if (!r.success) {
-      // never echo the values: this holds a password
-      throw new RequestError(400, 'bad_request', `webdav: ${r.error.issues.map((i) => `${i.path.join('.') || '(object)'}: ${i.message}`).join('; ')}`);
-    }
-    return r.data;
-  }
-
-  private validateScript(script: unknown): string | null {
-    if (script === undefined || script === null) return null;
-    if (typeof script !== 'string' || !script.startsWith('#!') || script.includes('\0')) {
-      throw new RequestError(400, 'bad_request', 'script must be a batch script text starting with #! (e.g. #!/bin/bash)');
-    }
-    return script;
-  }
-
   /** Validates, persists and starts submitting. Returns [session, created]. */
-  async create(input: CreateSessionInput, idempotencyKey: string | null): Promise<[Session, boolean]> {
-    let user: string;
-    let serverName: string;
+  async create(body: unknown, idempotencyKey: string | null): Promise<[Session, boolean]> {
+    const id = newSessionId();
+    let checked;
+    let profile: Profile;
     try {
-      user = validateUsername(input.user);
-      serverName = validateServerName(input.serverName);
+      const input = parseCreateBody(body);
+      profile = this.profile(input.profile);
+      checked = checkAgainstContract(input, profile, id);
     } catch (err) {
-      if (err instanceof NameError) throw new RequestError(400, 'bad_request', err.message);
+      if (err instanceof InvalidRequest) throw new RequestError(400, 'bad_request', err.message);
       throw err;
     }
-    const profile = this.profile(input.profile);
-    const env = this.validateEnv(input.env);
-    const command = this.validateCommand(input.command);
-    const script = this.validateScript(input.script);
-    const webdav = this.validateWebdav(input.webdav);
+    const { user, serverName, env, command, script, webdav } = checked;
 
     const fingerprint = createHash('sha256').update(JSON.stringify([user, serverName, profile.name])).digest('hex');
     const early = this.existing(idempotencyKey, fingerprint, user, serverName);
     if (early) return [early, false];
 
-    const id = newSessionId();
     const grant = this.tunnels ? await this.tunnels.grant(profile.resources) : null;
-    const doc: StartJobDocument = {
+    const tunnel = grant && tunnelDocument(grant);
+    // What is stored: everything but the secrets (those stay in memory until the submit).
+    const plan: SubmitPlan = {
       version: 1,
       sessionId: id,
       user,
       serverName,
-      env,
       command,
       resources: script === null ? profile.resources : null,
       script,
       environment: profile.environment,
-      webdav,
-      tunnel: grant && tunnelDocument(grant),
+      tunnel: tunnel && (({ privateKey: _k, ...spec }) => spec)(tunnel),
     };
     const servicePrefix = env.JUPYTERHUB_SERVICE_PREFIX ?? '/';
     let session: Session;
@@ -162,9 +111,10 @@ export class SessionService {
       const raced = this.existing(idempotencyKey, fingerprint, user, serverName);
       if (raced) return [raced, false];
       session = this.store.create(
-        { id, user, serverName, profile: profile.name, servicePrefix, submitDoc: JSON.stringify(doc) },
+        { id, user, serverName, profile: profile.name, servicePrefix, submitDoc: JSON.stringify(plan) },
         idempotencyKey !== null ? { key: idempotencyKey, fingerprint } : null,
       );
+      this.secrets.set(id, { env, webdav, tunnelPrivateKey: tunnel?.privateKey ?? null });
       if (grant) session = this.store.update(id, { tunnelPort: grant.remotePort, tunnelPublicKey: grant.publicKey, tunnelExpiresAt: grant.expiresAt });
     } finally {
       if (grant) this.tunnels!.commit(grant);
@@ -209,55 +159,102 @@ export class SessionService {
   }
 
   /** The session ended: its tunnel key leaves the keyset (revoked) and its port is free again. */
-  private ended(id: string): void {
+  private ended(id: string, { cleanRunDir = true } = {}): void {
+    this.secrets.delete(id);
+    // The spool may still hold the job's secrets (start-env never ran, or the submit was
+    // interrupted): remove it, as the user, in the background.
+    const s = this.store.get(id);
+    if (s && cleanRunDir && !this.closed) {
+      this.track(`${id}:clean`, this.cluster.killJob({ jobId: null, sessionId: id, user: s.user }).catch((err) => {
+        this.log.warn({ session: id, err: (err as Error).message }, 'could not clean up the run dir');
+      }));
+    }
     this.tunnelState.delete(id);
     this.noticeShown.delete(id);
     this.tunnels?.sync();
   }
 
   private fail(id: string, message: string, reason: string | null = null): void {
+    const refused = reason === 'invalid' || reason === 'maintenance' || reason === 'scheduler';
     this.store.update(id, { state: 'failed', message, reason });
     this.store.clearSubmitDoc(id);
-    this.ended(id);
+    this.ended(id, { cleanRunDir: !refused }); // a refused startjob removed its spool itself
     this.emit(id, 'failed', message);
     this.log.warn({ session: id, reason }, 'session failed');
   }
 
-  /** Submits (or re-submits after a restart: startjob is idempotent per session id). */
+  /**
+   * The startjob document for a submit: the stored plan plus the secrets held in memory.
+   * Without them (the bridge restarted meanwhile) only an adopt is possible: hpc-wrap then
+   * reports the job an earlier attempt submitted, and submits nothing.
+   */
+  private documentFor(id: string, plan: SubmitPlan): StartJobDocument {
+    const secrets = this.secrets.get(id);
+    if (!secrets) return { ...plan, env: {}, webdav: null, tunnel: null, adoptOnly: true };
+    const tunnel = plan.tunnel && secrets.tunnelPrivateKey ? { ...plan.tunnel, privateKey: secrets.tunnelPrivateKey } : null;
+    return { ...plan, env: secrets.env, webdav: secrets.webdav, tunnel: tunnel as StartJobDocument['tunnel'] };
+  }
+
+  /**
+   * Submits (or, after a restart, adopts: startjob is idempotent per session id). A
+   * scheduler that does not answer and a transport hiccup are retried with backoff until
+   * the submit deadline; a definite refusal fails the session at once with its reason.
+   */
   async submit(id: string): Promise<void> {
     const raw = this.store.submitDoc(id);
-    if (!raw) return this.fail(id, 'The request could not be recovered after a bridge restart; please start the server again.');
-    const doc = JSON.parse(raw) as StartJobDocument;
+    if (!raw) return this.fail(id, 'The request could not be recovered after a restart of the cluster service; please start your server again.');
+    const plan = JSON.parse(raw) as SubmitPlan;
+    const created = Date.parse(this.store.get(id)?.createdAt ?? new Date().toISOString());
+    const deadline = created + this.config.cluster.submitDeadlineSeconds * 1000;
+    let told = false;
     for (let attempt = 1; ; attempt++) {
       if (this.closed) return;
+      const doc = this.documentFor(id, plan);
       try {
         const { jobId } = await this.cluster.startJob(doc);
+        this.secrets.delete(id);
+        if (jobId === null) {
+          return this.fail(id, 'The cluster service restarted before your job was submitted; nothing was submitted. Please start your server again.', 'restart');
+        }
         const cancelled = this.store.get(id)?.cancelRequested ?? false;
         const s = this.store.update(id, cancelled ? { jobId, jobState: 'pending' } : { jobId, state: 'queued', jobState: 'pending' });
         this.store.clearSubmitDoc(id);
         this.store.recordJobSubmitted(s, jobId);
-        this.emit(id, 'submitted', `Submitted batch job ${jobId}; waiting in the queue`);
+        this.emit(id, 'submitted', doc.adoptOnly ? `Found batch job ${jobId} submitted before the restart; waiting in the queue` : `Submitted batch job ${jobId}; waiting in the queue`);
         this.events.emit('activity');
-        this.log.info({ session: id, jobId }, 'job submitted');
+        this.log.info({ session: id, jobId, adopted: doc.adoptOnly === true }, 'job submitted');
         if (s.cancelRequested) await this.kill(s);
         return;
       } catch (err) {
         if (err instanceof HpcWrapRefusal) {
+          this.secrets.delete(id);
           const msg = err.code === 'maintenance' ? err.message : `The cluster refused the job: ${err.message}`;
           return this.fail(id, msg, err.code);
         }
         if (this.store.get(id)?.cancelRequested) return this.finishStopped(id, 'Stopped before the job was submitted.');
-        if (attempt >= 4) return this.fail(id, `Could not submit the job: ${(err as Error).message}`, 'transport');
+        const wait = Math.min(15_000, 500 * 2 ** attempt);
+        if (Date.now() + wait > deadline) {
+          const why = err instanceof SchedulerUnreachableError ? 'the scheduler did not answer' : 'the cluster could not be reached';
+          return this.fail(id, `Could not submit the job: ${why} for ${this.config.cluster.submitDeadlineSeconds} s. Please try again later. (${(err as Error).message})`, 'unreachable');
+        }
+        if (!told) {
+          told = true;
+          const until = new Date(deadline).toISOString().slice(11, 16);
+          this.emit(id, 'info', err instanceof SchedulerUnreachableError
+            ? `The scheduler is not answering at the moment; retrying until ${until} UTC`
+            : `The cluster cannot be reached at the moment; retrying until ${until} UTC`);
+        }
         this.log.warn({ session: id, attempt, err: (err as Error).message }, 'submit failed, retrying');
-        await sleep(500 * 2 ** attempt);
+        await sleep(wait);
       }
     }
   }
 
-  private finishStopped(id: string, message: string): void {
+  /** `cleanRunDir`: false when killjob already removed the spool. */
+  private finishStopped(id: string, message: string, { cleanRunDir = true } = {}): void {
     this.store.update(id, { state: 'stopped', message });
     this.store.clearSubmitDoc(id);
-    this.ended(id);
+    this.ended(id, { cleanRunDir });
     this.emit(id, 'stopped', message);
   }
 
@@ -278,7 +275,7 @@ export class SessionService {
   private async kill(s: Session): Promise<void> {
     if (!s.jobId) return;
     try {
-      await this.cluster.killJob(s.jobId, s.user);
+      await this.cluster.killJob({ jobId: s.jobId, sessionId: s.id, user: s.user });
       this.log.info({ session: s.id, jobId: s.jobId }, 'job cancelled');
     } catch (err) {
       // The poller retries the cancel while the job is still listed.
@@ -317,13 +314,13 @@ export class SessionService {
 
     if (st.state === 'done' || st.state === 'failed' || st.state === 'cancelled') {
       this.store.recordJobEnded(s.jobId!, s.id, st.state, st.exitCode ?? null);
-      if (s.state === 'stopping') return this.finishStopped(s.id, 'The server was stopped.');
+      if (s.state === 'stopping') return this.finishStopped(s.id, 'The server was stopped.', { cleanRunDir: false });
       const starting = s.state !== 'ready';
       const msg = failureMessage(st, starting);
       this.store.update(s.id, { ...base, message: msg });
       if (starting) return this.fail(s.id, msg, st.reason ?? st.state);
       this.store.update(s.id, { state: 'stopped' });
-      this.ended(s.id);
+      this.ended(s.id, { cleanRunDir: false }); // it ran: start-env consumed the spool
       this.emit(s.id, 'stopped', msg);
       return;
     }

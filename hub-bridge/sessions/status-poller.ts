@@ -64,11 +64,10 @@ export class StatusPoller {
   async tick(): Promise<void> {
     const live = this.store.live().filter((s) => s.jobId);
     if (live.length === 0) return;
-    const ids = [...new Set(live.map((s) => s.jobId!))];
     this.calls++;
     let report;
     try {
-      report = await this.cluster.jobState(ids);
+      report = await this.cluster.jobState(live.map((s) => ({ jobId: s.jobId!, sessionId: s.id, user: s.user })));
     } catch (err) {
       this.service.markUnreachable(live, (err as Error).message);
       return;

@@ -1,8 +1,8 @@
 // SQLite (WAL) store of sessions, their events and idempotency keys. Every state change is
 // committed before the bridge acts on it, so a SIGKILL loses nothing that mattered.
 import Database from 'better-sqlite3';
-import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { ensurePrivateDir, ensurePrivateFile } from './private-files.js';
 import type { EventKind, JobState, Session, SessionEvent, SessionState } from '../sessions/types.js';
 
 const SCHEMA = `
@@ -144,15 +144,19 @@ export class SessionStore {
 
   constructor(file: string) {
     if (file !== ':memory:') {
-      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      ensurePrivateDir(dirname(file), 'the state directory');
+      // Made 0600 before SQLite opens it: the -wal and -shm files take the database's mode.
+      ensurePrivateFile(file, 'the state database', { create: true });
+      for (const derived of [`${file}-wal`, `${file}-shm`, `${file}-journal`]) ensurePrivateFile(derived, 'a file of the state database');
     }
     this.db = new Database(file);
+    // Deleted content is overwritten, so nothing removed from a row lingers in free pages.
+    this.db.pragma('secure_delete = ON');
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
     this.migrate();
-    if (file !== ':memory:') chmodSync(file, 0o600);
     this.stmts = {
       get: this.db.prepare('SELECT * FROM sessions WHERE id = ?'),
       live: this.db.prepare("SELECT * FROM sessions WHERE state NOT IN ('stopped','failed') ORDER BY created_at"),
@@ -182,6 +186,33 @@ export class SessionStore {
     ];
     for (const [name, type] of added) if (!have.has(name)) this.db.prepare(`ALTER TABLE sessions ADD COLUMN ${name} ${type}`).run();
     this.db.prepare('CREATE UNIQUE INDEX IF NOT EXISTS sessions_number ON sessions(number)').run();
+    this.scrubOldSecrets();
+  }
+
+  /**
+   * Databases of earlier versions kept the whole startjob document (hub token, WebDAV
+   * password, tunnel key) in submit_doc. Remove those fields, then rewrite the file and
+   * empty the WAL, so that no copy survives in free pages.
+   */
+  private scrubOldSecrets(): void {
+    const rows = this.db.prepare("SELECT id, submit_doc FROM sessions WHERE submit_doc IS NOT NULL AND (submit_doc LIKE '%\"env\"%' OR submit_doc LIKE '%\"webdav\"%' OR submit_doc LIKE '%PRIVATE KEY%')").all() as { id: string; submit_doc: string }[];
+    if (rows.length === 0) return;
+    const put = this.db.prepare('UPDATE sessions SET submit_doc = ? WHERE id = ?');
+    this.db.transaction(() => {
+      for (const r of rows) {
+        let plan: Record<string, unknown> | null = null;
+        try {
+          const { env: _e, webdav: _w, tunnel, ...rest } = JSON.parse(r.submit_doc) as Record<string, unknown>;
+          const t = tunnel && typeof tunnel === 'object' ? (({ privateKey: _k, ...spec }) => spec)(tunnel as Record<string, unknown>) : null;
+          plan = { ...rest, tunnel: t };
+        } catch {
+          plan = null;
+        }
+        put.run(plan ? JSON.stringify(plan) : null, r.id);
+      }
+    })();
+    this.db.exec('VACUUM');
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
   }
 
   close(): void {

@@ -2,6 +2,7 @@
 // another local account: the bridge then runs as root and drops to that uid/gid.
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
+import { identityArgv, type Identity } from './identity.js';
 import { TransportError, type RunOptions, type RunResult, type Transport } from './types.js';
 
 interface Account {
@@ -25,13 +26,18 @@ export class LocalTransport implements Transport {
   private readonly account: Account | null;
   private readonly runAs: string | null;
 
-  constructor(opts: { runAs: string | null }) {
+  private readonly identity: Identity;
+  private readonly sudoCommand: readonly string[];
+
+  constructor(opts: { runAs: string | null; identity?: Identity; sudoCommand?: readonly string[] }) {
     this.runAs = opts.runAs;
+    this.identity = opts.identity ?? 'shared';
+    this.sudoCommand = opts.sudoCommand ?? ['sudo', '-n', '-u'];
     this.account = opts.runAs ? lookupAccount(opts.runAs) : null;
     if (this.account && process.getuid?.() !== 0) {
       throw new TransportError(`cluster.transport.runAs is "${opts.runAs}" but the bridge is not running as root`);
     }
-    this.description = opts.runAs ? `local (as ${opts.runAs})` : 'local';
+    this.description = `${opts.runAs ? `local (as ${opts.runAs})` : 'local'}${this.identity === 'sudo' ? ', identity sudo' : ''}`;
   }
 
   private env(): Record<string, string> | undefined {
@@ -42,7 +48,7 @@ export class LocalTransport implements Transport {
   }
 
   async run(argv: readonly string[], opts: RunOptions): Promise<RunResult> {
-    const [file, ...args] = argv;
+    const [file, ...args] = identityArgv(this.identity, this.sudoCommand, argv, opts.asUser);
     if (!file) throw new TransportError('empty command');
     const env = this.env();
     try {

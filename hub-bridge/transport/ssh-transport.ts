@@ -1,18 +1,11 @@
 // Runs hpc-wrap on the login node over SSH: one exec channel per command on pooled,
 // authenticated connections (SshConnectionPool), host keys checked against a
-// known_hosts file, secrets only on the channel's stdin.
-//
-// identity "sudo": a command that carries `asUser` runs as
-//   [...sudoCommand, USER, '--', ...argv]   (default: sudo -n -u USER -- hpc-wrap ...)
-// which needs exactly one sudoers line on the login node, e.g. for a service account
-// `hpcsvc`, users in group `jupyter` and hpc-wrap installed at /opt/hpc-wrap/hpc-wrap:
-//   hpcsvc ALL=(%jupyter) NOPASSWD: /opt/hpc-wrap/hpc-wrap
-// (sudo resets PATH to its secure_path, so cluster.hpcWrap must start with that absolute path).
+// known_hosts file, secrets only on the channel's stdin. identity "sudo": identity.ts.
 import { readFileSync, statSync } from 'node:fs';
 import ssh2 from 'ssh2';
 import type { Client, ClientChannel, SFTPWrapper } from 'ssh2';
-import { validateUsername } from '../../contract/names.js';
 import type { SshTransportConfig } from '../../config/schema.js';
+import { identityArgv } from './identity.js';
 import { KnownHosts } from './known-hosts-file.js';
 import { SshConnectionPool, type SshLease, type SshPoolStats } from './ssh-connection-pool.js';
 import { hostKeyAlgorithms, makeHostVerifier, type HostKeyTarget } from './ssh-host-key.js';
@@ -118,10 +111,7 @@ export class SshTransport implements Transport {
 
   /** The argv that runs on the login node (with the sudo prefix in identity sudo). */
   remoteArgv(argv: readonly string[], asUser: string | undefined): readonly string[] {
-    if (asUser === undefined) return argv;
-    const user = validateUsername(asUser);
-    if (this.cfg.identity !== 'sudo') return argv;
-    return [...this.cfg.sudoCommand, user, '--', ...argv];
+    return identityArgv(this.cfg.identity, this.cfg.sudoCommand, argv, asUser);
   }
 
   async run(argv: readonly string[], opts: RunOptions): Promise<RunResult> {

@@ -6,9 +6,9 @@ export interface RunOptions {
   stdin?: string;
   timeoutMs: number;
   /**
-   * The JupyterHub user the command is for (validated with config/names.ts
-   * validateUsername). Only an SSH transport with `identity: sudo` acts on it (it runs
-   * the command as that account through sudo); other transports ignore it.
+   * The JupyterHub user the command is for (validated with contract/names.ts
+   * validateUsername). A transport with `identity: sudo` runs the command as that account
+   * through sudo (identity.ts); with `identity: shared` it is ignored.
    */
   asUser?: string;
 }

@@ -41,12 +41,12 @@ function slurmWorkspace(bases: { submit?: string; query?: string; cancel?: strin
   return { ws, calls };
 }
 
-/** A run dir as startjob + start-env would leave it, indexed under jobs/<id>.json. */
+/** A run dir as startjob + start-env would leave it, with the jobid file startjob writes. */
 function fakeRunDir(ws: Workspace, jobId: string, files: { exit?: unknown; status?: unknown; output?: string }) {
-  const runDir = join(ws.workDir, 'users', 'alice', 'sessions', `s-${jobId.padStart(26, 'a')}`);
+  const sessionId = `s-${jobId.replace(/\d/g, (d) => 'abcdefghij'[Number(d)]!).padStart(26, 'a')}`;
+  const runDir = join(ws.workDir, 'users', 'alice', 'sessions', sessionId);
   mkdirSync(runDir, { recursive: true });
-  mkdirSync(join(ws.workDir, 'jobs'), { recursive: true });
-  writeJsonAtomic(join(ws.workDir, 'jobs', `${jobId}.json`), { sessionId: 's-x', user: 'alice', runDir });
+  writeFileSync(join(runDir, 'jobid'), `${jobId}\n`);
   if (files.exit) writeJsonAtomic(join(runDir, 'exit.json'), files.exit);
   if (files.status) writeJsonAtomic(join(runDir, 'status.json'), files.status);
   if (files.output) writeFileSync(join(runDir, 'output.log'), files.output);
@@ -133,6 +133,7 @@ describe('slurm startjob and killjob', () => {
     expect(calls()[0]!.argv).toEqual([
       '--job-name=jupyterhub-alice',
       `--output=${runDir}/output.log`,
+      `--comment=hpc-bridge:${req.sessionId}`,
       `--chdir=${home}`,
       '--partition=debug',
       '--cpus-per-task=2',
@@ -149,15 +150,15 @@ describe('slurm startjob and killjob', () => {
     const script = readFileSync(join(runDir, 'job.sh'), 'utf8');
     expect(script).not.toContain('#SBATCH');
     expect(script.split('\n')[0]).toBe('#!/bin/sh');
-    expect(JSON.parse(readFileSync(join(ws.workDir, 'jobs', '12.json'), 'utf8'))).toMatchObject({ runDir });
+    expect(readFileSync(join(runDir, 'jobid'), 'utf8')).toBe('12\n');
   });
 
-  it('submits a ready script with --job-name, --output and --export=ALL only', async () => {
+  it('submits a ready script with --job-name, --output, the session marker and --export=ALL only', async () => {
     const { ws, calls } = slurmWorkspace({});
     const script = '#!/bin/bash\n#SBATCH --time=00:05:00\nhpc-wrap start-env -- jupyterhub-singleuser\n';
     const r = await ws.wrap.run(['startjob'], { input: JSON.stringify(startRequest({ resources: null, script })) });
     const { runDir } = r.json as { runDir: string };
-    expect(calls()[0]!.argv).toEqual(['--job-name=jupyterhub-alice', `--output=${runDir}/output.log`, '--export=ALL', `${runDir}/job.sh`]);
+    expect(calls()[0]!.argv).toEqual(['--job-name=jupyterhub-alice', `--output=${runDir}/output.log`, `--comment=hpc-bridge:${(r.json as { sessionId: string }).sessionId}`, '--export=ALL', `${runDir}/job.sh`]);
     expect(readFileSync(join(runDir, 'job.sh'), 'utf8')).toBe(script);
   });
 

@@ -67,7 +67,7 @@ describe('startjob with webdav credentials', () => {
     });
   });
   afterAll(async () => {
-    for (const f of (await import('node:fs')).readdirSync(join(ws.workDir, 'jobs'))) await ws.wrap.run(['killjob', f.replace(/\.json$/, '')]);
+    for (const f of (await import('node:fs')).readdirSync(join(ws.workDir, 'fork')).filter((n) => n.startsWith('fork-'))) await ws.wrap.run(['killjob', f]);
     ws.cleanup();
   });
 

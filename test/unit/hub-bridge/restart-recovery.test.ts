@@ -62,25 +62,48 @@ describe('restart recovery', () => {
     expect(again.status).toBe(200);
     expect(again.json.id).toBe(first.id);
 
-    expect(readdirSync(join(home.workDir, 'jobs'))).toHaveLength(1);
+    expect(forkJobs(home.workDir)).toHaveLength(1);
 
     await bridge.api('DELETE', `/v1/sessions/${first.id}`);
     await until(bridge, first.id, 'stopped');
     await bridge.kill('SIGTERM');
   });
 
-  it('a bridge killed before the submit finished submits exactly once after restart', async () => {
+  it('a bridge killed before the submit finished never submits twice: it adopts the job, or fails plainly when none was made', async () => {
+    // The secrets (the hub token) are never stored: a restarted bridge can only adopt a job
+    // an earlier attempt submitted, never submit one without them.
     const home = await bridgeHome();
     let bridge = await home.start();
-    const created = (
-      await bridge.api('POST', '/v1/sessions', { user: 'bob', env: { JUPYTERHUB_SERVICE_PREFIX: '/user/bob/' }, command: [process.execPath, STAND_IN_SERVER] })
-    ).json;
+    const payload = { user: 'bob', env: { JUPYTERHUB_SERVICE_PREFIX: '/user/bob/', JUPYTERHUB_API_TOKEN: 'secret-for-bob' }, command: [process.execPath, STAND_IN_SERVER] };
+    const created = (await bridge.api('POST', '/v1/sessions', payload)).json;
     await bridge.kill('SIGKILL'); // right after the row was committed; startjob may or may not have run
     bridge = await home.start();
-    await until(bridge, created.id, 'ready');
-    expect(readdirSync(join(home.workDir, 'jobs'))).toHaveLength(1);
-    await bridge.api('DELETE', `/v1/sessions/${created.id}`);
-    await until(bridge, created.id, 'stopped');
+    const end = await waitFor(
+      'ready or failed',
+      async () => {
+        const s = (await bridge.api('GET', `/v1/sessions/${created.id}`)).json;
+        return s.state === 'ready' || s.state === 'failed' ? s : undefined;
+      },
+      30_000,
+    );
+    const jobs = forkJobs(home.workDir);
+    if (end.state === 'ready') expect(jobs).toHaveLength(1);
+    else {
+      expect(end.message).toMatch(/restarted before your job was submitted; nothing was submitted\. Please start your server again/);
+      expect(jobs).toHaveLength(0);
+    }
+    if (end.state === 'ready') {
+      await bridge.api('DELETE', `/v1/sessions/${created.id}`);
+      await until(bridge, created.id, 'stopped');
+    }
     await bridge.kill('SIGTERM');
   });
 });
+
+function forkJobs(workDir: string): string[] {
+  try {
+    return readdirSync(join(workDir, 'fork')).filter((n) => n.startsWith('fork-'));
+  } catch {
+    return [];
+  }
+}

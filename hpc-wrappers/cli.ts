@@ -10,6 +10,7 @@ import { jobState, parseJobStateRequest, refsForIds, refsForRequest } from './jo
 import { markedJobs } from './marked-jobs.js';
 import { selfCheck } from './self-check.js';
 import { setup } from './setup.js';
+import { capabilities } from './capabilities.js';
 import { killJob, killJobById, parseKillJobRequest } from './killjob.js';
 import { configImportCommand, logsCommand, wizardCommand } from './operator-commands.js';
 import { forkRun } from './schedulers/fork-supervisor.js';
@@ -78,6 +79,12 @@ export function buildCli(argv: string[]): Argv<Global> {
       "The scheduler's live jobs that carry a session marker (ONE call), for the bridge's orphan reaper",
       (y) => y.example('$0 marked-jobs', 'prints {"reachable":true,"error":null,"jobs":[{"jobId","sessionId","account","state"}]}'),
       (a) => runCommand('marked-jobs', a.config, async (ctx) => ({ output: await markedJobs(ctx) })),
+    )
+    .command(
+      'capabilities',
+      'What this cluster side accepts (WebDAV, environments, identity mode), for the bridge to check requests early',
+      (y) => y.example('$0 capabilities', 'prints {"version","scheduler","identity","webdav":{...},"environments":[...]}'),
+      (a) => runCommand('capabilities', a.config, async (ctx) => ({ output: capabilities(ctx) })),
     )
     .command(
       'setup',

@@ -45,9 +45,31 @@ export class Layout {
   get perUser(): boolean {
     return this.cfg.identity?.mode === 'per-user';
   }
-  /** Mode of a user's directory, its sessions dir and each run dir. */
-  get privateDirMode(): number {
-    return this.perUser ? 0o2750 : 0o700;
+  /**
+   * Makes (or checks) a user's directory, its sessions dir or a run dir. Shared mode: 0700,
+   * owned by this account. Per-user mode: made with umask 027 inside the setgid users/
+   * tree, so it inherits the service group and the setgid bit (2750). It is never
+   * chmod-ed there: the kernel drops the setgid bit when an account outside the group
+   * changes a mode, which would cut the service account off. A wrong mode is reported.
+   */
+  makeUserDir(dir: string): void {
+    if (!this.perUser) return ensureDir(dir, 0o700, { ownedBySelf: true });
+    const old = process.umask(0o027);
+    try {
+      mkdirSync(dir, { mode: 0o750 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      process.umask(old);
+    }
+    const st = statSync(dir);
+    if (process.geteuid && st.uid !== process.geteuid()) throw new ForeignOwnerError(dir, st.uid);
+    const want = statSync(this.usersDir).gid;
+    if ((st.mode & 0o7777) !== 0o2750 || st.gid !== want) {
+      throw new Error(
+        `${dir} has mode ${(st.mode & 0o7777).toString(8)} and group ${st.gid}; per-user identity needs mode 2750 and the service group (gid ${want}), inherited from ${this.usersDir}: run \`hpc-wrap setup\` as the service account, then move this directory away`,
+      );
+    }
   }
 
   userDir(user: string): string {

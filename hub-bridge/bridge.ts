@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { HubBridgeConfig } from '../config/schema.js';
 import { createApp } from './api/app.js';
 import { readOrCreateToken, writeCurlHeaderFile } from './api/token-file.js';
+import { CapabilitiesCache } from './cluster/capabilities-cache.js';
 import { HpcWrapClient } from './cluster/hpc-wrap-client.js';
 import { SessionService } from './sessions/session-service.js';
 import { OrphanReaper } from './sessions/orphan-reaper.js';
@@ -58,7 +59,10 @@ export async function startBridge(config: HubBridgeConfig, log: Logger, opts: { 
   const cluster = new HpcWrapClient(transport, config.cluster.hpcWrap ?? bundledHpcWrap(), config.cluster.commandTimeoutSeconds * 1000);
   const tunnels = config.tunnel.enabled ? new TunnelKeyRegistry(config, store) : null;
   tunnels?.sync(); // the keyset always matches the database, also after a crash
-  const service = new SessionService(store, cluster, config, log, tunnels);
+  const capabilities = new CapabilitiesCache(cluster, log);
+  // Known before the first request when the cluster answers quickly; never blocks the start for long.
+  await Promise.race([capabilities.refresh(), new Promise((r) => setTimeout(r, 5000).unref())]);
+  const service = new SessionService(store, cluster, config, log, tunnels, capabilities);
   const poller = new StatusPoller(store, service, cluster, {
     intervalMs: config.status.intervalSeconds * 1000,
     startingIntervalMs: config.status.startingIntervalSeconds * 1000,

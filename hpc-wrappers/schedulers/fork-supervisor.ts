@@ -32,7 +32,9 @@ export function forkRun(opts: ForkRunOptions): Promise<number> {
       writeJsonAtomic(files.exit, { ...rec, endedAt: new Date().toISOString() });
       resolve(0);
     };
-    const child = spawn(opts.script, [], { cwd: opts.chdir ?? undefined, stdio: ['ignore', out, out], env: process.env });
+    // Like a batch system, the job learns its own id (start-env's duplicate guard reads it).
+    const env = { ...process.env, HPC_WRAP_JOB_ID: basename(opts.jobDir) };
+    const child = spawn(opts.script, [], { cwd: opts.chdir ?? undefined, stdio: ['ignore', out, out], env });
     child.once('error', (err) => finish({ exitCode: 127, signal: null, error: `cannot run ${opts.script}: ${err.message}` }));
     child.once('exit', (code, signal) => finish({ exitCode: code, signal }));
   });

@@ -2,17 +2,19 @@
 // start the server and report its phases in status.json, relay signals, record how it
 // ended in exit.json, tear down, exit with the server's status.
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { AppLog } from '../app-log.js';
 import type { CommandContext } from '../command-context.js';
 import { WrapError } from '../errors.js';
 import { writeExitRecord, writeServerStatus } from '../run-dir-files.js';
+import { runDirPaths, SHARED_FILE_MODE } from '../layout.js';
 import { BASE_STEPS, probeHost } from './base-steps.js';
 import { containerStep } from './container-step.js';
 import { overlayStep } from './overlay-step.js';
 import { portReportStep } from './port-report-step.js';
 import { runServer, SignalRelay, signalStatus } from './server-process.js';
 import { consumeSpool, type Spool } from './spool.js';
+import { ownJobId, recordedOtherJob } from './duplicate-guard.js';
 import { tunnelStep } from './tunnel-agent.js';
 import { condaStep } from './conda-step.js';
 import { modulesStep } from './modules-step.js';
@@ -42,6 +44,15 @@ export async function startEnv(ctx: CommandContext, opts: StartEnvOptions): Prom
   if (!dir) throw new WrapError('invalid', 'start-env needs the run dir: --run-dir DIR or $HPC_WRAP_RUN_DIR');
   const runDir = resolve(dir);
   if (!existsSync(runDir)) throw new WrapError('invalid', `the run dir ${runDir} does not exist`);
+  // Per-user mode: this runs as the student, who cannot write the service account's log.
+  if (ctx.layout.perUser) ctx.log.retarget(join(runDirPaths(runDir).userDir, 'hpc-wrap.log'), SHARED_FILE_MODE);
+
+  const other = await recordedOtherJob(runDir);
+  if (other !== null) {
+    say(`this job (${ownJobId()}) is a duplicate: the session's job is ${other}; leaving without touching the session`);
+    ctx.log.warn('start-env.duplicate', { runDir, job: ownJobId(), recorded: other });
+    return 0;
+  }
 
   const relay = new SignalRelay();
   relay.install();
@@ -55,6 +66,7 @@ export async function startEnv(ctx: CommandContext, opts: StartEnvOptions): Prom
   }
   const { job, hubEnv, tunnelPrivateKey, webdavCredentials } = spool;
   const log = job.logFile ? new AppLog(job.logFile, ctx.config.logging.level, 'hpc-wrap start-env') : ctx.log;
+  if (job.logFile && ctx.layout.perUser) log.retarget(job.logFile, SHARED_FILE_MODE);
   // Notices (e.g. "your overlay was recreated") stay in status.json's message until the server exits.
   const notices: string[] = [];
   const noticeText = (): string | null => (notices.length ? notices.join(' ') : null);

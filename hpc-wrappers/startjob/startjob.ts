@@ -58,10 +58,9 @@ function makeDirectories(ctx: CommandContext, req: StartJobRequest, paths: Sessi
   } else {
     requireSharedDir(layout.usersDir);
   }
-  const mode = layout.privateDirMode;
-  ensureDir(paths.userDir, mode, own);
-  ensureDir(join(paths.userDir, 'sessions'), mode, own);
-  ensureDir(paths.runDir, mode, own);
+  layout.makeUserDir(paths.userDir);
+  layout.makeUserDir(join(paths.userDir, 'sessions'));
+  layout.makeUserDir(paths.runDir);
   const home = layout.homeDir(req.user);
   if (home) {
     if (layout.perUser) requireSharedDir(join(home, '..'));
@@ -94,7 +93,8 @@ function writeSpool(ctx: CommandContext, req: StartJobRequest, paths: SessionPat
     jupyter: { bindAddress: tunnel ? '127.0.0.1' : ctx.config.jupyter.bindAddress, portRange: ctx.config.jupyter.portRange },
     tunnel: tunnel?.spec ?? null,
     webdav: ctx.config.webdav.enabled ? ctx.config.webdav : null,
-    logFile: ctx.config.logging.file,
+    // Per-user mode: the job runs as the student, who logs into their own directory.
+    logFile: ctx.layout.perUser ? join(paths.userDir, 'hpc-wrap.log') : ctx.config.logging.file,
     createdAt: new Date().toISOString(),
   };
   writeJsonAtomic(paths.jobFile, job, 0o600);

@@ -1,5 +1,6 @@
 // The bridge's only way to the cluster: run `hpc-wrap startjob | jobstate | killjob`
 // through the transport and read their JSON (docs/contracts.md §2-4).
+import { capabilitiesSchema, type Capabilities } from '../../contract/capabilities.js';
 import { errorDocumentSchema, REFUSAL_CODES, type ErrorCode } from '../../contract/errors.js';
 import { jobStateReportSchema, markedJobsReportSchema, type JobStateReport, type MarkedJobsReport } from '../../contract/jobstate.js';
 import { killJobResultSchema } from '../../contract/killjob.js';
@@ -79,6 +80,14 @@ export class HpcWrapClient {
     const out = await this.call(['jobstate'], JSON.stringify({ version: 1, jobs }));
     const parsed = jobStateReportSchema.safeParse(out);
     if (!parsed.success) throw new TransportError(`hpc-wrap jobstate printed unexpected output: ${parsed.error.message}`);
+    return parsed.data;
+  }
+
+  /** What the cluster side accepts (WebDAV on, environments): the bridge refuses early what it would refuse. */
+  async capabilities(): Promise<Capabilities> {
+    const out = await this.call(['capabilities']);
+    const parsed = capabilitiesSchema.safeParse(out);
+    if (!parsed.success) throw new TransportError(`hpc-wrap capabilities printed unexpected output: ${parsed.error.message}`);
     return parsed.data;
   }
 

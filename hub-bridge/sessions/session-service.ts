@@ -7,6 +7,8 @@ import type { HubBridgeConfig, Profile } from '../../config/schema.js';
 import { HpcWrapRefusal, SchedulerUnreachableError, type HpcWrapClient, type JobStatus, type StartJobDocument } from '../cluster/hpc-wrap-client.js';
 import type { SessionStore } from '../store/session-store.js';
 import { tunnelDocument, type TunnelKeyRegistry } from '../tunnel/tunnel-registry.js';
+import { refusalByCapabilities } from '../../contract/capabilities.js';
+import type { CapabilitiesCache } from '../cluster/capabilities-cache.js';
 import { checkAgainstContract, InvalidRequest, parseCreateBody, type SubmitPlan, type SubmitSecrets } from './create-request.js';
 import { failureMessage, queuedMessage } from './progress-messages.js';
 import { probeServer } from './readiness-probe.js';
@@ -50,6 +52,7 @@ export class SessionService {
     private readonly config: HubBridgeConfig,
     private readonly log: Logger,
     private readonly tunnels: TunnelKeyRegistry | null = null,
+    private readonly capabilities: CapabilitiesCache | null = null,
   ) {
     this.events.setMaxListeners(0);
   }
@@ -80,6 +83,9 @@ export class SessionService {
       const input = parseCreateBody(body);
       profile = this.profile(input.profile);
       checked = checkAgainstContract(input, profile, id);
+      const caps = this.capabilities?.current();
+      const why = caps ? refusalByCapabilities(caps, { webdav: checked.webdav, environment: profile.environment }) : null;
+      if (why) throw new InvalidRequest(why);
     } catch (err) {
       if (err instanceof InvalidRequest) throw new RequestError(400, 'bad_request', err.message);
       throw err;

@@ -78,8 +78,55 @@ describe('bad input gets a 4xx, a clear message, and changes nothing', () => {
     await api().post('/v1/sessions').set(fx.auth).send(body('frank', { command: 'rm -rf /' })).expect(400);
   });
 
+  // What hpc-wrap would refuse on the cluster is refused here, by the same schema (contract/startjob.ts).
+  it('refuses an unknown field by name (it used to be ignored)', async () => {
+    const res = await api().post('/v1/sessions').set(fx.auth).send(body('frank', { gpus: 4 })).expect(400);
+    expect(res.body.error.message).toMatch(/unknown field\(s\) "gpus"; the fields are user, serverName, profile, env, command, script, webdav/);
+  });
+
+  it('refuses a reserved HPC_WRAP_* variable and more variables than the cluster takes', async () => {
+    const reserved = await api().post('/v1/sessions').set(fx.auth).send(body('frank', { env: { ...env('frank'), HPC_WRAP_RUN_DIR: '/tmp/x' } })).expect(400);
+    expect(reserved.body.error.message).toMatch(/HPC_WRAP_\* variables are reserved/);
+    const many = Object.fromEntries(Array.from({ length: 513 }, (_, i) => [`V${i}`, 'x']));
+    const tooMany = await api().post('/v1/sessions').set(fx.auth).send(body('frank', { env: many })).expect(400);
+    expect(tooMany.body.error.message).toMatch(/at most 512 environment variables/);
+  });
+
+  it('refuses a name too long for the cluster\'s file names once escaped (not a late ENAMETOOLONG)', async () => {
+    const res = await api().post('/v1/sessions').set(fx.auth).send(body('é'.repeat(128))).expect(400);
+    expect(res.body.error.message).toMatch(/too long for the cluster's file names/);
+    expect(res.body.error.message).not.toMatch(/ENAMETOOLONG|\/hpc\//);
+    // a 48-character Cyrillic name fits (compact form) and is accepted
+    const ok = await api().post('/v1/sessions').set(fx.auth).send(body('Ж'.repeat(48), { command: [process.execPath, '-e', 'process.exit(0)'] })).expect(201);
+    await api().delete(`/v1/sessions/${ok.body.id}`).set(fx.auth).expect(202);
+  });
+
+  it('refuses WebDAV credentials while the cluster has WebDAV off, without echoing them', async () => {
+    const res = await api().post('/v1/sessions').set(fx.auth).send(body('frank', { webdav: { username: 'frank', password: 'pw-canary-77' } })).expect(400);
+    expect(res.body.error.message).toMatch(/mounts no WebDAV shares.*webdav\.enabled is false/);
+    expect(JSON.stringify(res.body)).not.toContain('pw-canary-77');
+  });
+
+  it('keeps NFC and NFD spellings of a name as two users (no merging)', async () => {
+    const nfc = 'été';
+    const nfd = 'e\u0301te\u0301';
+    const a = await api().post('/v1/sessions').set(fx.auth).send(body(nfc, { command: [process.execPath, '-e', 'setTimeout(()=>{},60000)'] })).expect(201);
+    const b = await api().post('/v1/sessions').set(fx.auth).send(body(nfd, { command: [process.execPath, '-e', 'setTimeout(()=>{},60000)'] })).expect(201);
+    expect(a.body.user).toBe(nfc);
+    expect(b.body.user).toBe(nfd);
+    await waitFor('both submitted', async () => {
+      const both = await Promise.all([a, b].map(async (r) => (await api().get(`/v1/sessions/${r.body.id}`).set(fx.auth)).body.jobId));
+      return both.every(Boolean) ? true : undefined;
+    });
+    const users = readdirSync(`${fx.workDir}/users`);
+    expect(users).toContain('_c3_a9t_c3_a9');
+    expect(users).toContain('e_cc_81te_cc_81');
+    for (const r of [a, b]) await api().delete(`/v1/sessions/${r.body.id}`).set(fx.auth).expect(202);
+  });
+
   it('created no file for any refused request', () => {
-    expect(filesUnder(fx.workDir).filter((f) => f.startsWith('users'))).toEqual([]);
+    const accepted = ['_c3_a9t_c3_a9', 'e_cc_81te_cc_81', '_z'];
+    expect(filesUnder(fx.workDir).filter((f) => f.startsWith('users') && !accepted.some((a) => f.startsWith(`users/${a}`)))).toEqual(['users']);
   });
 
   it('answers 404 for an unknown or malformed session id', async () => {

@@ -1,6 +1,6 @@
 // Reads job.json and secrets.json from the run dir's spool and deletes them (and the
 // job script) at once: the secrets exist on disk only until the job starts.
-import { readFileSync, rmdirSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import type { WebdavCredentials } from '../../config/schema-webdav.js';
 import { unlinkQuiet } from '../json-files.js';
 import { runDirPaths } from '../layout.js';
@@ -45,11 +45,8 @@ export function consumeSpool(runDir: string): Spool {
     unlinkQuiet(paths.secretsFile);
     unlinkQuiet(paths.jobFile);
     unlinkQuiet(paths.jobScript);
-    try {
-      rmdirSync(paths.spoolDir); // empty now; nothing of the submission is left behind
-    } catch {
-      /* missing, or something else is in it */
-    }
+    // All of it, including a temporary file an interrupted startjob may have left.
+    rmSync(paths.spoolDir, { recursive: true, force: true });
   }
   const j = jobDescriptionSchema.safeParse(job);
   if (!j.success) throw new Error(`the job description ${paths.jobFile} is not valid`);

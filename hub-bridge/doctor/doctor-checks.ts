@@ -14,6 +14,8 @@ export interface CheckResult {
   ok: boolean;
   detail: string;
   fix?: string;
+  /** ok, but the operator must know (printed as WARN). */
+  warning?: boolean;
 }
 
 const pass = (name: string, detail: string): CheckResult => ({ name, ok: true, detail });
@@ -42,7 +44,7 @@ export interface RemoteCheck {
 }
 
 /** hpc-wrap on the login node: reachable, same version, work dir, scheduler. */
-export async function checkCluster(client: HpcWrapClient): Promise<CheckResult[]> {
+export async function checkCluster(client: HpcWrapClient, cfg: HubBridgeConfig): Promise<CheckResult[]> {
   let remote: RemoteCheck;
   try {
     remote = (await client.doctor()) as RemoteCheck;
@@ -65,8 +67,37 @@ export async function checkCluster(client: HpcWrapClient): Promise<CheckResult[]
       ? pass('scheduler', `${remote.scheduler.name} answers${remote.scheduler.batchSystem ? '' : ' (not a batch system: jobs run as local processes)'}`)
       : fail('scheduler', `${remote.scheduler.name}: ${remote.scheduler.error}`, 'check that the scheduler commands in hpc-wrap.yaml work for the service account'),
   );
+  out.push(await checkIdentity(cfg, client));
   if (remote.maintenance) out.push(fail('maintenance', 'the cluster side is in maintenance mode: new spawns are refused', 'set maintenance.enabled: false in hpc-wrap.yaml when done'));
   return out;
+}
+
+/** Both sides agree on who runs the jobs; `shared` is said plainly every time (docs/identity.md). */
+export async function checkIdentity(cfg: HubBridgeConfig, client: HpcWrapClient): Promise<CheckResult> {
+  const name = 'identity';
+  const hub = cfg.cluster.transport.identity;
+  let wrap: string;
+  try {
+    wrap = (await client.capabilities()).identity;
+  } catch (err) {
+    return fail(name, `cannot ask hpc-wrap capabilities: ${(err as Error).message}`, 'install the same version on both sides (hpc-bridge deploy)');
+  }
+  if (hub === 'sudo' && wrap !== 'per-user') {
+    return fail(name, 'hub-bridge.yaml says identity sudo, hpc-wrap.yaml says identity.mode shared', 'set identity.mode: per-user and identity.serviceGroup in hpc-wrap.yaml, then run `hpc-wrap setup` (docs/identity.md)');
+  }
+  if (hub === 'shared' && wrap === 'per-user') {
+    return fail(name, 'hpc-wrap.yaml says identity.mode per-user, hub-bridge.yaml says identity shared', 'set cluster.transport.identity: sudo in hub-bridge.yaml and add the sudoers line (docs/identity.md)');
+  }
+  if (hub === 'shared') {
+    return {
+      name,
+      ok: true,
+      warning: true,
+      detail: "shared: every job runs as the service account, so every student's notebook can read every other student's files, homes and job keys",
+      fix: 'for any multi-user site use per-user identity: identity sudo here, identity.mode per-user in hpc-wrap.yaml (docs/identity.md)',
+    };
+  }
+  return pass(name, 'per-user: each job runs as its student; the service account reads status through its group');
 }
 
 export async function checkHubApi(cfg: HubBridgeConfig): Promise<CheckResult> {

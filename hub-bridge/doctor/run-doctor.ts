@@ -8,7 +8,7 @@ export async function runDoctor(cfg: HubBridgeConfig, transport: Transport, hpcW
   const results: CheckResult[] = [checkTokenFile(cfg), checkStateDb(cfg)];
   const client = new HpcWrapClient(transport, hpcWrap, cfg.cluster.commandTimeoutSeconds * 1000);
   try {
-    results.push(...(await checkCluster(client)));
+    results.push(...(await checkCluster(client, cfg)));
   } finally {
     await transport.close();
   }
@@ -21,7 +21,7 @@ export async function runDoctor(cfg: HubBridgeConfig, transport: Transport, hpcW
 }
 
 export function formatReport(results: CheckResult[]): string {
-  const lines = results.map((r) => `${r.ok ? 'ok  ' : 'FAIL'}  ${r.name}: ${r.detail}${r.fix ? `\n      fix: ${r.fix}` : ''}`);
+  const lines = results.map((r) => `${!r.ok ? 'FAIL' : r.warning ? 'WARN' : 'ok  '}  ${r.name}: ${r.detail}${r.fix ? `\n      ${r.ok ? 'note' : 'fix'}: ${r.fix}` : ''}`);
   const failed = results.filter((r) => !r.ok).length;
   lines.push('', failed === 0 ? 'Every link of the chain checks out.' : `${failed} problem(s) found.`);
   return lines.join('\n') + '\n';

@@ -23,7 +23,7 @@ export async function startBridgeProcess(opts: { config: string; port: number; t
   let log = '';
   child.stderr!.on('data', (d) => (log += String(d)));
   await new Promise<void>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`bridge did not start: ${log}`)), 20_000);
+    const timer = setTimeout(() => rej(new Error(`bridge did not start within 60 s: ${log}`)), 60_000);
     const onData = () => {
       if (log.includes('listening on')) {
         clearTimeout(timer);

@@ -12,7 +12,7 @@ import { REPO, startBridgeProcess, type BridgeProcess } from './bridge-process.j
 
 const SVC = 'hpcb-rob-svc';
 const STAND_IN = join(REPO, 'test/fixtures/http-stand-in-server.mjs');
-const SLOW_SBATCH = join(REPO, 'test/fixtures/bin/slow-sbatch.mjs');
+const SLOW_SBATCH = join(REPO, 'test/fixtures/bin/slow-sbatch');
 const CANARY = (n: number) => `canary-${n}-7f3a9c0d2b`;
 let canaries = 0;
 
@@ -57,6 +57,15 @@ function spawnBody(user: string, extra: Record<string, unknown> = {}) {
   };
 }
 
+/** The slow sbatch's pauses (seconds) for the next submits; clears the "reached" marks. */
+function pauses(p: { before?: number; after?: number }) {
+  for (const k of ['before', 'after'] as const) {
+    rmSync(`${control}.${k}`, { force: true });
+    writeFileSync(`${control}.${k}_s`, p[k] ? String(p[k]) : '', { mode: 0o666 });
+  }
+}
+const reached = (step: 'before' | 'after') => readdirSync(join(dir, 'ctl')).includes(`slow-sbatch.${step}`);
+
 async function startBridge() {
   bridge = await startBridgeProcess({ config: bridgeConfig, port: bridgePort, tokenFile: join(dir, 'bridge/token') });
 }
@@ -69,17 +78,17 @@ beforeAll(async () => {
   workDir = join(dir, 'hpc');
   mkdirSync(workDir, { mode: 0o755 });
   chownSync(workDir, svc.uid, svc.gid);
-  control = join(dir, 'ctl', 'slow-sbatch.json');
+  control = join(dir, 'ctl', 'slow-sbatch');
   mkdirSync(join(dir, 'ctl'), { mode: 0o777 });
   chmodSync(join(dir, 'ctl'), 0o777);
-  writeFileSync(control, '{}', { mode: 0o666 });
   const hpcWrapConfig = join(dir, 'hpc-wrap.yaml');
   writeFileSync(
     hpcWrapConfig,
     stringify({
       workDir,
-      scheduler: { kind: 'slurm', env: slurm.env, timeoutSeconds: 4, submit: ['/usr/bin/node', SLOW_SBATCH, control, 'sbatch', '--parsable'] },
-      webdav: { enabled: true, url: 'https://dav.example.org/files/{user}/' },
+      scheduler: { kind: 'slurm', env: slurm.env, timeoutSeconds: 4, submit: [SLOW_SBATCH, control, 'sbatch', '--parsable'] },
+      // WebDAV on, but optional: only the pending session sends credentials (it never runs)
+      webdav: { enabled: true, url: 'https://dav.example.org/files/{user}/', required: false },
     }),
   );
   mkdirSync(join(dir, 'bridge'), { mode: 0o700 });
@@ -94,8 +103,8 @@ beforeAll(async () => {
       cluster: {
         transport: { kind: 'local', runAs: SVC },
         hpcWrap: ['/usr/bin/node', join(REPO, 'dist/hpc-wrap.mjs'), '--config', hpcWrapConfig],
-        commandTimeoutSeconds: 30,
-        submitDeadlineSeconds: 120,
+        commandTimeoutSeconds: 60,
+        submitDeadlineSeconds: 180,
       },
       status: { intervalSeconds: 2, startingIntervalSeconds: 0.5 },
       reaper: { intervalSeconds: 5, graceSeconds: 3 },
@@ -119,15 +128,22 @@ async function stopAll(ids: string[]) {
 describe('one job per session, whatever fails', () => {
   it('slurmctld down for 30 s during a burst of 10 spawns: the students are told, all 10 become ready afterwards, one job each', async () => {
     await slurm.stopController();
-    const created = await Promise.all(Array.from({ length: 10 }, (_, i) => bridge.api('POST', '/v1/sessions', spawnBody(`burst${i}`))));
-    const ids = created.map((c) => c.json.id as string);
-    await until('every student told', async () => {
-      const all = await Promise.all(ids.map(events));
-      return all.every((m) => m.some((x) => /The scheduler is not answering at the moment; retrying until/.test(x))) ? true : undefined;
-    }, 60_000);
-    await sleep(20_000);
-    for (const id of ids) expect((await session(id)).state).toBe('submitting'); // kept, not failed
-    await slurm.startController();
+    let ids: string[];
+    try {
+      const created = await Promise.all(Array.from({ length: 10 }, (_, i) => bridge.api('POST', '/v1/sessions', spawnBody(`burst${i}`))));
+      ids = created.map((c) => c.json.id as string);
+      await until('every student told', async () => {
+        const all = await Promise.all(ids.map(events));
+        // "not answering" when sbatch says so; "cannot be reached" when startjob itself timed out (a loaded machine)
+        return all.every((m) => m.some((x) => /The (scheduler is not answering|cluster cannot be reached) at the moment; retrying until \d\d:\d\d UTC/.test(x))) ? true : undefined;
+      }, 60_000).catch((err) => {
+        throw new Error(`${(err as Error).message}\nbridge log: ${bridge.log().slice(-3000)}`);
+      });
+      await sleep(20_000);
+      for (const id of ids) expect((await session(id)).state).toBe('submitting'); // kept, not failed
+    } finally {
+      await slurm.startController();
+    }
     for (const id of ids) {
       await until(`${id} ready`, async () => {
         const s = await session(id);
@@ -140,10 +156,10 @@ describe('one job per session, whatever fails', () => {
   });
 
   it('a slow sbatch that outlives hpc-wrap\'s timeout: the job is adopted on the retry, not submitted twice', async () => {
-    writeFileSync(control, JSON.stringify({ afterMs: 8000 })); // sbatch accepts, then hangs past the 4 s timeout
+    pauses({ after: 8 }); // sbatch accepts, then hangs past hpc-wrap's 4 s timeout
     const c = await bridge.api('POST', '/v1/sessions', spawnBody('slowsbatch'));
-    await until('first attempt accepted by Slurm', async () => (readdirSync(join(dir, 'ctl')).includes('slow-sbatch.json.after') ? true : undefined), 60_000);
-    writeFileSync(control, '{}');
+    await until('first attempt accepted by Slurm', async () => (reached('after') ? true : undefined), 60_000);
+    pauses({});
     const ready = await until('ready', async () => {
       const s = await session(c.json.id);
       if (s.state === 'failed') throw new Error(s.message);
@@ -152,20 +168,17 @@ describe('one job per session, whatever fails', () => {
     expect(await jobsOf(c.json.id)).toEqual([ready.jobId]);
     expect(bridge.log()).toContain('submit failed, retrying');
     await stopAll([c.json.id]);
-    rmSync(`${control}.after`, { force: true });
   });
 
   for (const step of ['before', 'after'] as const) {
     it(`startjob SIGKILLed ${step} the scheduler accepted the job: the session ends with exactly one live job`, async () => {
-      rmSync(`${control}.before`, { force: true });
-      rmSync(`${control}.after`, { force: true });
-      writeFileSync(control, JSON.stringify(step === 'before' ? { beforeMs: 3000 } : { afterMs: 3000 }));
+      pauses(step === 'before' ? { before: 3 } : { after: 3 });
       const c = await bridge.api('POST', '/v1/sessions', spawnBody(`kill${step}`));
-      await until(`sbatch wrapper reached ${step}`, async () => (readdirSync(join(dir, 'ctl')).includes(`slow-sbatch.json.${step}`) ? true : undefined), 60_000, 50);
+      await until(`sbatch wrapper reached ${step}`, async () => (reached(step) ? true : undefined), 60_000, 50);
       const startjobs = pidsMatching(`${join(dir, 'hpc-wrap.yaml')}\0startjob`);
       expect(startjobs.length).toBeGreaterThan(0);
       for (const pid of startjobs) process.kill(pid, 'SIGKILL');
-      writeFileSync(control, '{}');
+      pauses({});
       const ready = await until('ready', async () => {
         const s = await session(c.json.id);
         if (s.state === 'failed') throw new Error(s.message);
@@ -181,15 +194,24 @@ describe('one job per session, whatever fails', () => {
   }
 
   it('the orphan reaper cancels a marked job whose session ended, and says so on the session', async () => {
-    // A session that failed while its job was still being accepted (the submit deadline passed).
-    writeFileSync(control, JSON.stringify({ afterMs: 8000 }));
-    const c = await bridge.api('POST', '/v1/sessions', spawnBody('orphan'));
-    await until('job accepted', async () => ((await jobsOf(c.json.id)).length > 0 ? true : undefined), 60_000);
-    writeFileSync(control, '{}');
-    await bridge.api('DELETE', `/v1/sessions/${c.json.id}`); // stopped before the bridge learned the job id
-    await until('no live job of the ended session', async () => ((await jobsOf(c.json.id)).length === 0 ? true : undefined), 90_000);
-    const said = await events(c.json.id);
-    expect(said.some((m) => /Cancelled batch job \d+ left behind by an interrupted submit: its session ended \(stopped\)/.test(m)), said.join('\n')).toBe(true);
+    // The job waits in the queue (the node is full), so only the reaper can end it.
+    const blocker = await slurm.run(['sbatch', '--parsable', '--cpus-per-task=20', '--mem=256M', '--wrap', 'sleep 300', '--output=/dev/null']);
+    await until('the blocker runs', async () => ((await slurm.squeue()).find((j) => j.id === blocker.stdout.trim())?.state === 'RUNNING' ? true : undefined), 60_000);
+    try {
+      pauses({ after: 8 }); // the scheduler accepts the job, then sbatch hangs past hpc-wrap's timeout
+      const c = await bridge.api('POST', '/v1/sessions', spawnBody('orphan'));
+      await until('job accepted', async () => ((await jobsOf(c.json.id)).length > 0 ? true : undefined), 60_000);
+      pauses({});
+      await bridge.api('DELETE', `/v1/sessions/${c.json.id}`); // stopped before the bridge learned the job id
+      await until('stopped', async () => ((await session(c.json.id)).state === 'stopped' ? true : undefined), 60_000);
+      await until('no live job of the ended session', async () => ((await jobsOf(c.json.id)).length === 0 ? true : undefined), 90_000).catch((err) => {
+        throw new Error(`${(err as Error).message}\nbridge log: ${bridge.log().slice(-3000)}`);
+      });
+      const said = await events(c.json.id);
+      expect(said.some((m) => /Cancelled batch job \d+ left behind by an interrupted submit: its session ended \(stopped\)/.test(m)), `${said.join('\n')}\n${bridge.log().slice(-4000)}`).toBe(true);
+    } finally {
+      await slurm.run(['scancel', blocker.stdout.trim()]);
+    }
   });
 
   it('a session cancelled while pending removes its spool: the hub token and the WebDAV password are gone from disk', async () => {

@@ -43,12 +43,9 @@ describe('profiles pick environments', () => {
     await request(fx.bridge.server).delete(`/v1/sessions/${s.id}`).set(fx.auth).expect(202);
   });
 
-  it('an environment the cluster does not define fails the session with the known ones', async () => {
-    const res = await request(fx.bridge.server).post('/v1/sessions').set(fx.auth).send(body('ben', 'typo')).expect(201);
-    const failed = await waitFor('failed', async () => {
-      const r = await request(fx.bridge.server).get(`/v1/sessions/${res.body.id}`).set(fx.auth);
-      return r.body.state === 'failed' ? r.body : undefined;
-    });
-    expect(failed.message).toMatch(/no-such-env.*lab-env/s);
+  it('an environment the cluster does not define is refused at once (400) with the known ones, nothing submitted', async () => {
+    const res = await request(fx.bridge.server).post('/v1/sessions').set(fx.auth).send(body('ben', 'typo')).expect(400);
+    expect(res.body.error.message).toMatch(/environment: "no-such-env" is not an environment of this cluster; known: lab-env/);
+    expect((await request(fx.bridge.server).get('/v1/sessions?user=ben').set(fx.auth)).body.sessions).toEqual([]);
   });
 });

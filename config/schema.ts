@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { environmentsSchema } from './schema-environment.js';
 import { overlaySchema } from './schema-overlay.js';
 import { webdavSchema } from './schema-webdav.js';
+import { accountingSchema, metricsSchema } from './schema-observability.js';
 
 const argv = (what: string) =>
   z
@@ -203,6 +204,8 @@ export const hubBridgeSchema = z
       .refine((ps) => new Set(ps.map((p) => p.name)).size === ps.length, 'profile names must be unique')
       .describe('Resource profiles offered in the hub options form.'),
     defaultProfile: z.string().nullable().default(null).describe('Profile used when the hub names none; null = the first profile.'),
+    metrics: metricsSchema,
+    accounting: accountingSchema,
     maxBodyBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024).describe('Largest request body the API accepts.'),
     log: z
       .object({
@@ -235,6 +238,9 @@ const slurmScheduler = z
     submit: argv('Submit command').default(['sbatch', '--parsable']).describe('Submit command (argv); hpc-wrap appends the options and the script path.'),
     query: argv('Query command').default(['squeue']).describe('Query command (argv); hpc-wrap appends --noheader, --states, --format and the job list.'),
     cancel: argv('Cancel command').default(['scancel']).describe('Cancel command (argv); hpc-wrap appends the job id.'),
+    accounting: argv('Accounting command')
+      .default(['sacct'])
+      .describe('Accounting command (argv) for `hpc-wrap accounting`; hpc-wrap appends --parsable2 --noheader --allocations, --format and the job list. Needs slurmdbd.'),
     env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/), z.string()).default({}).describe('Extra environment for the scheduler commands (e.g. SLURM_CONF).'),
     queuePosition: z.boolean().default(true).describe('List every pending job (still one call) to compute queue positions.'),
     timeoutSeconds: z.number().min(1).max(600).default(30).describe('A scheduler command that runs longer is killed and its result is "unknown".'),

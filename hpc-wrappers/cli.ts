@@ -8,6 +8,9 @@ import { printJson, reportFailure, resolveConfigPath, runCommand } from './comma
 import { errorDocument, WrapError } from './errors.js';
 import { jobState, parseJobStateRequest, refsForIds, refsForRequest } from './jobstate.js';
 import { markedJobs } from './marked-jobs.js';
+import { accounting } from './accounting.js';
+import { clean } from './clean.js';
+import { parseAge } from '../config/duration.js';
 import { selfCheck } from './self-check.js';
 import { setup } from './setup.js';
 import { capabilities } from './capabilities.js';
@@ -94,6 +97,34 @@ export function buildCli(argv: string[]): Argv<Global> {
           .option('dry-run', { type: 'boolean', default: false, describe: 'print what would be made, change nothing' })
           .example('$0 --config /etc/hpc-wrap.yaml setup --dry-run', 'prints {"steps":[{"path","mode","group","action"}],"next"}'),
       (a) => runCommand('setup', a.config, async (ctx) => ({ output: setup(ctx, { dryRun: a['dry-run'] }) })),
+    )
+    .command(
+      'accounting [ids..]',
+      "What the scheduler's accounting recorded for jobs that ended (ONE call for all ids; Slurm: sacct, needs slurmdbd)",
+      (y) =>
+        y
+          .positional('ids', { type: 'string', array: true, describe: 'job ids as startjob printed them' })
+          .example('$0 accounting 123 124', 'prints {"scheduler":{"name","available","reachable","error"},"jobs":{"123":{"state","elapsedSeconds","cpuSeconds",...}}}'),
+      (a) => runCommand('accounting', a.config, async (ctx) => ({ output: await accounting(ctx, (a.ids ?? []).map(String)) })),
+    )
+    .command(
+      'clean',
+      'Remove run dirs of sessions whose job is over and that nothing touched for --older-than (asks the scheduler once; removes nothing if it cannot)',
+      (y) =>
+        y
+          .option('older-than', { type: 'string', demandOption: true, requiresArg: true, describe: 'age such as 30d, 12h (units s, m, h, d, w)' })
+          .option('dry-run', { type: 'boolean', default: false, describe: 'print what would be removed, remove nothing' })
+          .example('$0 --config /etc/hpc-wrap.yaml clean --older-than 30d', 'daily from cron or a systemd timer (docs/retention.md)'),
+      (a) =>
+        runCommand('clean', a.config, async (ctx) => {
+          let olderThanSeconds: number;
+          try {
+            olderThanSeconds = parseAge(String(a['older-than']));
+          } catch (err) {
+            throw new WrapError('invalid', (err as Error).message);
+          }
+          return { output: await clean(ctx, { olderThanSeconds, dryRun: a['dry-run'] }) };
+        }),
     )
     .command(
       'doctor',

@@ -17,6 +17,7 @@ import { LocalTransport } from './transport/local-transport.js';
 import { TunnelKeyRegistry } from './tunnel/tunnel-registry.js';
 import { SshTransport } from './transport/ssh-transport.js';
 import type { Transport } from './transport/types.js';
+import { startAdminWatch, type AdminWatch } from './admin-watch.js';
 
 /** The hpc-wrap bundle shipped next to this program (dist/hpc-wrap.mjs). */
 export function bundledHpcWrap(): string[] {
@@ -44,6 +45,8 @@ export interface Bridge {
   service: SessionService;
   poller: StatusPoller;
   reaper: OrphanReaper;
+  /** Metrics (null when metrics.enabled is false) and scheduler accounting. */
+  watch: AdminWatch;
   server: Server;
   url: string;
   token: string;
@@ -68,7 +71,8 @@ export async function startBridge(config: HubBridgeConfig, log: Logger, opts: { 
     startingIntervalMs: config.status.startingIntervalSeconds * 1000,
   }, log);
   const reaper = new OrphanReaper(store, service, cluster, { intervalMs: config.reaper.intervalSeconds * 1000, graceMs: config.reaper.graceSeconds * 1000 }, log);
-  const app = createApp({ service, store, token, maxBodyBytes: config.maxBodyBytes, log });
+  const watch = await startAdminWatch(config, { store, service, poller, cluster, log });
+  const app = createApp({ service, store, token, maxBodyBytes: config.maxBodyBytes, log, metrics: watch.endpoint, accounting: watch.accounting });
 
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.listen.port, config.listen.host, () => resolve(s));
@@ -82,13 +86,15 @@ export async function startBridge(config: HubBridgeConfig, log: Logger, opts: { 
   service.events.on('activity', () => poller.wake());
   poller.start();
   reaper.start();
+  watch.start();
   log.info({ url, cluster: cluster.description, sessions: store.live().length }, 'hpc-bridge listening');
 
   return {
-    store, service, poller, reaper, server, url, token,
+    store, service, poller, reaper, watch, server, url, token,
     async close() {
       await reaper.stop();
       await poller.stop();
+      await watch.close();
       await new Promise<void>((r) => {
         server.close(() => r());
         server.closeAllConnections();

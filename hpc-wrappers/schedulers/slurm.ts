@@ -9,6 +9,8 @@ import { runArgv, schedulerMessage, type CommandResult } from './run-command.js'
 import { indexRows, parseSqueue, SQUEUE_FORMAT, statusFor } from './squeue-parser.js';
 import { mapSlurmState } from './slurm-states.js';
 import type { JobSubmission, MarkedJob, MarkedJobs, QueryResult, SchedulerAdapter, SchedulerJobStatus } from './types.js';
+import { slurmAccounting } from './slurm-accounting.js';
+import type { AccountingResult } from './accounting-types.js';
 
 /** sbatch interprets % in --output as a pattern (%j …); %% is a literal %. */
 const outputPattern = (p: string) => p.replace(/%/g, '%%');
@@ -145,6 +147,11 @@ export class SlurmAdapter implements SchedulerAdapter {
       jobs.push({ jobId: id, marker: comment, state: mapSlurmState(state ?? ''), user: user || null });
     }
     return { reachable: true, error: null, jobs };
+  }
+
+  /** sacct, one call for all ids (slurm-accounting.ts). */
+  accounting(ids: string[]): Promise<AccountingResult> {
+    return slurmAccounting(this.cfg, ids);
   }
 
   describe() {

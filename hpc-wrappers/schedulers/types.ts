@@ -2,6 +2,7 @@
 // generic job description into its scheduler's CLI and maps its states onto JobState.
 import type { Resources } from '../../config/schema.js';
 import type { JobState } from '../../contract/jobstate.js';
+import type { AccountingResult } from './accounting-types.js';
 
 export type { JobState } from '../../contract/jobstate.js';
 
@@ -76,6 +77,8 @@ export interface SchedulerAdapter {
   /** ONE scheduler call: the live (not finished) jobs whose marker starts with `prefix`. */
   findMarked(prefix: string): Promise<MarkedJobs>;
   describe(): SchedulerDescription;
+  /** Optional: ONE accounting call for jobs that ended (accounting-types.ts); absent = no accounting. */
+  accounting?(ids: string[]): Promise<AccountingResult>;
 }
 
 export function emptyStatus(state: JobState): SchedulerJobStatus {

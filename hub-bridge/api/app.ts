@@ -9,6 +9,9 @@ import type { SessionStore } from '../store/session-store.js';
 import { VERSION } from '../version.js';
 import { tokenMatches } from './token-file.js';
 import { batchspawnerRoutes } from './batchspawner-routes.js';
+import type { AccountingStore } from '../accounting/accounting-store.js';
+import { usageRoutes } from '../accounting/usage-routes.js';
+import { metricsHandler, requestTimer, type MetricsEndpoint } from '../metrics/metrics-http.js';
 
 export interface AppDeps {
   service: SessionService;
@@ -17,6 +20,10 @@ export interface AppDeps {
   maxBodyBytes: number;
   log: Logger;
   heartbeatMs?: number;
+  /** GET /metrics and request timing (hub-bridge/metrics); absent = /metrics answers 404. */
+  metrics?: MetricsEndpoint | null;
+  /** GET /v1/usage (hub-bridge/accounting). */
+  accounting?: AccountingStore;
 }
 
 function sendError(res: Response, status: number, code: string, message: string): void {
@@ -42,10 +49,13 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  if (deps.metrics) app.use(requestTimer(deps.metrics.metrics));
 
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true, version: VERSION });
   });
+
+  app.get('/metrics', metricsHandler(deps.metrics ?? null));
 
   app.use('/v1', (req, res, next) => {
     const header = req.get('authorization') ?? '';
@@ -111,6 +121,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.use(batchspawnerRoutes(store, service));
+  app.use(usageRoutes(deps.accounting));
 
   app.use((_req: Request, res: Response) => sendError(res, 404, 'not_found', 'no such endpoint; see openapi.yaml'));
 

@@ -6,6 +6,7 @@ import { jobStateReportSchema, markedJobsReportSchema, type JobStateReport, type
 import { killJobResultSchema } from '../../contract/killjob.js';
 import { startJobResultSchema, type StartJobInput, type StartJobResult } from '../../contract/startjob.js';
 import { TransportError, type Transport } from '../transport/types.js';
+import { accountingReportSchema, type AccountingReport } from '../accounting/accounting-report.js';
 
 export type { JobReport as JobStatus, JobStateReport } from '../../contract/jobstate.js';
 /** hpc-wrap ran and refused (invalid input, maintenance, scheduler said no): not transient. */
@@ -88,6 +89,14 @@ export class HpcWrapClient {
     const out = await this.call(['capabilities']);
     const parsed = capabilitiesSchema.safeParse(out);
     if (!parsed.success) throw new TransportError(`hpc-wrap capabilities printed unexpected output: ${parsed.error.message}`);
+    return parsed.data;
+  }
+
+  /** `hpc-wrap accounting ID...`: the scheduler's records of jobs that ended (one call). */
+  async accounting(ids: string[]): Promise<AccountingReport> {
+    const out = await this.call(['accounting', ...ids]);
+    const parsed = accountingReportSchema.safeParse(out);
+    if (!parsed.success) throw new TransportError(`hpc-wrap accounting printed unexpected output: ${parsed.error.message}`);
     return parsed.data;
   }
 

@@ -12,6 +12,7 @@ import type { CapabilitiesCache } from '../cluster/capabilities-cache.js';
 import { checkAgainstContract, InvalidRequest, parseCreateBody, type SubmitPlan, type SubmitSecrets } from './create-request.js';
 import { failureMessage, queuedMessage } from './progress-messages.js';
 import { probeServer } from './readiness-probe.js';
+import { Observers, type SessionObserver } from './lifecycle-observer.js';
 import { isTerminal, type EventKind, type Session, type SessionEvent } from './types.js';
 
 export class RequestError extends Error {
@@ -41,6 +42,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class SessionService {
   readonly events = new EventEmitter();
+  /** Metrics and accounting watch the lifecycle here (lifecycle-observer.ts). */
+  readonly observers: Observers<SessionObserver>;
   private readonly inFlight = new Map<string, Promise<void>>();
   /** The secret part of each not-yet-submitted startjob document; never stored (docs/contracts.md §2). */
   private readonly secrets = new Map<string, SubmitSecrets>();
@@ -55,6 +58,7 @@ export class SessionService {
     private readonly capabilities: CapabilitiesCache | null = null,
   ) {
     this.events.setMaxListeners(0);
+    this.observers = new Observers(log);
   }
 
   /** Last tunnel state reported per session, to announce changes once. */
@@ -127,6 +131,7 @@ export class SessionService {
     }
     this.emit(id, 'requested', `Requested a "${profile.displayName}" notebook server`);
     this.log.info({ session: id, user, serverName, profile: profile.name }, 'session created');
+    this.observers.notify('created', session);
     this.track(id, this.submit(id));
     return [session, true];
   }
@@ -180,9 +185,9 @@ export class SessionService {
     this.tunnels?.sync();
   }
 
-  private fail(id: string, message: string, reason: string | null = null): void {
+  private fail(id: string, message: string, reason: string | null = null, status: JobStatus | null = null): void {
     const refused = reason === 'invalid' || reason === 'maintenance' || reason === 'scheduler';
-    this.store.update(id, { state: 'failed', message, reason });
+    this.observers.notify('failed', this.store.update(id, { state: 'failed', message, reason }), { reason, status });
     this.store.clearSubmitDoc(id);
     this.ended(id, { cleanRunDir: !refused }); // a refused startjob removed its spool itself
     this.emit(id, 'failed', message);
@@ -226,6 +231,7 @@ export class SessionService {
         const s = this.store.update(id, cancelled ? { jobId, jobState: 'pending' } : { jobId, state: 'queued', jobState: 'pending' });
         this.store.clearSubmitDoc(id);
         this.store.recordJobSubmitted(s, jobId);
+        this.observers.notify('submitted', s, jobId);
         this.emit(id, 'submitted', doc.adoptOnly ? `Found batch job ${jobId} submitted before the restart; waiting in the queue` : `Submitted batch job ${jobId}; waiting in the queue`);
         this.events.emit('activity');
         this.log.info({ session: id, jobId, adopted: doc.adoptOnly === true }, 'job submitted');
@@ -258,7 +264,7 @@ export class SessionService {
 
   /** `cleanRunDir`: false when killjob already removed the spool. */
   private finishStopped(id: string, message: string, { cleanRunDir = true } = {}): void {
-    this.store.update(id, { state: 'stopped', message });
+    this.observers.notify('stopped', this.store.update(id, { state: 'stopped', message }));
     this.store.clearSubmitDoc(id);
     this.ended(id, { cleanRunDir });
     this.emit(id, 'stopped', message);
@@ -324,8 +330,8 @@ export class SessionService {
       const starting = s.state !== 'ready';
       const msg = failureMessage(st, starting);
       this.store.update(s.id, { ...base, message: msg });
-      if (starting) return this.fail(s.id, msg, st.reason ?? st.state);
-      this.store.update(s.id, { state: 'stopped' });
+      if (starting) return this.fail(s.id, msg, st.reason ?? st.state, st);
+      this.observers.notify('stopped', this.store.update(s.id, { state: 'stopped' }));
       this.ended(s.id, { cleanRunDir: false }); // it ran: start-env consumed the spool
       this.emit(s.id, 'stopped', msg);
       return;
@@ -347,6 +353,7 @@ export class SessionService {
       s = this.store.update(s.id, { ...base, state: 'starting', queuePosition: null, estimatedStart: null, message: `Running on ${st.node ?? 'a compute node'}` });
       this.emit(s.id, 'running', `Job ${s.jobId} is running on node ${st.node ?? '(unknown)'}`);
       this.store.recordJobStarted(s.jobId!, s.id, st.node ?? null);
+      this.observers.notify('running', s);
       if (s.tunnelPort !== null) this.tunnels?.jobStarted(s.id, this.walltimeOf(s));
     } else {
       s = this.store.update(s.id, base);
@@ -367,7 +374,7 @@ export class SessionService {
       if (await probeServer(url, this.config.status.probeTimeoutSeconds * 1000)) {
         // the probe went through 127.0.0.1:P, so the tunnel is up even if the report predates it
         if (s.tunnelPort !== null) this.announceTunnel(s, 'up');
-        this.store.update(s.id, { state: 'ready', message: 'Ready' });
+        this.observers.notify('ready', this.store.update(s.id, { state: 'ready', message: 'Ready' }));
         this.emit(s.id, 'ready', `Your server is ready on ${s.node ?? addr.host}`);
         this.log.info({ session: s.id, node: s.node }, 'session ready');
       }
@@ -391,6 +398,7 @@ export class SessionService {
     if (s.tunnelPort === null || !state || this.tunnelState.get(s.id) === state) return;
     const before = this.tunnelState.get(s.id);
     this.tunnelState.set(s.id, state);
+    this.observers.notify('tunnel', s, state, before ?? null);
     if (state === 'up') this.emit(s.id, 'info', before === 'down' ? 'The tunnel to your server is up again' : `Tunnel up: the hub reaches your server through 127.0.0.1:${s.tunnelPort}`);
     else if (state === 'down') this.emit(s.id, 'info', 'The tunnel to your server is down; reconnecting');
   }

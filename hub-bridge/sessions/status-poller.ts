@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import type { HpcWrapClient } from '../cluster/hpc-wrap-client.js';
 import type { SessionStore } from '../store/session-store.js';
+import { Observers, type PollObserver } from './lifecycle-observer.js';
 import type { SessionService } from './session-service.js';
 
 export interface PollerTiming {
@@ -17,6 +18,8 @@ export class StatusPoller {
   private stopped = false;
   /** Number of jobstate calls made (for metrics and benchmarks). */
   calls = 0;
+  /** Metrics watch each poll here. */
+  readonly observers: Observers<PollObserver>;
 
   constructor(
     private readonly store: SessionStore,
@@ -24,7 +27,9 @@ export class StatusPoller {
     private readonly cluster: HpcWrapClient,
     private readonly timing: PollerTiming,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.observers = new Observers(log);
+  }
 
   start(): void {
     this.stopped = false;
@@ -66,12 +71,16 @@ export class StatusPoller {
     if (live.length === 0) return;
     this.calls++;
     let report;
+    const t0 = performance.now();
+    const seconds = () => (performance.now() - t0) / 1000;
     try {
       report = await this.cluster.jobState(live.map((s) => ({ jobId: s.jobId!, sessionId: s.id, user: s.user })));
     } catch (err) {
+      this.observers.notify('polled', { seconds: seconds(), jobs: ids.length, outcome: 'transport' });
       this.service.markUnreachable(live, (err as Error).message);
       return;
     }
+    this.observers.notify('polled', { seconds: seconds(), jobs: ids.length, outcome: report.scheduler.reachable ? 'ok' : 'unreachable' });
     await Promise.all(
       live.map(async (s) => {
         const st = report.jobs[s.jobId!];

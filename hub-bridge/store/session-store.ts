@@ -219,6 +219,11 @@ export class SessionStore {
     this.db.close();
   }
 
+  /** The open database, for companion stores that keep their own SQL on these tables (accounting, retention, metrics). */
+  get database(): Database.Database {
+    return this.db;
+  }
+
   get(id: string): Session | undefined {
     const row = this.stmts.get.get(id) as Row | undefined;
     return row ? toSession(row) : undefined;

@@ -14,6 +14,7 @@ import { batchspawnerSubmit } from './batchspawner/submit-client.js';
 import { trustClusterHost } from './transport/ssh-trust.js';
 import { authorizedKeysMain, DEFAULT_TUNNEL_USER } from './tunnel/authorized-keys.js';
 import { createLogger } from './log.js';
+import { pruneCommand, usageCommand } from './accounting/admin-commands.js';
 import { VERSION } from './version.js';
 
 function configFile(argv: object): string | null {
@@ -79,6 +80,8 @@ async function clusterTrust(file: string | null, yes: boolean, fingerprint: stri
   }
   process.exitCode = await trustClusterHost(t, { yes, fingerprint, configFile: file, out: (s) => process.stdout.write(s) });
 }
+
+const stdio = { out: (t: string) => void process.stdout.write(t), err: (t: string) => void process.stderr.write(t) };
 
 export async function main(args: string[]): Promise<void> {
   await yargs(args)
@@ -157,6 +160,35 @@ export async function main(args: string[]): Promise<void> {
           out: (t) => process.stdout.write(t),
           err: (t) => process.stderr.write(t),
         });
+      },
+    )
+    .command(
+      'usage',
+      'CPU-hours, GPU-hours, sessions and median queue wait per user, profile, account or day (from the scheduler accounting where it has a record; the same as GET /v1/usage)',
+      (y) =>
+        y
+          .option('from', { type: 'string', requiresArg: true, describe: 'start (inclusive): 2026-11-01 (UTC) or an ISO date-time; default: 30 days before --to' })
+          .option('to', { type: 'string', requiresArg: true, describe: 'end (exclusive); default: now' })
+          .option('by', { choices: ['user', 'profile', 'account', 'day'] as const, default: 'user' as const, describe: 'group by' })
+          .option('csv', { type: 'boolean', default: false, describe: 'print CSV' })
+          .option('json', { type: 'boolean', default: false, describe: 'print the JSON report (as GET /v1/usage)' })
+          .conflicts('csv', 'json')
+          .example('$0 --config hub-bridge.yaml usage --from 2026-11-01 --to 2026-12-01 --by account --csv', 'a month per account'),
+      (a) => {
+        process.exitCode = usageCommand(loadOrExit(configFile(a)), { from: a.from, to: a.to, by: a.by, csv: a.csv, json: a.json }, stdio);
+      },
+    )
+    .command(
+      'prune',
+      'Forget sessions that ended, their events and jobs, older than --older-than (live sessions are never touched); for cron or a systemd timer',
+      (y) =>
+        y
+          .option('older-than', { type: 'string', demandOption: true, requiresArg: true, describe: 'age such as 90d, 12h (units s, m, h, d, w)' })
+          .option('dry-run', { type: 'boolean', default: false, describe: 'count, remove nothing' })
+          .option('json', { type: 'boolean', default: false, describe: 'print the counts as JSON' })
+          .example('$0 --config /etc/hpc-bridge/hub-bridge.yaml prune --older-than 180d', 'daily (docs/retention.md)'),
+      (a) => {
+        process.exitCode = pruneCommand(loadOrExit(configFile(a)), { olderThan: String(a['older-than']), dryRun: a['dry-run'], json: a.json }, stdio);
       },
     )
     .command('cluster <action>', "Cluster access: trust = record the login node's SSH host key in knownHostsFile", (y) =>

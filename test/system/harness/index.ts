@@ -5,6 +5,7 @@ export * from './accounts.js';
 export * from './munge.js';
 export * from './slurm-conf.js';
 export * from './slurm.js';
+export * from './slurmdbd.js';
 export * from './hub-config.js';
 export * from './jupyterhub.js';
 export * from './sshd.js';

@@ -15,6 +15,8 @@ export interface SlurmConfInput {
   /** Seconds; also bounds how long a client waits for a dead controller. */
   messageTimeout: number;
   extraConf: string[];
+  /** slurm.conf lines for slurmdbd accounting (slurmdbd.ts accountingConfLines); null = none. */
+  accounting?: string[] | null;
 }
 
 /** `hostname -s`, derived at runtime (the machines' names differ). */
@@ -68,7 +70,7 @@ export function renderSlurmConf(c: SlurmConfInput): string {
     'SelectType=select/cons_tres',
     'SelectTypeParameters=CR_Core_Memory',
     'JobAcctGatherType=jobacct_gather/none',
-    'AccountingStorageType=accounting_storage/none',
+    ...(c.accounting ?? ['AccountingStorageType=accounting_storage/none']),
     'MpiDefault=none',
     'SwitchType=switch/none',
     'MailProg=/bin/true',

@@ -10,6 +10,7 @@ import {
   type RunResult,
 } from './proc.js';
 import { defaultRealMemoryMB, renderSlurmConf, shortHostname, slurmPaths } from './slurm-conf.js';
+import { accountingConfLines, registerCluster, startSlurmdbd, stopSlurmdbd, type AccountingOptions } from './slurmdbd.js';
 
 export interface SlurmOptions {
   /** Directory for everything (conf, state, spool, logs, pids, munge). Made 0755. */
@@ -30,6 +31,11 @@ export interface SlurmOptions {
   /** More slurm.conf lines (inserted before NodeName/PartitionName). */
   extraConf?: string[];
   readyTimeoutMs?: number;
+  /**
+   * Job accounting (sacct): a private MariaDB + slurmdbd in `dir` (slurmdbd.ts), the cluster
+   * registered before slurmctld starts. Adds ~10-20 s to the start. Default: none.
+   */
+  accounting?: boolean | AccountingOptions;
 }
 
 export interface SlurmJob {
@@ -87,7 +93,7 @@ export async function startSlurm(opts: SlurmOptions): Promise<SlurmCluster> {
     throw new Error(`a slurmctld already runs for ${dir}; stop it first (cli.ts down --dir ${dir})`);
   }
   const munge = await startMunge(p.munge);
-  const [ctldPort, slurmdPort] = await freePorts(2);
+  const [ctldPort, slurmdPort, dbPort, dbdPort] = await freePorts(4);
   const info: Info = {
     clusterName: opts.clusterName ?? 'harness',
     nodeName: shortHostname(),
@@ -105,12 +111,17 @@ export async function startSlurm(opts: SlurmOptions): Promise<SlurmCluster> {
     defMemPerCPU: opts.defMemPerCPU ?? 256,
     messageTimeout: opts.messageTimeout ?? 3,
     extraConf: opts.extraConf ?? [],
+    accounting: opts.accounting ? accountingConfLines(dbdPort!, munge.socket) : null,
   });
   writeFileSync(p.conf, conf, { mode: 0o644 });
   chmodSync(p.conf, 0o644);
   writeFileSync(p.info, JSON.stringify(info, null, 2) + '\n');
   const cluster = attachSlurm(dir);
   try {
+    if (opts.accounting) {
+      await startSlurmdbd({ dir, env: cluster.fullEnv(), mungeSocket: munge.socket, dbPort: dbPort!, dbdPort: dbdPort! });
+      await registerCluster(cluster.fullEnv(), info.clusterName, opts.accounting === true ? {} : opts.accounting);
+    }
     spawnDaemon(['slurmctld', '-D', '-c'], { cwd: dir, env: cluster.fullEnv(), logFile: p.ctldOut });
     spawnDaemon(['slurmd', '-D'], { cwd: dir, env: cluster.fullEnv(), logFile: p.slurmdOut });
     await waitNodeReady(cluster, opts.readyTimeoutMs ?? 30_000, (s) => s === 'idle');
@@ -228,6 +239,7 @@ export async function stopSlurmDir(dirArg: string): Promise<void> {
   if (ctld !== null) await terminate(ctld, 10_000);
   const slurmd = owned(p.slurmdPid);
   if (slurmd !== null) await terminate(slurmd, 5_000);
+  await stopSlurmdbd(dir);
   await stopMunge(p.munge);
   await killProcessesInDir(dir);
 }

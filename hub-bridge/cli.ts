@@ -170,12 +170,12 @@ export async function main(args: string[]): Promise<void> {
           .option('from', { type: 'string', requiresArg: true, describe: 'start (inclusive): 2026-11-01 (UTC) or an ISO date-time; default: 30 days before --to' })
           .option('to', { type: 'string', requiresArg: true, describe: 'end (exclusive); default: now' })
           .option('by', { choices: ['user', 'profile', 'account', 'day'] as const, default: 'user' as const, describe: 'group by' })
-          .option('csv', { type: 'boolean', default: false, describe: 'print CSV' })
-          .option('json', { type: 'boolean', default: false, describe: 'print the JSON report (as GET /v1/usage)' })
+          .option('csv', { type: 'boolean', describe: 'print CSV' })
+          .option('json', { type: 'boolean', describe: 'print the JSON report (as GET /v1/usage)' })
           .conflicts('csv', 'json')
           .example('$0 --config hub-bridge.yaml usage --from 2026-11-01 --to 2026-12-01 --by account --csv', 'a month per account'),
       (a) => {
-        process.exitCode = usageCommand(loadOrExit(configFile(a)), { from: a.from, to: a.to, by: a.by, csv: a.csv, json: a.json }, stdio);
+        process.exitCode = usageCommand(loadOrExit(configFile(a)), { from: a.from, to: a.to, by: a.by, csv: a.csv === true, json: a.json === true }, stdio);
       },
     )
     .command(

@@ -29,10 +29,12 @@ export interface UsageReport {
   to: string;
   by: UsageGroup;
   source: {
-    /** scheduler: every job from the scheduler's accounting; bridge: none; mixed: some. */
+    /** Over the jobs that ended — scheduler: all from the scheduler's accounting; bridge: none; mixed: some. */
     kind: 'scheduler' | 'bridge' | 'mixed' | 'none';
     schedulerJobs: number;
     bridgeJobs: number;
+    /** Jobs not over yet: counted in sessions, jobs and queue wait, not yet in CPU/GPU-hours. */
+    runningJobs: number;
     /** Why some figures are the bridge's own (e.g. "Slurm accounting storage is disabled"). */
     note: string | null;
   };
@@ -89,7 +91,7 @@ function figures(r: UsageRow): JobFigures {
       cpuSeconds: r.cpuSeconds ?? 0,
       gpuSeconds: elapsed * (r.allocGpus ?? 0),
       queueWait: seconds(r.schedSubmittedAt, r.schedStartedAt) ?? seconds(r.submittedAt, r.startedAt),
-      account: r.account ?? r.reqAccount ?? '(none)',
+      account: r.account ?? r.reqAccount ?? '(unknown)',
       fromScheduler: true,
     };
   }
@@ -98,7 +100,7 @@ function figures(r: UsageRow): JobFigures {
     cpuSeconds: ran * (r.reqCpus ?? 0),
     gpuSeconds: ran * (r.reqGpus ?? 0),
     queueWait: seconds(r.submittedAt, r.startedAt),
-    account: r.reqAccount ?? '(none)',
+    account: r.reqAccount ?? '(unknown)',
     fromScheduler: false,
   };
 }
@@ -142,17 +144,19 @@ export function usageReport(q: UsageQuery, rows: UsageRow[]): UsageReport {
   };
   const groups = new Map<string, typeof withFigures>();
   for (const x of withFigures) groups.set(keyOf(x), [...(groups.get(keyOf(x)) ?? []), x]);
-  const schedulerJobs = withFigures.filter((x) => x.f.fromScheduler).length;
-  const bridgeJobs = withFigures.length - schedulerJobs;
-  const notes = [...new Set(rows.filter((r) => r.acctSource !== 'scheduler').map((r) => r.acctNote ?? (r.endedAt ? 'not yet asked' : 'still running')))];
+  const over = withFigures.filter((x) => x.r.endedAt !== null || x.f.fromScheduler);
+  const schedulerJobs = over.filter((x) => x.f.fromScheduler).length;
+  const bridgeJobs = over.length - schedulerJobs;
+  const notes = [...new Set(over.filter((x) => !x.f.fromScheduler).map((x) => x.r.acctNote ?? 'not asked yet'))];
   return {
     from: q.from.toISOString(),
     to: q.to.toISOString(),
     by: q.by,
     source: {
-      kind: withFigures.length === 0 ? 'none' : bridgeJobs === 0 ? 'scheduler' : schedulerJobs === 0 ? 'bridge' : 'mixed',
+      kind: over.length === 0 ? 'none' : bridgeJobs === 0 ? 'scheduler' : schedulerJobs === 0 ? 'bridge' : 'mixed',
       schedulerJobs,
       bridgeJobs,
+      runningJobs: withFigures.length - over.length,
       note: bridgeJobs === 0 ? null : `${bridgeJobs} job(s) without a scheduler accounting record (${notes.join('; ')}): their figures are what the bridge saw (run time between the polled start and end × the profile's CPUs/GPUs)`,
     },
     rows: [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, xs]) => line(k, xs)),
@@ -180,7 +184,7 @@ export function usageTable(rep: UsageReport): string {
     rep.source.kind === 'scheduler'
       ? 'Source: the scheduler accounting (sacct) for every job.'
       : rep.source.kind === 'none'
-        ? 'No jobs were submitted in this period.'
+        ? rep.total.jobs ? 'No job of this period has ended yet.' : 'No jobs were submitted in this period.'
         : `Source: ${rep.source.note}.`;
   return `Usage ${rep.from} to ${rep.to}, by ${rep.by}\n${text}\n${source}\n`;
 }

@@ -39,7 +39,7 @@ describe('usage report', () => {
       { key: 'bob', sessions: 1, jobs: 1, cpuHours: 2, gpuHours: 0.5, medianQueueWaitSeconds: 10 },
     ]);
     expect(r.total).toMatchObject({ sessions: 3, cpuHours: 5, gpuHours: 2.5, medianQueueWaitSeconds: 30 });
-    expect(r.source).toMatchObject({ kind: 'mixed', schedulerJobs: 2, bridgeJobs: 1 });
+    expect(r.source).toMatchObject({ kind: "mixed", schedulerJobs: 2, bridgeJobs: 1, runningJobs: 0 });
     expect(r.source.note).toMatch(/Slurm accounting storage is disabled/);
   });
 

@@ -51,6 +51,12 @@ describe('real Slurm', () => {
     expect(end.outputTail).toContain('CANCELLED');
   }, 120_000);
 
+  it('hpc-wrap accounting says that this Slurm keeps no accounting (no slurmdbd), without failing', async () => {
+    const r = await ws.wrap.run(['accounting', ...(jobs.length ? jobs : ['1'])]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json).toEqual({ scheduler: { name: 'slurm', available: false, reachable: true, error: expect.stringMatching(/accounting storage is disabled/) }, jobs: {} });
+  });
+
   it("runs a ready batchspawner-style script whose #SBATCH --export list would drop hpc-wrap's run dir", async () => {
     // batchspawner's default Slurm template exports only its keepvars
     const script = [

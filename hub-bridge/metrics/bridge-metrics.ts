@@ -148,7 +148,11 @@ export class BridgeMetrics {
       registers: register,
     });
     this.accountingJobs = new Counter({ name: 'hpc_bridge_accounting_jobs_recorded_total', help: "Jobs whose scheduler accounting was stored.", registers: register });
-    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (opts.processMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      // gauges named *_total (promtool's lint rejects them); the same counts are in nodejs_active_handles etc.
+      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+    }
 
     // Every bounded series exists from the start, so rate() and ratios work at once.
     for (const profile of profiles) {

@@ -9,9 +9,9 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadHubBridgeConfig } from '../../config/load.js';
 import { REPO, startBridgeFixture, STAND_IN_SERVER, waitFor, type BridgeFixture } from '../support/bridge-fixture.js';
+import { ALERT_RULES as RULES, asGrafanaSends, dashboardExprs } from '../support/metrics-examples.js';
 import { freePort, run, spawnDaemon, tail, terminate } from './harness/index.js';
 
-const RULES = join(REPO, 'examples/prometheus/hpc-bridge-alerts.yml');
 const RULE_TESTS = join(REPO, 'examples/prometheus/hpc-bridge-alerts.test.yml');
 
 let fx: BridgeFixture;
@@ -122,6 +122,15 @@ describe('Prometheus', () => {
     expect(result[0]!.metric.instance).toBe(fx.bridge.url.replace(/^http:\/\//, ''));
     const spawn = await promQuery('hpc_bridge_spawn_duration_seconds_count{job="hpc-bridge"}');
     expect(spawn.map((s) => Number(s.value[1]))).toContain(1);
+    // every panel of the example dashboard is a query this Prometheus accepts, and most have data
+    let withData = 0;
+    for (const expr of dashboardExprs()) {
+      const r = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(asGrafanaSends(expr))}`);
+      const body = (await r.json()) as { status: string; error?: string; data?: { result: unknown[] } };
+      expect(body.status, `${expr}: ${body.error}`).toBe('success');
+      if (body.data!.result.length > 0) withData++;
+    }
+    expect(withData).toBeGreaterThan(dashboardExprs().length / 2);
     const rules = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as { data: { groups: { name: string; rules: { name: string; health: string }[] }[] } };
     const group = rules.data.groups.find((g) => g.name === 'hpc-bridge')!;
     expect(group.rules.map((r) => [r.name, r.health])).toEqual([

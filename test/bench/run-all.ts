@@ -2,12 +2,14 @@
 // passes or fails on timing.
 import { apiLatency } from './api-latency.js';
 import { batchspawnerQuery } from './batchspawner-query.js';
+import { metricsEndpoint } from './metrics-endpoint.js';
 import { overlayCreate } from './overlay-create.js';
 import { schedulerLoad } from './scheduler-load.js';
 import { tunnelThroughput } from './tunnel-throughput.js';
 
 await schedulerLoad();
 await apiLatency();
+await metricsEndpoint();
 await overlayCreate();
 await batchspawnerQuery();
 await tunnelThroughput();

@@ -3,12 +3,8 @@
 // accounting answers `available: false` with the reason; that is not an error.
 import type { CommandContext } from './command-context.js';
 import { validateJobIds } from './jobstate.js';
-import { NO_ACCOUNTING, type AccountingRecord } from './schedulers/accounting-types.js';
-
-export interface AccountingReport {
-  scheduler: { name: string; available: boolean; reachable: boolean; error: string | null };
-  jobs: Record<string, AccountingRecord>;
-}
+import type { AccountingRecord, AccountingReport } from '../contract/accounting.js';
+import { NO_ACCOUNTING } from './schedulers/accounting-types.js';
 
 export async function accounting(ctx: CommandContext, rawIds: readonly string[]): Promise<AccountingReport> {
   const ids = validateJobIds(rawIds);

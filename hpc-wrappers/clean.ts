@@ -5,7 +5,7 @@
 // systemd timer (docs/retention.md), as root or the account that owns workDir.
 import { lstatSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { isSessionId, unescapeName, validateJobId } from '../config/names.js';
+import { isSessionId, unescapeName, validateJobId } from '../contract/names.js';
 import type { CommandContext } from './command-context.js';
 import { WrapError } from './errors.js';
 import { runDirOf } from './jobstate.js';

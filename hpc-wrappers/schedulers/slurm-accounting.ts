@@ -6,7 +6,8 @@
 import type { SlurmSchedulerConfig } from '../../config/schema.js';
 import { runArgv, schedulerMessage } from './run-command.js';
 import { mapSlurmState } from './slurm-states.js';
-import type { AccountingRecord, AccountingResult } from './accounting-types.js';
+import type { AccountingRecord } from '../../contract/accounting.js';
+import type { AccountingResult } from './accounting-types.js';
 
 export const SACCT_FIELDS = [
   'JobID', 'State', 'ExitCode', 'ElapsedRaw', 'CPUTimeRAW', 'TotalCPU', 'AllocCPUS', 'AllocTRES',

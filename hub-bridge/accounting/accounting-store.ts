@@ -2,7 +2,7 @@
 // bridge's own estimate) and what the scheduler's accounting recorded once the job ended.
 // Added in place to an older database; every statement is prepared once.
 import type Database from 'better-sqlite3';
-import type { AccountingRecord } from './accounting-report.js';
+import type { AccountingRecord } from '../../contract/accounting.js';
 
 /** New jobs columns: [name, type]. */
 const COLUMNS: Array<[string, string]> = [

@@ -6,7 +6,7 @@ import { jobStateReportSchema, markedJobsReportSchema, type JobStateReport, type
 import { killJobResultSchema } from '../../contract/killjob.js';
 import { startJobResultSchema, type StartJobInput, type StartJobResult } from '../../contract/startjob.js';
 import { TransportError, type Transport } from '../transport/types.js';
-import { accountingReportSchema, type AccountingReport } from '../accounting/accounting-report.js';
+import { accountingReportSchema, type AccountingReport } from '../../contract/accounting.js';
 
 export type { JobReport as JobStatus, JobStateReport } from '../../contract/jobstate.js';
 /** hpc-wrap ran and refused (invalid input, maintenance, scheduler said no): not transient. */

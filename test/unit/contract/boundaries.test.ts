@@ -37,7 +37,7 @@ describe('boundaries between hpc-bridge and hpc-wrap', () => {
   });
 
   it('each wire type is declared once, in contract/', () => {
-    const names = ['JobState', 'JobReport', 'JobStateReport', 'ServerStatus', 'StartJobRequest', 'StartJobResult', 'TunnelSpec', 'ErrorCode'];
+    const names = ['JobState', 'JobReport', 'JobStateReport', 'ServerStatus', 'StartJobRequest', 'StartJobResult', 'TunnelSpec', 'ErrorCode', 'AccountingRecord', 'AccountingReport'];
     const all = [...sources(join(ROOT, 'hub-bridge')), ...sources(join(ROOT, 'hpc-wrappers')), ...sources(join(ROOT, 'contract')), ...sources(join(ROOT, 'config'))];
     for (const name of names) {
       const declared = all.filter((f) => new RegExp(`^export (type|interface) ${name}\\b(?! *=.*from)`, 'm').test(readFileSync(f, 'utf8')));

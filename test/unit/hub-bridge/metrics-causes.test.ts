@@ -11,6 +11,11 @@ import { sample } from '../../support/prometheus-text.js';
 const ended = (message: string | null, extra: Partial<JobStatus> = {}): JobStatus => ({
   state: 'failed',
   exitCode: 1,
+  node: null,
+  reason: null,
+  position: null,
+  estimatedStart: null,
+  outputTail: null,
   server: message === null ? null : { phase: 'exited', message, host: null, port: null, tunnel: null },
   ...extra,
 });

@@ -18,12 +18,14 @@ export const metricsSchema = z
     listen: z
       .object({
         host: z.string().min(1).default('127.0.0.1').describe('Address of the separate metrics listener.'),
-        port: port.describe('TCP port of the separate metrics listener (0 = any free port).'),
+        port: port
+          .nullable()
+          .default(null)
+          .describe('TCP port of a separate listener that serves only GET /metrics (still with the token; 0 = any free port); null = the API listener serves it.'),
       })
       .strict()
-      .nullable()
-      .default(null)
-      .describe('A separate listener that serves only GET /metrics (still with the token); null = the API listener serves it.'),
+      .prefault({})
+      .describe('Where GET /metrics is served.'),
   })
   .strict()
   .prefault({})

@@ -18,7 +18,7 @@ export interface AdminWatch {
   metrics: BridgeMetrics | null;
   /** What the API app serves /metrics with (null: metrics off). */
   endpoint: MetricsEndpoint | null;
-  /** The separate metrics listener's URL, when metrics.listen is set. */
+  /** The separate metrics listener's URL, when metrics.listen.port is set. */
   metricsUrl: string | null;
   accounting: AccountingStore;
   accountingPoller: AccountingPoller;
@@ -42,8 +42,8 @@ export async function startAdminWatch(
     service.observers.add(metrics.sessions);
     poller.observers.add(metrics.poller);
     const l = config.metrics.listen;
-    if (l) listener = await startMetricsListener(metrics, token, l.host, l.port);
-    endpoint = { metrics, token, onApiListener: !l, ...(listener ? { elsewhere: listener.url } : {}) };
+    if (l.port !== null) listener = await startMetricsListener(metrics, token, l.host, l.port);
+    endpoint = { metrics, token, onApiListener: listener === null, ...(listener ? { elsewhere: listener.url } : {}) };
   }
   const accountingPoller = new AccountingPoller(accounting, cluster, config, log, metrics);
   service.observers.add(accountingPoller.requests);

@@ -67,7 +67,7 @@ export function metricsHandler(ep: MetricsEndpoint | null): RequestHandler {
   };
 }
 
-/** A listener of its own that serves only GET /metrics (metrics.listen). */
+/** A listener of its own that serves only GET /metrics (metrics.listen.port). */
 export async function startMetricsListener(metrics: BridgeMetrics, token: string, host: string, port: number): Promise<{ server: Server; url: string }> {
   const app = express();
   app.disable('x-powered-by');

@@ -102,7 +102,7 @@ describe('usage on a bridge whose scheduler keeps no accounting (fork)', () => {
     expect(csv.stdout.split('\n')[0]).toBe('user,sessions,jobs,cpu_hours,gpu_hours,median_queue_wait_seconds');
     expect(csv.stdout).toMatch(/^usage-alice,1,1,/m);
     expect(csv.stderr).toMatch(/^note: /);
-  });
+  }, 120_000); // three CLI runs: each a fresh Node process loading the bundle
 
   it('answers 400 with the reason for a bad query', async () => {
     const r = await request(fx.bridge.server).get('/v1/usage').query({ by: 'node' }).set(fx.auth).expect(400);
@@ -115,7 +115,7 @@ describe('usage on a bridge whose scheduler keeps no accounting (fork)', () => {
     expect(dry.stdout).toMatch(/would remove .*: 0 session\(s\)/);
     const bad = await cli(fx.bridgeConfig, 'prune', '--older-than', 'soon').catch((e: { code: number; stderr: string }) => e);
     expect(bad).toMatchObject({ code: 2, stderr: expect.stringMatching(/number and a unit/) });
-  });
+  }, 60_000);
 });
 
 describe('prune', () => {

@@ -152,6 +152,9 @@ export class BridgeMetrics {
       collectDefaultMetrics({ register: this.registry });
       // gauges named *_total (promtool's lint rejects them); the same counts are in nodejs_active_handles etc.
       for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+      // measured by waiting for the next event-loop turn inside every scrape (~3 ms of latency,
+      // more on a busy host); nodejs_eventloop_lag_{p50,p90,p99,...}_seconds say the same without waiting
+      this.registry.removeSingleMetric('nodejs_eventloop_lag_seconds');
     }
 
     // Every bounded series exists from the start, so rate() and ratios work at once.

@@ -24,16 +24,19 @@ function sessionId(i: number): string {
   return id;
 }
 
-/** n sessions spread over every state and profile; terminal ones have a job row too. */
+// `submitting` is left out: on start the bridge would submit those again (a transient state anyway)
+const STATES = SESSION_STATES.filter((s) => s !== 'submitting');
+
+/** n sessions spread over the states and profiles; terminal ones have a job row too. */
 function fillStore(file: string, n: number): void {
   const store = new SessionStore(file);
   for (let i = 0; i < n; i++) {
     const id = sessionId(i);
-    const state = SESSION_STATES[i % SESSION_STATES.length] as SessionState;
+    const state = STATES[i % STATES.length] as SessionState;
     const profile = PROFILES[i % PROFILES.length]!;
     const s = store.create({ id, user: `user${i}`, serverName: '', profile, servicePrefix: `/user/user${i}/`, submitDoc: '{}' }, null);
+    store.clearSubmitDoc(id);
     store.addEvent(id, 'requested', 'Requested', 0);
-    if (state === 'submitting') continue;
     // job ids only for terminal sessions: the status poller has nothing to ask the scheduler
     const terminal = state === 'stopped' || state === 'failed';
     store.update(id, { state, jobId: terminal ? `fork-${900_000 + i}` : null, jobState: terminal ? 'done' : 'running', host: '127.0.0.1', port: 1 });

@@ -1,6 +1,5 @@
-// `hpc-wrap clean --older-than AGE [--dry-run]`: removes run dirs (and their job index
-// entries) of sessions whose job is over and that nothing touched for AGE. The scheduler
-// is asked ONCE for every candidate's job; if it cannot be reached nothing is removed,
+// `hpc-wrap clean --older-than AGE [--dry-run]`: removes run dirs of sessions whose job
+// is over and that nothing touched for AGE. The scheduler is asked ONCE for every candidate's job; if it cannot be reached nothing is removed,
 // and a job it still lists as pending or running is never touched. Meant for cron or a
 // systemd timer (docs/retention.md), as root or the account that owns workDir.
 import { lstatSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -8,7 +7,6 @@ import { join } from 'node:path';
 import { isSessionId, unescapeName, validateJobId } from '../contract/names.js';
 import type { CommandContext } from './command-context.js';
 import { WrapError } from './errors.js';
-import { runDirOf } from './jobstate.js';
 import type { JobState } from './schedulers/types.js';
 
 export interface CleanOptions {
@@ -99,10 +97,7 @@ export async function clean(ctx: CommandContext, opts: CleanOptions): Promise<Cl
       report.keptLive++;
       continue;
     }
-    if (!opts.dryRun) {
-      rmSync(c.runDir, { recursive: true, force: true });
-      if (c.jobId && runDirOf(ctx.layout, c.jobId) === c.runDir) rmSync(ctx.layout.jobIndexFile(c.jobId), { force: true });
-    }
+    if (!opts.dryRun) rmSync(c.runDir, { recursive: true, force: true });
     report.removed.push(c);
   }
   ctx.log.info('clean.done', { dryRun: opts.dryRun, removed: report.removed.length, keptLive: report.keptLive, keptRecent: report.keptRecent });

@@ -76,11 +76,11 @@ export class StatusPoller {
     try {
       report = await this.cluster.jobState(live.map((s) => ({ jobId: s.jobId!, sessionId: s.id, user: s.user })));
     } catch (err) {
-      this.observers.notify('polled', { seconds: seconds(), jobs: ids.length, outcome: 'transport' });
+      this.observers.notify('polled', { seconds: seconds(), jobs: live.length, outcome: 'transport' });
       this.service.markUnreachable(live, (err as Error).message);
       return;
     }
-    this.observers.notify('polled', { seconds: seconds(), jobs: ids.length, outcome: report.scheduler.reachable ? 'ok' : 'unreachable' });
+    this.observers.notify('polled', { seconds: seconds(), jobs: live.length, outcome: report.scheduler.reachable ? 'ok' : 'unreachable' });
     await Promise.all(
       live.map(async (s) => {
         const st = report.jobs[s.jobId!];

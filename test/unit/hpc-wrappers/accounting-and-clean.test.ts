@@ -130,7 +130,6 @@ describe('hpc-wrap clean', () => {
     expect(rep.keptLive).toBe(1);
     expect(rep.keptRecent).toBe(1);
     expect(existsSync(over.runDir)).toBe(false);
-    expect(existsSync(join(ws.workDir, 'jobs', `${over.jobId}.json`))).toBe(false);
     expect(existsSync(live.runDir)).toBe(true);
     expect(existsSync(recent.runDir)).toBe(true);
     await ws.wrap.run(['killjob', live.jobId]);

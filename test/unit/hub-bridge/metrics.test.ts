@@ -81,7 +81,7 @@ describe('GET /metrics', () => {
     t = await scrape();
     expect(sample(t, 'hpc_bridge_sessions_ended_total', { profile: 'small', outcome: 'stopped' })).toBe(1);
     expect(sample(t, 'hpc_bridge_sessions', { state: 'ready', profile: 'small' })).toBe(0);
-  });
+  }, 90_000);
 
   it('counts a server that dies at start as a spawn failure "died_at_start"', async () => {
     const created = await api()
@@ -94,7 +94,7 @@ describe('GET /metrics', () => {
     expect(sample(t, 'hpc_bridge_spawn_failures_total', { cause: 'died_at_start' })).toBe(1);
     expect(sample(t, 'hpc_bridge_sessions_ended_total', { profile: 'big', outcome: 'failed' })).toBe(1);
     expect(sample(t, 'hpc_bridge_sessions_ready_total', { profile: 'big' })).toBe(0);
-  });
+  }, 90_000);
 
   it('counts a session stopped before it was ready as abandoned', async () => {
     const created = await api()
@@ -107,7 +107,7 @@ describe('GET /metrics', () => {
     await sessionIn(created.body.id, 'stopped');
     const t = await scrape();
     expect(sample(t, 'hpc_bridge_sessions_ended_total', { profile: 'small', outcome: 'abandoned' })).toBe(1);
-  });
+  }, 90_000);
 
   it('times API requests by route template, and no label holds a user, session or job id', async () => {
     const t = await scrape();

@@ -43,7 +43,7 @@ export async function startAdminWatch(
     poller.observers.add(metrics.poller);
     const l = config.metrics.listen;
     if (l.port !== null) listener = await startMetricsListener(metrics, token, l.host, l.port);
-    endpoint = { metrics, token, onApiListener: listener === null, ...(listener ? { elsewhere: listener.url } : {}) };
+    endpoint = { metrics, token, servedHere: listener === null, ...(listener ? { elsewhere: listener.url } : {}) };
   }
   const accountingPoller = new AccountingPoller(accounting, cluster, config, log, metrics);
   service.observers.add(accountingPoller.requests);

@@ -11,8 +11,8 @@ import type { BridgeMetrics } from './bridge-metrics.js';
 export interface MetricsEndpoint {
   metrics: BridgeMetrics;
   token: string;
-  /** False when /metrics is served by a separate listener (the API listener then says where). */
-  onApiListener: boolean;
+  /** False on the API listener when /metrics is served by a separate one (it then says where). */
+  servedHere: boolean;
   /** Where the separate listener is, for the 404 message. */
   elsewhere?: string;
 }
@@ -46,7 +46,7 @@ function bearer(req: Request): string | null {
 /** GET /metrics: the Prometheus text format, for the holder of the metrics token. */
 export function metricsHandler(ep: MetricsEndpoint | null): RequestHandler {
   return async (req: Request, res: Response) => {
-    if (!ep || !ep.onApiListener) {
+    if (!ep || !ep.servedHere) {
       const where = ep?.elsewhere ? `; it is served on ${ep.elsewhere}/metrics` : '; metrics.enabled is false in hub-bridge.yaml';
       res.status(404).json({ error: { code: 'not_found', message: `metrics are not served on this listener${where}` } });
       return;
@@ -71,7 +71,7 @@ export function metricsHandler(ep: MetricsEndpoint | null): RequestHandler {
 export async function startMetricsListener(metrics: BridgeMetrics, token: string, host: string, port: number): Promise<{ server: Server; url: string }> {
   const app = express();
   app.disable('x-powered-by');
-  app.get('/metrics', metricsHandler({ metrics, token, onApiListener: true }));
+  app.get('/metrics', metricsHandler({ metrics, token, servedHere: true }));
   app.use((_req, res) => void res.status(404).json({ error: { code: 'not_found', message: 'this listener serves only GET /metrics' } }));
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(port, host, () => resolve(s));

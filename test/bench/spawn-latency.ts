@@ -1,0 +1,207 @@
+// Spawn latency, side by side on ONE real Slurm and Debian's JupyterHub 3 (issue 10):
+//   A  stock batchspawner alone (SlurmSpawner, runuser + sbatch/squeue/scancel)
+//   B  stock batchspawner over this bridge (its submit/query/cancel helpers)
+//   C  this project's HpcBridgeSpawner
+// For each: 1 user Start → ready; N users pressing Start at once → all ready (each user's
+// time too); all N stopped at once → queue empty; job-info RPCs the controller served
+// (sdiag). Columns run interleaved per round; the ratios are against A of the same round.
+//
+//   node --import tsx test/bench/spawn-latency.ts --batchspawner DIR [--users 10] [--rounds 1]
+//
+// DIR: stock batchspawner installed with `pip install --no-deps --target DIR <its source>`
+// (it is not on Debian and PyPI may be out of reach). As root, with the system test packages.
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { ensureUser, freePort, startHub, startSlurm, type Hub, type SlurmCluster } from '../system/harness/index.js';
+import { startBridgeProcess, type BridgeProcess } from '../system/bridge-process.js';
+import { REPO, SERVICE_ACCOUNT } from './bench-cluster.js';
+
+type Column = 'A' | 'B' | 'C';
+const NAMES: Record<Column, string> = { A: 'stock batchspawner', B: 'batchspawner over the bridge', C: 'HpcBridgeSpawner' };
+
+interface Result {
+  one: number;
+  all: number;
+  each: number[];
+  stop: number;
+  jobInfoRpcs: number;
+}
+
+const { values: args } = parseArgs({
+  options: { batchspawner: { type: 'string' }, users: { type: 'string', default: '10' }, rounds: { type: 'string', default: '1' }, columns: { type: 'string', default: 'ABC' } },
+});
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 300_000, everyMs = 100): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await fn().catch(() => false)) return;
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out: ${what}`);
+}
+
+/** Job-info RPCs the controller served since the last reset (squeue/scontrol/sacct reads). */
+async function jobInfoRpcs(slurm: SlurmCluster, reset = false): Promise<number> {
+  const r = await slurm.run(['sdiag', ...(reset ? ['-r'] : [])]);
+  if (reset) return 0;
+  let n = 0;
+  for (const m of r.stdout.matchAll(/^\s*(REQUEST_JOB_INFO\w*)\s+\(\s*\d+\)\s+count:(\d+)/gm)) n += Number(m[2]);
+  return n;
+}
+
+function hubConfig(col: Column, ctx: { dir: string; slurm: SlurmCluster; bs: string; bridgePort: number; tokenFile: string; hpcWrap: string }): string[] {
+  const common = ["c.Spawner.cmd = ['/usr/bin/jupyterhub-singleuser']", 'c.Spawner.start_timeout = 300', 'c.Spawner.http_timeout = 120', "c.JupyterHub.tornado_settings = {'slow_spawn_timeout': 0}"];
+  if (col === 'C') {
+    return [
+      "c.JupyterHub.spawner_class = 'hpc_bridge_spawner.HpcBridgeSpawner'",
+      `c.HpcBridgeSpawner.bridge_url = 'http://127.0.0.1:${ctx.bridgePort}'`,
+      `c.HpcBridgeSpawner.bridge_token_file = ${JSON.stringify(ctx.tokenFile)}`,
+      ...common,
+    ];
+  }
+  const lines = [
+    'import batchspawner',
+    "c.JupyterHub.spawner_class = 'batchspawner.SlurmSpawner'",
+    "c.SlurmSpawner.req_runtime = '00:20:00'",
+    "c.SlurmSpawner.req_memory = '256M'",
+    `c.Spawner.environment = {'SLURM_CONF': ${JSON.stringify(ctx.slurm.env.SLURM_CONF)}}`,
+    ...common,
+  ];
+  if (col === 'A') {
+    lines.push(
+      "c.SlurmSpawner.exec_prefix = 'runuser -u {username} --'",
+      `c.SlurmSpawner.req_prologue = 'export PATH=${ctx.bs}/bin:/usr/bin:/bin PYTHONPATH=${ctx.bs}'`,
+    );
+  } else {
+    const q = `${REPO}/hub-bridge/batchspawner`;
+    lines.push(
+      "c.SlurmSpawner.exec_prefix = ''",
+      `c.SlurmSpawner.batch_submit_cmd = '/usr/bin/node ${REPO}/dist/hpc-bridge.mjs batchspawner-submit --url http://127.0.0.1:${ctx.bridgePort} --token-file ${ctx.tokenFile}'`,
+      `c.SlurmSpawner.batch_query_cmd = '${q}/hpc-bridge-query http://127.0.0.1:${ctx.bridgePort} ${ctx.tokenFile}.header {job_id}'`,
+      `c.SlurmSpawner.batch_cancel_cmd = '${q}/hpc-bridge-cancel http://127.0.0.1:${ctx.bridgePort} ${ctx.tokenFile}.header {job_id}'`,
+      `c.SlurmSpawner.batchspawner_singleuser_cmd = '${ctx.hpcWrap} batchspawner-singleuser'`,
+    );
+  }
+  return lines;
+}
+
+async function runColumn(col: Column, users: string[], base: { dir: string; slurm: SlurmCluster; bs: string; hpcWrapConfig: string }): Promise<Result> {
+  const dir = join(base.dir, `${col}-${Date.now()}`);
+  mkdirSync(dir, { mode: 0o755 });
+  mkdirSync(join(dir, 'bridge'), { mode: 0o700 });
+  const bridgePort = await freePort();
+  const tokenFile = join(dir, 'bridge/token');
+  const hpcWrap = `/usr/bin/node ${REPO}/dist/hpc-wrap.mjs --config ${base.hpcWrapConfig}`;
+  let bridge: BridgeProcess | null = null;
+  if (col !== 'A') {
+    const cfg = join(dir, 'hub-bridge.yaml');
+    writeFileSync(
+      cfg,
+      stringify({
+        listen: { host: '127.0.0.1', port: bridgePort },
+        apiTokenFile: tokenFile,
+        stateDb: join(dir, 'bridge/bridge.sqlite'),
+        cluster: { transport: { kind: 'local', runAs: SERVICE_ACCOUNT }, hpcWrap: hpcWrap.split(' '), commandTimeoutSeconds: 60 },
+        status: { intervalSeconds: 5, startingIntervalSeconds: 1 },
+        profiles: [{ name: 'small', displayName: 'Small', resources: { cpus: 1, memoryMB: 256, walltime: '00:20:00' } }],
+      }),
+    );
+    bridge = await startBridgeProcess({ config: cfg, port: bridgePort, tokenFile });
+  }
+  const hub: Hub = await startHub({
+    dir: join(dir, 'hub'),
+    pythonPath: [base.bs, join(REPO, 'hub-bridge/jupyterhub')],
+    env: base.slurm.env,
+    spawnerClassConfig: hubConfig(col, { dir, slurm: base.slurm, bs: base.bs, bridgePort, tokenFile, hpcWrap }).join('\n'),
+    startTimeout: 300,
+    httpTimeout: 120,
+    pollInterval: 30,
+  });
+  const ready = async (u: string) => Boolean((await hub.api('GET', `/users/${u}`)).json?.servers?.['']?.ready);
+  const queueEmpty = async () => (await base.slurm.squeue()).length === 0;
+  try {
+    for (const u of users) await hub.api('POST', `/users/${u}`);
+    // one user
+    let t = Date.now();
+    await hub.api('POST', `/users/${users[0]}/server`);
+    await until(`${users[0]} ready`, () => ready(users[0]!));
+    const one = Date.now() - t;
+    await hub.api('DELETE', `/users/${users[0]}/server`);
+    await until('queue empty', queueEmpty);
+    await until(`${users[0]} stopped`, async () => !(await hub.api('GET', `/users/${users[0]}`)).json?.servers?.['']);
+    await sleep(2000);
+    // N users at once
+    await jobInfoRpcs(base.slurm, true);
+    t = Date.now();
+    await Promise.all(users.map((u) => hub.api('POST', `/users/${u}/server`)));
+    const each = await Promise.all(
+      users.map(async (u) => {
+        await until(`${u} ready`, () => ready(u));
+        return Date.now() - t;
+      }),
+    );
+    const all = Math.max(...each);
+    const rpcs = await jobInfoRpcs(base.slurm);
+    // stop all at once
+    t = Date.now();
+    await Promise.all(users.map((u) => hub.api('DELETE', `/users/${u}/server`)));
+    await until('queue empty', queueEmpty);
+    const stop = Date.now() - t;
+    return { one, all, each: each.sort((a, b) => a - b), stop, jobInfoRpcs: rpcs };
+  } finally {
+    await hub.stop().catch(() => {});
+    await bridge?.kill('SIGTERM').catch(() => {});
+    await base.slurm.run(['scancel', '--full', '--quiet', ...users.map((u) => `--user=${u}`)]).catch(() => {});
+  }
+}
+
+export async function spawnLatency(): Promise<void> {
+  if (!args.batchspawner) {
+    console.log('spawn latency: skipped (give --batchspawner DIR: stock batchspawner installed with pip install --no-deps --target DIR)');
+    return;
+  }
+  const n = Number(args.users);
+  const dir = mkdtempSync('/tmp/hpcb-bench-spawn-');
+  chmodSync(dir, 0o755);
+  const svc = await ensureUser(SERVICE_ACCOUNT);
+  const users = Array.from({ length: n }, (_, i) => `bench${String(i + 1).padStart(2, '0')}`);
+  for (const u of users) await ensureUser(u);
+  const slurm = await startSlurm({ dir: join(dir, 'slurm') });
+  const workDir = join(dir, 'hpc');
+  mkdirSync(workDir, { mode: 0o755 });
+  chownSync(workDir, svc.uid, svc.gid);
+  const hpcWrapConfig = join(dir, 'hpc-wrap.yaml');
+  writeFileSync(hpcWrapConfig, stringify({ workDir, scheduler: { kind: 'slurm', env: slurm.env } }));
+  const base = { dir, slurm, bs: args.batchspawner, hpcWrapConfig };
+  const columns = [...args.columns!].filter((c): c is Column => c === 'A' || c === 'B' || c === 'C');
+  const results: Record<Column, Result[]> = { A: [], B: [], C: [] };
+  try {
+    for (let round = 0; round < Number(args.rounds); round++) {
+      for (const col of columns) {
+        const load = loadavg()[0]!.toFixed(1);
+        const r = await runColumn(col, users, base);
+        results[col].push(r);
+        console.log(`round ${round + 1} ${col} (${NAMES[col]}, load ${load}): 1 user ${(r.one / 1000).toFixed(1)} s; ${n} users all ready ${(r.all / 1000).toFixed(1)} s [${r.each.map((x) => (x / 1000).toFixed(1)).join(' ')}]; stop ${n} ${(r.stop / 1000).toFixed(1)} s; job-info RPCs ${r.jobInfoRpcs}`);
+      }
+    }
+  } finally {
+    await slurm.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+  const m = (c: Column, k: 'one' | 'all' | 'stop') => median(results[c].map((r) => r[k]));
+  console.log(`\nspawn latency, median of ${args.rounds} round(s), ${n} users (ratio vs A; ≤ 1.0 is as fast or faster):`);
+  console.log('column                          1 user      all ready     stop all   job-info RPCs');
+  for (const c of columns) {
+    const ratio = (k: 'one' | 'all' | 'stop') => (c === 'A' || !results.A.length ? '' : ` (${(m(c, k) / m('A', k)).toFixed(2)}x)`);
+    console.log(
+      `${c} ${NAMES[c].padEnd(30)} ${(m(c, 'one') / 1000).toFixed(1).padStart(5)} s${ratio('one').padEnd(8)} ${(m(c, 'all') / 1000).toFixed(1).padStart(5)} s${ratio('all').padEnd(8)} ${(m(c, 'stop') / 1000).toFixed(1).padStart(5)} s${ratio('stop').padEnd(8)} ${median(results[c].map((r) => r.jobInfoRpcs))}`,
+    );
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await spawnLatency();

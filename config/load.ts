@@ -73,6 +73,7 @@ export function loadHubBridgeConfig(file: string | null, overrides: unknown = un
     apiTokenFile: abs(base, cfg.apiTokenFile),
     stateDb: abs(base, cfg.stateDb),
     metrics: { ...cfg.metrics, tokenFile: abs(base, cfg.metrics.tokenFile) },
+    hubService: { ...cfg.hubService, apiTokenFile: abs(base, cfg.hubService.apiTokenFile) },
     tunnel: { ...cfg.tunnel, keysetFile: abs(base, cfg.tunnel.keysetFile), hostKeyFiles: cfg.tunnel.hostKeyFiles.map((f) => abs(base, f)) },
   };
 }

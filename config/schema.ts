@@ -2,6 +2,7 @@
 // `config check`, `config docs` and the wizard are generated from it.
 import { z } from 'zod';
 import { environmentsSchema } from './schema-environment.js';
+import { hubServiceSchema, profileCheckSchema } from './schema-hub-service.js';
 import { overlaySchema } from './schema-overlay.js';
 import { webdavSchema } from './schema-webdav.js';
 import { accountingSchema, metricsSchema } from './schema-observability.js';
@@ -206,6 +207,8 @@ export const hubBridgeSchema = z
     defaultProfile: z.string().nullable().default(null).describe('Profile used when the hub names none; null = the first profile.'),
     metrics: metricsSchema,
     accounting: accountingSchema,
+    profileCheck: profileCheckSchema,
+    hubService: hubServiceSchema,
     maxBodyBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024).describe('Largest request body the API accepts.'),
     log: z
       .object({
@@ -241,6 +244,7 @@ const slurmScheduler = z
     accounting: argv('Accounting command')
       .default(['sacct'])
       .describe('Accounting command (argv) for `hpc-wrap accounting`; hpc-wrap appends --parsable2 --noheader --allocations, --format and the job list. Needs slurmdbd.'),
+    partitions: argv('Partition listing command').default(['sinfo']).describe('Partition listing command (argv); hpc-wrap appends --noheader --all --format. Used to mark profiles whose partition does not exist.'),
     env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/), z.string()).default({}).describe('Extra environment for the scheduler commands (e.g. SLURM_CONF).'),
     queuePosition: z.boolean().default(true).describe('List every pending job (still one call) to compute queue positions.'),
     timeoutSeconds: z.number().min(1).max(600).default(30).describe('A scheduler command that runs longer is killed and its result is "unknown".'),

@@ -11,6 +11,7 @@ import { markedJobs } from './marked-jobs.js';
 import { accounting } from './accounting.js';
 import { clean } from './clean.js';
 import { parseAge } from '../config/duration.js';
+import { listPartitions } from './partitions.js';
 import { selfCheck } from './self-check.js';
 import { setup } from './setup.js';
 import { capabilities } from './capabilities.js';
@@ -125,6 +126,12 @@ export function buildCli(argv: string[]): Argv<Global> {
           }
           return { output: await clean(ctx, { olderThanSeconds, dryRun: a['dry-run'] }) };
         }),
+    )
+    .command(
+      'partitions',
+      "The scheduler's partitions in one call (null for a scheduler without partitions); the bridge marks profiles that cannot run",
+      (y) => y.example('$0 partitions', 'prints {"scheduler":"slurm","partitions":[{"name":"debug","available":true,"state":"up","default":true}]}'),
+      (a) => runCommand('partitions', a.config, async (ctx) => ({ output: await listPartitions(ctx) })),
     )
     .command(
       'doctor',

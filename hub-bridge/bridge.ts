@@ -9,6 +9,8 @@ import { createApp } from './api/app.js';
 import { readOrCreateToken, writeCurlHeaderFile } from './api/token-file.js';
 import { CapabilitiesCache } from './cluster/capabilities-cache.js';
 import { HpcWrapClient } from './cluster/hpc-wrap-client.js';
+import { startHubService, type HubService } from './hub-service/hub-service.js';
+import { ProfileAvailability } from './sessions/profile-availability.js';
 import { SessionService } from './sessions/session-service.js';
 import { OrphanReaper } from './sessions/orphan-reaper.js';
 import { StatusPoller } from './sessions/status-poller.js';
@@ -50,6 +52,8 @@ export interface Bridge {
   server: Server;
   url: string;
   token: string;
+  /** The students' pages (hubService.enabled), else null. */
+  hubService: HubService | null;
   close(): Promise<void>;
 }
 
@@ -72,7 +76,8 @@ export async function startBridge(config: HubBridgeConfig, log: Logger, opts: { 
   }, log);
   const reaper = new OrphanReaper(store, service, cluster, { intervalMs: config.reaper.intervalSeconds * 1000, graceMs: config.reaper.graceSeconds * 1000 }, log);
   const watch = await startAdminWatch(config, { store, service, poller, cluster, log });
-  const app = createApp({ service, store, token, maxBodyBytes: config.maxBodyBytes, log, metrics: watch.endpoint, accounting: watch.accounting });
+  const availability = new ProfileAvailability(() => cluster.partitions(), config.profiles, config.defaultProfile, config.profileCheck, log);
+  const app = createApp({ service, store, token, maxBodyBytes: config.maxBodyBytes, log, metrics: watch.endpoint, accounting: watch.accounting, availability });
 
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.listen.port, config.listen.host, () => resolve(s));
@@ -82,6 +87,15 @@ export async function startBridge(config: HubBridgeConfig, log: Logger, opts: { 
   const port = typeof addr === 'object' && addr ? addr.port : config.listen.port;
   const url = `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${port}`;
 
+  let hubService: HubService | null = null;
+  try {
+    if (config.hubService.enabled) hubService = await startHubService(config, { store, service, log });
+  } catch (err) {
+    server.close();
+    store.close();
+    throw err;
+  }
+
   service.recover();
   service.events.on('activity', () => poller.wake());
   poller.start();
@@ -90,11 +104,12 @@ export async function startBridge(config: HubBridgeConfig, log: Logger, opts: { 
   log.info({ url, cluster: cluster.description, sessions: store.live().length }, 'hpc-bridge listening');
 
   return {
-    store, service, poller, reaper, watch, server, url, token,
+    store, service, poller, reaper, watch, server, url, token, hubService,
     async close() {
       await reaper.stop();
       await poller.stop();
       await watch.close();
+      await hubService?.close();
       await new Promise<void>((r) => {
         server.close(() => r());
         server.closeAllConnections();

@@ -8,8 +8,9 @@ import { WrapError } from '../errors.js';
 import { runArgv, schedulerMessage, type CommandResult } from './run-command.js';
 import { indexRows, parseSqueue, SQUEUE_FORMAT, statusFor } from './squeue-parser.js';
 import { mapSlurmState } from './slurm-states.js';
-import type { JobSubmission, MarkedJob, MarkedJobs, QueryResult, SchedulerAdapter, SchedulerJobStatus } from './types.js';
+import type { JobSubmission, MarkedJob, MarkedJobs, PartitionInfo, QueryResult, SchedulerAdapter, SchedulerJobStatus } from './types.js';
 import { slurmAccounting } from './slurm-accounting.js';
+import { slurmPartitions } from './slurm-partitions.js';
 import type { AccountingResult } from './accounting-types.js';
 
 /** sbatch interprets % in --output as a pattern (%j …); %% is a literal %. */
@@ -152,6 +153,10 @@ export class SlurmAdapter implements SchedulerAdapter {
   /** sacct, one call for all ids (slurm-accounting.ts). */
   accounting(ids: string[]): Promise<AccountingResult> {
     return slurmAccounting(this.cfg, ids);
+  }
+
+  partitions(): Promise<PartitionInfo[]> {
+    return slurmPartitions(this.cfg.partitions, this.cfg.env, this.cfg.timeoutSeconds * 1000);
   }
 
   describe() {

@@ -66,6 +66,16 @@ export interface SchedulerDescription {
   summary: string;
 }
 
+/** A partition (queue) as the scheduler lists it (see SchedulerAdapter.partitions). */
+export interface PartitionInfo {
+  name: string;
+  /** Accepts and starts jobs (Slurm availability `up`). */
+  available: boolean;
+  /** The scheduler's own word for its state (Slurm: up, down, drain, inact). */
+  state: string;
+  default: boolean;
+}
+
 export interface SchedulerAdapter {
   readonly name: string;
   /** Throws WrapError('scheduler') with the scheduler's message when it refuses. */
@@ -79,6 +89,12 @@ export interface SchedulerAdapter {
   describe(): SchedulerDescription;
   /** Optional: ONE accounting call for jobs that ended (accounting-types.ts); absent = no accounting. */
   accounting?(ids: string[]): Promise<AccountingResult>;
+  /**
+   * Optional: the partitions jobs can be submitted to, in ONE scheduler call (the bridge
+   * caches the answer to mark profiles that cannot run). Adapters without partitions (fork)
+   * leave it out. Throws WrapError('scheduler') when the scheduler cannot be asked.
+   */
+  partitions?(): Promise<PartitionInfo[]>;
 }
 
 export function emptyStatus(state: JobState): SchedulerJobStatus {

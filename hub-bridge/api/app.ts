@@ -6,6 +6,7 @@ import { isSessionId } from '../../contract/names.js';
 import { RequestError, type CreateSessionInput, type SessionService } from '../sessions/session-service.js';
 import { SESSION_STATES, sessionView, TERMINAL_EVENTS, type SessionEvent, type SessionState } from '../sessions/types.js';
 import type { SessionStore } from '../store/session-store.js';
+import type { ProfileAvailability } from '../sessions/profile-availability.js';
 import { VERSION } from '../version.js';
 import { tokenMatches } from './token-file.js';
 import { batchspawnerRoutes } from './batchspawner-routes.js';
@@ -24,6 +25,8 @@ export interface AppDeps {
   metrics?: MetricsEndpoint | null;
   /** GET /v1/usage (hub-bridge/accounting). */
   accounting?: AccountingStore;
+  /** Marks profiles that cannot run (partition check); absent = every profile is offered. */
+  availability?: ProfileAvailability;
 }
 
 function sendError(res: Response, status: number, code: string, message: string): void {
@@ -68,8 +71,14 @@ export function createApp(deps: AppDeps): express.Express {
   });
   app.use('/v1', express.json({ limit: deps.maxBodyBytes, strict: true }));
 
-  app.get('/v1/profiles', (_req, res) => {
-    res.json({ profiles: service.profiles() });
+  app.get('/v1/profiles', async (_req, res) => {
+    const marks = deps.availability ? await deps.availability.check() : null;
+    res.json({
+      profiles: service.profiles().map((p) => {
+        const a = marks?.get(p.name);
+        return { ...p, available: a?.available ?? true, unavailableReason: a?.reason ?? null };
+      }),
+    });
   });
 
   app.post('/v1/sessions', async (req, res) => {
@@ -79,6 +88,10 @@ export function createApp(deps: AppDeps): express.Express {
     }
     const body: unknown = req.body;
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw new RequestError(400, 'bad_request', 'the body must be a JSON object');
+    // A replay (known key) returns its session as it is; only new starts are checked.
+    const replay = key !== null && store.findIdempotent(key) !== undefined;
+    const refused = replay ? null : deps.availability?.refusal((body as CreateSessionInput).profile);
+    if (refused) throw new RequestError(400, 'profile_unavailable', refused);
     const [session, created] = await service.create(body as CreateSessionInput, key);
     res.status(created ? 201 : 200).json(sessionView(session));
   });

@@ -4,11 +4,13 @@ import { capabilitiesSchema, type Capabilities } from '../../contract/capabiliti
 import { errorDocumentSchema, REFUSAL_CODES, type ErrorCode } from '../../contract/errors.js';
 import { jobStateReportSchema, markedJobsReportSchema, type JobStateReport, type MarkedJobsReport } from '../../contract/jobstate.js';
 import { killJobResultSchema } from '../../contract/killjob.js';
+import { partitionsReportSchema, type PartitionsReport } from '../../contract/partitions.js';
 import { startJobResultSchema, type StartJobInput, type StartJobResult } from '../../contract/startjob.js';
 import { TransportError, type Transport } from '../transport/types.js';
 import { accountingReportSchema, type AccountingReport } from '../../contract/accounting.js';
 
 export type { JobReport as JobStatus, JobStateReport } from '../../contract/jobstate.js';
+export type { PartitionsReport } from '../../contract/partitions.js';
 /** hpc-wrap ran and refused (invalid input, maintenance, scheduler said no): not transient. */
 export class HpcWrapRefusal extends Error {
   constructor(
@@ -97,6 +99,14 @@ export class HpcWrapClient {
     const out = await this.call(['accounting', ...ids]);
     const parsed = accountingReportSchema.safeParse(out);
     if (!parsed.success) throw new TransportError(`hpc-wrap accounting printed unexpected output: ${parsed.error.message}`);
+    return parsed.data;
+  }
+
+  /** `hpc-wrap partitions`: the scheduler's partitions (null: it has none, e.g. fork). */
+  async partitions(): Promise<PartitionsReport> {
+    const out = await this.call(['partitions']);
+    const parsed = partitionsReportSchema.safeParse(out);
+    if (!parsed.success) throw new TransportError(`hpc-wrap partitions printed unexpected output: ${parsed.error.message}`);
     return parsed.data;
   }
 

@@ -10,10 +10,11 @@ import { tunnelDocument, type TunnelKeyRegistry } from '../tunnel/tunnel-registr
 import { refusalByCapabilities } from '../../contract/capabilities.js';
 import type { CapabilitiesCache } from '../cluster/capabilities-cache.js';
 import { checkAgainstContract, InvalidRequest, parseCreateBody, type SubmitPlan, type SubmitSecrets } from './create-request.js';
-import { failureMessage, queuedMessage } from './progress-messages.js';
+import { failureMessage, queuedMessage, readyMessage, runningMessage, stoppedMessage, stoppingMessage, timeLimitSeconds, type StoppedBy } from './progress-messages.js';
+import { lostRequestMessage, maintenanceMessage, schedulerRefusal, submitFailedMessage } from './refusal-messages.js';
 import { probeServer } from './readiness-probe.js';
 import { Observers, type SessionObserver } from './lifecycle-observer.js';
-import { isTerminal, type EventKind, type Session, type SessionEvent } from './types.js';
+import { endsAt, isTerminal, type EventKind, type Session, type SessionEvent } from './types.js';
 
 export class RequestError extends Error {
   constructor(
@@ -125,7 +126,8 @@ export class SessionService {
         idempotencyKey !== null ? { key: idempotencyKey, fingerprint } : null,
       );
       this.secrets.set(id, { env, webdav, tunnelPrivateKey: tunnel?.privateKey ?? null });
-      if (grant) session = this.store.update(id, { tunnelPort: grant.remotePort, tunnelPublicKey: grant.publicKey, tunnelExpiresAt: grant.expiresAt });
+      const timeLimit = script === null ? timeLimitSeconds(profile.resources.walltime) : null;
+      session = this.store.update(id, { timeLimitSeconds: timeLimit, ...(grant ? { tunnelPort: grant.remotePort, tunnelPublicKey: grant.publicKey, tunnelExpiresAt: grant.expiresAt } : {}) });
     } finally {
       if (grant) this.tunnels!.commit(grant);
     }
@@ -213,7 +215,7 @@ export class SessionService {
    */
   async submit(id: string): Promise<void> {
     const raw = this.store.submitDoc(id);
-    if (!raw) return this.fail(id, 'The request could not be recovered after a restart of the cluster service; please start your server again.');
+    if (!raw) return this.fail(id, lostRequestMessage(this.store.get(id)!));
     const plan = JSON.parse(raw) as SubmitPlan;
     const created = Date.parse(this.store.get(id)?.createdAt ?? new Date().toISOString());
     const deadline = created + this.config.cluster.submitDeadlineSeconds * 1000;
@@ -225,7 +227,7 @@ export class SessionService {
         const { jobId } = await this.cluster.startJob(doc);
         this.secrets.delete(id);
         if (jobId === null) {
-          return this.fail(id, 'The cluster service restarted before your job was submitted; nothing was submitted. Please start your server again.', 'restart');
+          return this.fail(id, lostRequestMessage(this.store.get(id)!), 'restart');
         }
         const cancelled = this.store.get(id)?.cancelRequested ?? false;
         const s = this.store.update(id, cancelled ? { jobId, jobState: 'pending' } : { jobId, state: 'queued', jobState: 'pending' });
@@ -238,16 +240,18 @@ export class SessionService {
         if (s.cancelRequested) await this.kill(s);
         return;
       } catch (err) {
+        const cur = this.store.get(id)!;
         if (err instanceof HpcWrapRefusal) {
           this.secrets.delete(id);
-          const msg = err.code === 'maintenance' ? err.message : `The cluster refused the job: ${err.message}`;
+          const p = this.config.profiles.find((x) => x.name === cur.profile);
+          const msg = err.code === 'maintenance' ? maintenanceMessage(err.message) : schedulerRefusal(err.message, { ...cur, profileName: p?.displayName ?? cur.profile, partition: p?.resources.partition ?? null });
           return this.fail(id, msg, err.code);
         }
-        if (this.store.get(id)?.cancelRequested) return this.finishStopped(id, 'Stopped before the job was submitted.');
+        if (cur.cancelRequested) return this.finishStopped(id);
         const wait = Math.min(15_000, 500 * 2 ** attempt);
         if (Date.now() + wait > deadline) {
           const why = err instanceof SchedulerUnreachableError ? 'the scheduler did not answer' : 'the cluster could not be reached';
-          return this.fail(id, `Could not submit the job: ${why} for ${this.config.cluster.submitDeadlineSeconds} s. Please try again later. (${(err as Error).message})`, 'unreachable');
+          return this.fail(id, submitFailedMessage(`${why} for ${this.config.cluster.submitDeadlineSeconds} s: ${(err as Error).message}`, cur), 'unreachable');
         }
         if (!told) {
           told = true;
@@ -262,21 +266,25 @@ export class SessionService {
     }
   }
 
-  /** `cleanRunDir`: false when killjob already removed the spool. */
-  private finishStopped(id: string, message: string, { cleanRunDir = true } = {}): void {
+  /** The stop is complete: the job has ended (or was never submitted). `cleanRunDir`: false when killjob already removed the spool. */
+  private finishStopped(id: string, { cleanRunDir = true } = {}): void {
+    const s = this.store.get(id)!;
+    const wasStarting = !this.store.events(id).some((e) => e.kind === 'ready');
+    const message = stoppedMessage(s, s.stoppedBy ?? 'hub', wasStarting);
     this.observers.notify('stopped', this.store.update(id, { state: 'stopped', message }));
     this.store.clearSubmitDoc(id);
     this.ended(id, { cleanRunDir });
     this.emit(id, 'stopped', message);
   }
 
-  stop(id: string): Session {
+  /** `by`: who asked (the hub, or the student on the hub service's page); it shapes the final message. */
+  stop(id: string, by: StoppedBy = 'hub'): Session {
     const s = this.store.get(id);
     if (!s) throw new RequestError(404, 'not_found', `no session ${id}`);
     if (isTerminal(s.state)) return s;
     if (s.state !== 'stopping') {
-      this.store.update(id, { state: 'stopping', cancelRequested: true });
-      this.emit(id, 'stopping', 'Stopping the server');
+      this.store.update(id, { state: 'stopping', cancelRequested: true, stoppedBy: by });
+      this.emit(id, 'stopping', stoppingMessage(by, s.state !== 'ready'));
       this.events.emit('activity');
     }
     const cur = this.store.get(id)!;
@@ -326,9 +334,9 @@ export class SessionService {
 
     if (st.state === 'done' || st.state === 'failed' || st.state === 'cancelled') {
       this.store.recordJobEnded(s.jobId!, s.id, st.state, st.exitCode ?? null);
-      if (s.state === 'stopping') return this.finishStopped(s.id, 'The server was stopped.', { cleanRunDir: false });
+      if (s.state === 'stopping') return this.finishStopped(s.id, { cleanRunDir: false });
       const starting = s.state !== 'ready';
-      const msg = failureMessage(st, starting);
+      const msg = failureMessage(st, starting, s);
       this.store.update(s.id, { ...base, message: msg });
       if (starting) return this.fail(s.id, msg, st.reason ?? st.state, st);
       this.observers.notify('stopped', this.store.update(s.id, { state: 'stopped' }));
@@ -350,8 +358,8 @@ export class SessionService {
     }
     // running or completing
     if (s.state === 'queued' || s.state === 'submitting') {
-      s = this.store.update(s.id, { ...base, state: 'starting', queuePosition: null, estimatedStart: null, message: `Running on ${st.node ?? 'a compute node'}` });
-      this.emit(s.id, 'running', `Job ${s.jobId} is running on node ${st.node ?? '(unknown)'}`);
+      s = this.store.update(s.id, { ...base, state: 'starting', queuePosition: null, estimatedStart: null, startedAt: new Date().toISOString(), message: `Running on ${st.node ?? 'a compute node'}` });
+      this.emit(s.id, 'running', runningMessage(s.jobId, st.node ?? null));
       this.store.recordJobStarted(s.jobId!, s.id, st.node ?? null);
       this.observers.notify('running', s);
       if (s.tunnelPort !== null) this.tunnels?.jobStarted(s.id, this.walltimeOf(s));
@@ -374,8 +382,9 @@ export class SessionService {
       if (await probeServer(url, this.config.status.probeTimeoutSeconds * 1000)) {
         // the probe went through 127.0.0.1:P, so the tunnel is up even if the report predates it
         if (s.tunnelPort !== null) this.announceTunnel(s, 'up');
-        this.observers.notify('ready', this.store.update(s.id, { state: 'ready', message: 'Ready' }));
-        this.emit(s.id, 'ready', `Your server is ready on ${s.node ?? addr.host}`);
+        const ready = this.store.update(s.id, { state: 'ready', message: 'Ready' });
+        this.observers.notify('ready', ready);
+        this.emit(s.id, 'ready', readyMessage(s.node ?? addr.host, endsAt(ready), ready.timeLimitSeconds));
         this.log.info({ session: s.id, node: s.node }, 'session ready');
       }
     }

@@ -33,6 +33,12 @@ export interface Session {
   /** The job's tunnel public key (valid until tunnelExpiresAt or the job's end). */
   tunnelPublicKey: string | null;
   tunnelExpiresAt: string | null;
+  /** When the job was first seen running (ISO); the time limit counts from here. */
+  startedAt: string | null;
+  /** The job's time limit (the profile's walltime) in seconds; null when unknown (a ready script). */
+  timeLimitSeconds: number | null;
+  /** Who asked for the stop: JupyterHub or the student (on the hub service's page). */
+  stoppedBy: 'hub' | 'user' | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -61,6 +67,13 @@ export interface SessionEvent {
   progress: number;
 }
 
+/** When the job reaches its time limit (ISO), once it runs and the limit is known. */
+export function endsAt(s: Pick<Session, 'startedAt' | 'timeLimitSeconds'>): string | null {
+  if (!s.startedAt || !s.timeLimitSeconds) return null;
+  const t = Date.parse(s.startedAt);
+  return Number.isNaN(t) ? null : new Date(t + s.timeLimitSeconds * 1000).toISOString();
+}
+
 /** The public JSON form of a session (what GET /v1/sessions/:id returns). */
 export function sessionView(s: Session) {
   return {
@@ -80,6 +93,10 @@ export function sessionView(s: Session) {
     reason: s.reason,
     message: s.message,
     schedulerReachable: s.schedulerReachable,
+    startedAt: s.startedAt,
+    timeLimitSeconds: s.timeLimitSeconds,
+    endsAt: endsAt(s),
+    stoppedBy: s.stoppedBy,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
   };

@@ -86,6 +86,9 @@ function toSession(r: Row): Session {
     tunnelPort: (r.tunnel_port as number | null) ?? null,
     tunnelPublicKey: (r.tunnel_public_key as string | null) ?? null,
     tunnelExpiresAt: (r.tunnel_expires_at as string | null) ?? null,
+    startedAt: (r.started_at as string | null) ?? null,
+    timeLimitSeconds: (r.time_limit_seconds as number | null) ?? null,
+    stoppedBy: (r.stopped_by as Session['stoppedBy']) ?? null,
     createdAt: r.created_at as string,
     updatedAt: r.updated_at as string,
   };
@@ -111,6 +114,9 @@ const COLUMN: Record<keyof Omit<Session, 'id' | 'number' | 'createdAt'>, string>
   tunnelPort: 'tunnel_port',
   tunnelPublicKey: 'tunnel_public_key',
   tunnelExpiresAt: 'tunnel_expires_at',
+  startedAt: 'started_at',
+  timeLimitSeconds: 'time_limit_seconds',
+  stoppedBy: 'stopped_by',
   updatedAt: 'updated_at',
 };
 
@@ -183,6 +189,9 @@ export class SessionStore {
       ['tunnel_public_key', 'TEXT'],
       ['tunnel_expires_at', 'TEXT'],
       ['number', 'INTEGER'],
+      ['started_at', 'TEXT'],
+      ['time_limit_seconds', 'INTEGER'],
+      ['stopped_by', 'TEXT'],
     ];
     for (const [name, type] of added) if (!have.has(name)) this.db.prepare(`ALTER TABLE sessions ADD COLUMN ${name} ${type}`).run();
     this.db.prepare('CREATE UNIQUE INDEX IF NOT EXISTS sessions_number ON sessions(number)').run();

@@ -1,4 +1,5 @@
 // The /v1 API against a real bridge (SQLite, local transport, hpc-wrap bundle, fork scheduler).
+import { splitMessage } from '../../../hub-bridge/sessions/progress-messages.js';
 import { existsSync, readdirSync } from 'node:fs';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -194,8 +195,12 @@ describe('a session on the fork scheduler', () => {
       const r = await api().get(`/v1/sessions/${created.body.id}`).set(fx.auth);
       return r.body.state === 'failed' ? r.body : undefined;
     });
-    expect(failed.message).toMatch(/ended before the notebook server was ready/);
-    expect(failed.message).toMatch(/simulated start-up failure/);
+    // one plain sentence with what to do and a reference, then the details (the log tail) once
+    const { sentence, details } = splitMessage(failed.message);
+    expect(sentence).toMatch(/^Your server stopped while it was starting: .*try again.*\(reference: job \S+\)\.$/);
+    expect(sentence).not.toMatch(/simulated/);
+    expect(details).toMatch(/exit code 3/);
+    expect(details.match(/simulated start-up failure/g)).toHaveLength(1);
   });
 
   it('honours Idempotency-Key: the same key returns the same session, another body conflicts', async () => {

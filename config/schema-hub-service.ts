@@ -1,0 +1,57 @@
+// Parts of hub-bridge.yaml about what students see: the check of profiles against the
+// scheduler's partitions, and the bridge's own JupyterHub service (the "My sessions" page
+// from which a student cancels a queued start; an admin page may join it later).
+import { z } from 'zod';
+
+export const profileCheckSchema = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Ask the scheduler which partitions exist (ONE cached `hpc-wrap partitions` call) and mark profiles whose partition is unknown or down as unavailable: the spawn form shows them disabled with the reason (or hides them, HpcBridgeSpawner.unavailable_profiles) and a start of one is refused at once.",
+      ),
+    cacheSeconds: z.number().min(5).max(86_400).default(300).describe('How long an answer of the scheduler is reused (at most one query per this many seconds).'),
+    waitSeconds: z.number().min(0).max(60).default(3).describe('How long GET /v1/profiles waits for a fresh answer; later, it answers without one (every profile available).'),
+  })
+  .strict()
+  .prefault({})
+  .describe('Checking profiles against the scheduler.');
+
+export const hubServiceSchema = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe("Serve the bridge's pages for hub users (their sessions; cancel a queued start) as a JupyterHub service on its own listener, with login through the hub (OAuth)."),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/)
+      .default('hpc-bridge')
+      .describe('Its name in c.JupyterHub.services: its pages are under <baseUrl>services/<name>/ and its OAuth client is service-<name>.'),
+    listen: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1').describe("Address of the service's listener (the hub's proxy forwards /services/<name>/ to it)."),
+        port: z.number().int().min(0).max(65535).default(8098).describe('Its TCP port (0 = any free port); the same URL goes into the service\'s "url" in jupyterhub_config.py.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Where the service listens.'),
+    baseUrl: z
+      .string()
+      .regex(/^\/([A-Za-z0-9._~-]+\/)*$/, 'a path that starts and ends with /')
+      .default('/')
+      .describe("JupyterHub's c.JupyterHub.base_url (the browser's path prefix of the hub)."),
+    apiTokenFile: z
+      .string()
+      .min(1)
+      .default('.state/hub-service-token')
+      .describe("File (0600) holding the service's api_token, also its OAuth client secret; created with a random token when missing. jupyterhub_config.py reads the same file."),
+    sessionHours: z.number().min(0.1).max(720).default(8).describe('A login to the service lasts this long (it also ends when the hub revokes its token).'),
+  })
+  .strict()
+  .prefault({})
+  .describe("The bridge's JupyterHub service (students' sessions page).");
+
+export type ProfileCheckConfig = z.infer<typeof profileCheckSchema>;
+export type HubServiceConfig = z.infer<typeof hubServiceSchema>;

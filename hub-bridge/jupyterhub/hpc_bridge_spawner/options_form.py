@@ -1,21 +1,97 @@
-"""The spawn form of HpcBridgeSpawner: the profile picker (from the bridge's profiles)
-and, optionally, the fields of a WebDAV share.  A mixin so that spawner.py keeps only
-the lifecycle."""
+"""The spawn form of HpcBridgeSpawner: one choice per profile of the bridge, each with
+what it gives (CPUs, memory, GPUs, time limit) and its description; profiles that cannot
+run now (the bridge's partition check) shown disabled with the reason, or hidden
+(``unavailable_profiles``); a plain fallback when the choices cannot be loaded; the
+browser's time zone in a hidden field (progress times are then local); optionally the
+fields of a WebDAV share.  A mixin so that spawner.py keeps only the lifecycle."""
 
-import html
 import re
 
 from .errors import SpawnFailed
+from .messages import esc, valid_tz
 
 #: Allowed profile names (what the options form may send).
 PROFILE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
+FORM_STYLE = (
+    "<style>"
+    ".hpcb-choices{margin:0 0 1em}"
+    ".hpcb-choice{display:block;border:1px solid #ccc;border-radius:4px;padding:.5em .8em;margin:.4em 0;font-weight:normal;cursor:pointer}"
+    ".hpcb-choice input{margin-right:.5em}"
+    ".hpcb-name{font-weight:bold}"
+    ".hpcb-resources{display:block;margin-left:1.6em}"
+    ".hpcb-desc{display:block;margin-left:1.6em;color:#555}"
+    ".hpcb-unavailable{opacity:.65;cursor:not-allowed}"
+    ".hpcb-why{display:block;margin-left:1.6em;color:#a94442}"
+    ".hpcb-notice{border-left:4px solid #f0ad4e;padding:.4em .8em;background:#fcf8e3}"
+    "</style>"
+)
+
+# The browser's time zone, for local times on the progress page.
+TZ_FIELD = (
+    '<input type="hidden" name="tz" id="hpcb-tz" value="">'
+    "<script>(function(){try{document.getElementById('hpcb-tz').value="
+    "Intl.DateTimeFormat().resolvedOptions().timeZone||''}catch(e){}})();</script>"
+)
+
 
 async def default_options_form(spawner):
-    """Default ``Spawner.options_form``: the profile picker and, with ``webdav_form``,
-    the WebDAV share fields (may return '')."""
+    """Default ``Spawner.options_form``: the choices and, with ``webdav_form``, the WebDAV
+    share fields (may return '')."""
     return await spawner.render_profiles_form() + spawner.render_webdav_form()
 
+
+def _walltime_seconds(text):
+    """Slurm time formats (M, M:S, H:M:S, D-H, D-H:M, D-H:M:S) to seconds, or None."""
+    if not isinstance(text, str):
+        return None
+    m = re.fullmatch(r"(?:(\d+)-)?(\d{1,3})(?::(\d{2}))?(?::(\d{2}))?", text)
+    if not m:
+        return None
+    days, a, b, c = m.groups()
+    if days is not None:
+        secs = int(a) * 3600 + int(b or 0) * 60 + int(c or 0)
+    elif b is None:
+        secs = int(a) * 60
+    elif c is None:
+        secs = int(a) * 60 + int(b)
+    else:
+        secs = int(a) * 3600 + int(b) * 60 + int(c)
+    return int(days or 0) * 86400 + secs
+
+
+def _hours(seconds):
+    if seconds % 86400 == 0:
+        d = seconds // 86400
+        return f"{d} day{'s' if d != 1 else ''}"
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds // 3600} h {round((seconds % 3600) / 60)} min"
+
+
+def resources_text(resources):
+    """'2 CPUs · 4 GB memory · 1 GPU · up to 2 h' (what a choice gives)."""
+    r = resources if isinstance(resources, dict) else {}
+    parts = []
+    cpus = r.get("cpus")
+    if isinstance(cpus, int) and cpus > 0:
+        parts.append(f"{cpus} CPU{'s' if cpus != 1 else ''}")
+    mem = r.get("memoryMB")
+    if isinstance(mem, int) and mem > 0:
+        parts.append(f"{mem // 1024} GB memory" if mem % 1024 == 0 else f"{mem} MB memory")
+    else:
+        parts.append("default memory")
+    gpus = r.get("gpus")
+    if isinstance(gpus, int) and gpus > 0:
+        parts.append(f"{gpus} GPU{'s' if gpus != 1 else ''}")
+    else:
+        parts.append("no GPU")
+    limit = _walltime_seconds(r.get("walltime"))
+    if limit:
+        parts.append(f"up to {_hours(limit)}")
+    return " · ".join(parts)
 
 
 class OptionsFormMixin:
@@ -44,6 +120,9 @@ class OptionsFormMixin:
 
     def _profile_options_from_form(self, formdata):
         options = self._profile_only_options(formdata)
+        tz = valid_tz(self._form_value(formdata, "tz").strip())
+        if tz:
+            options["tz"] = tz
         username = self._form_value(formdata, "webdav_username").strip()
         password = self._form_value(formdata, "webdav_password")
         if self.webdav_form and username and password:
@@ -55,16 +134,17 @@ class OptionsFormMixin:
         return options
 
     def _profile_only_options(self, formdata):
-        values = formdata.get("profile") or [""]
-        profile = values[0]
-        if isinstance(profile, bytes):
-            profile = profile.decode("utf-8", "replace")
-        profile = (profile or "").strip()
+        profile = self._form_value(formdata, "profile").strip()
         if not profile:
             return {}
         if not PROFILE_RE.fullmatch(profile):
             raise ValueError("Invalid profile name.")
         return {"profile": profile}
+
+    def _student_tz(self):
+        """The browser's time zone from the form ('' = unknown: times in UTC)."""
+        opts = self.user_options if isinstance(self.user_options, dict) else {}
+        return valid_tz(opts.get("tz"))
 
     def _chosen_profile(self):
         """The profile of this start: user_options, else default_profile, else None."""
@@ -78,7 +158,7 @@ class OptionsFormMixin:
             return None
         # user_options can also come straight from the REST API, bypassing the form.
         if not isinstance(profile, str) or not PROFILE_RE.fullmatch(profile):
-            raise SpawnFailed("Invalid profile name.")
+            raise SpawnFailed("That choice of resources is not a valid name; pick one on the form.", status=400)
         return profile
 
     def _take_webdav_credentials(self):
@@ -100,16 +180,19 @@ class OptionsFormMixin:
         return {k: str(v) for k, v in webdav.items() if k in ("url", "username", "password")}
 
     async def render_profiles_form(self):
-        """HTML for the profile picker, or '' (single profile / bridge unreachable)."""
+        """HTML for the choices; a plain notice when they cannot be loaded; '' for a single
+        available choice (unless ``always_show_form``)."""
         try:
             profiles = await self.bridge.list_profiles()
         except Exception as e:
-            self.log.warning(
-                "hpc-bridge profiles unavailable for %s, showing no options form: %s",
-                self._log_name,
-                e,
+            self.log.warning("hpc-bridge profiles unavailable for %s: %s", self._log_name, e)
+            return (
+                f'<div class="hpcb-choices">{FORM_STYLE}<p class="hpcb-notice">'
+                "The choices of resources could not be loaded: the cluster service does not answer "
+                "right now. You can still press Start for the default choice; if the cluster service "
+                "is still down, the next page says so and keeps retrying for a while.</p>"
+                f"{TZ_FIELD}</div>"
             )
-            return ""
         usable = []
         for p in profiles:
             name = p.get("name")
@@ -117,40 +200,37 @@ class OptionsFormMixin:
                 usable.append(p)
             else:
                 self.log.warning("Ignoring hpc-bridge profile with invalid name %r", name)
-        if len(usable) <= 1:
+        available = [p for p in usable if p.get("available", True) is not False]
+        shown = available if self.unavailable_profiles == "hide" and available else usable
+        if not shown or (len(shown) == 1 and len(available) == 1 and not self.always_show_form):
             return ""
 
-        previous = None
-        if isinstance(self.user_options, dict):
-            previous = self.user_options.get("profile")
-        selected = previous or self.default_profile or usable[0]["name"]
-        if selected not in {p["name"] for p in usable}:
-            selected = usable[0]["name"]
+        previous = self.user_options.get("profile") if isinstance(self.user_options, dict) else None
+        names = [p["name"] for p in available]
+        selected = next((n for n in (previous, self.default_profile) if n in names), names[0] if names else None)
 
-        def esc(value):
-            return html.escape("" if value is None else str(value), quote=True)
-
-        options = []
-        details = []
-        for p in usable:
+        items = []
+        for p in shown:
             name = p["name"]
             label = p.get("displayName") or name
             desc = p.get("description") or ""
-            sel = " selected" if name == selected else ""
-            options.append(
-                f'<option value="{esc(name)}" title="{esc(desc)}"{sel}>{esc(label)}</option>'
-            )
-            details.append(
-                f"<dt>{esc(label)}</dt><dd>{esc(desc)}</dd>" if desc else f"<dt>{esc(label)}</dt>"
+            ok = p.get("available", True) is not False
+            attrs = " checked" if ok and name == selected else ""
+            if not ok:
+                attrs += " disabled"
+            why = p.get("unavailableReason") or "it cannot run on the cluster at the moment"
+            items.append(
+                f'<label class="hpcb-choice{"" if ok else " hpcb-unavailable"}" data-profile="{esc(name)}">'
+                f'<input type="radio" name="profile" value="{esc(name)}"{attrs}>'
+                f'<span class="hpcb-name">{esc(label)}</span>'
+                f'<span class="hpcb-resources">{esc(resources_text(p.get("resources")))}</span>'
+                + (f'<span class="hpcb-desc">{esc(desc)}</span>' if desc and desc.strip() != label.strip() else "")
+                + ("" if ok else f'<span class="hpcb-why">Not available now: {esc(why)}.</span>')
+                + "</label>"
             )
         return (
-            '<div class="form-group">\n'
-            '<label for="hpc-bridge-profile">Resources</label>\n'
-            '<select class="form-control" name="profile" id="hpc-bridge-profile">\n'
-            + "\n".join(options)
-            + "\n</select>\n"
-            '<dl class="hpc-bridge-profiles">\n'
-            + "\n".join(details)
-            + "\n</dl>\n</div>"
+            f'<div class="hpcb-choices" role="radiogroup" aria-label="Resources">{FORM_STYLE}'
+            "<p><strong>Choose the resources for your server</strong></p>\n"
+            + "\n".join(items)
+            + f"\n{TZ_FIELD}</div>"
         )
-

@@ -22,17 +22,18 @@ scheduler that cannot be asked (``jobState == "unknown"``) means "still running"
 """
 
 import asyncio
-import re
 import secrets
+import time
 
 from jupyterhub.spawner import Spawner
-from traitlets import Bool, Float, Unicode, default
+from traitlets import Bool, CaselessStrEnum, Float, Unicode, default
 
+from .bridge_access import BridgeAccessMixin
 from .errors import SpawnFailed
 from .options_form import PROFILE_RE, OptionsFormMixin, default_options_form
+from .progress import ProgressMixin
+from .start_steps import MISCONFIGURED, StartStepsMixin, backoff
 from .client import (
-    BridgeClient,
-    BridgeConfigError,
     BridgeError,
     BridgeNotFound,
     BridgeUnavailable,
@@ -41,12 +42,10 @@ from .client import (
 __all__ = ["HpcBridgeSpawner", "SpawnFailed", "PROFILE_RE"]
 
 TERMINAL_STATES = frozenset({"stopped", "failed"})
-TERMINAL_EVENT_KINDS = frozenset({"ready", "failed", "stopped"})
 PENDING_STATES = frozenset({"submitting", "queued", "starting"})
-_TOKEN_RE = re.compile(r"^[\x21-\x7e]{1,4096}$")
 
 
-class HpcBridgeSpawner(OptionsFormMixin, Spawner):
+class HpcBridgeSpawner(BridgeAccessMixin, StartStepsMixin, ProgressMixin, OptionsFormMixin, Spawner):
     """Spawn single-user servers as HPC batch jobs through hpc-bridge."""
 
     # ---- configuration ------------------------------------------------------------
@@ -128,6 +127,42 @@ class HpcBridgeSpawner(OptionsFormMixin, Spawner):
     def _options_from_form_default(self):
         return self._profile_options_from_form
 
+    bridge_service_url = Unicode(
+        "",
+        help="""Path of the bridge's JupyterHub service pages (hubService in hub-bridge.yaml),
+        e.g. "/services/hpc-bridge/" (with c.JupyterHub.base_url in front if you set one).
+        When set, the progress page links to the session's page there, from which the
+        student can leave the queue (cancel a queued start) -- JupyterHub before 5.1 refuses
+        to stop a server whose start is pending.""",
+    ).tag(config=True)
+
+    unavailable_profiles = CaselessStrEnum(
+        ["disable", "hide"],
+        default_value="disable",
+        help="""What the spawn form does with a profile the bridge marks unavailable (its
+        partition does not exist, or is down): "disable" shows it greyed out with the reason,
+        "hide" leaves it out (all are shown, disabled, if none is available).""",
+    ).tag(config=True)
+
+    always_show_form = Bool(
+        False,
+        help="""Show the spawn form even when the bridge offers one profile: the student then
+        sees what the server gets, and progress times are in the browser's time zone.""",
+    ).tag(config=True)
+
+    queue_refresh_interval = Float(
+        10.0,
+        help="""Seconds between two refreshes of the queue-wait message on the progress page
+        (time waited, position, reason, the scheduler's estimate).""",
+    ).tag(config=True)
+
+    start_timeout_margin = Float(
+        10.0,
+        help="""start() gives up this many seconds before JupyterHub's start_timeout, withdraws
+        the job and tells the student why in plain words (JupyterHub's own timeout shows
+        "Timeout").  At most a tenth of start_timeout.""",
+    ).tag(config=True)
+
     webdav_form = Bool(
         False,
         help="""Show WebDAV share fields (URL, user name, password) on the spawn form. The
@@ -149,7 +184,13 @@ class HpcBridgeSpawner(OptionsFormMixin, Spawner):
 
     _stop_requested = False
     _start_aborted = False
-    _warned_no_token = False
+    #: The bridge's last answer about the session (progress() reads it; no extra request).
+    _last_session = None
+    #: Set while the bridge does not answer: {"since", "until", "error"}; None otherwise.
+    _trouble = None
+    #: Wall-clock time the current start began / will be given up.
+    _started_at = None
+    _give_up_wall = None
 
     def load_state(self, state):
         super().load_state(state)
@@ -194,51 +235,15 @@ class HpcBridgeSpawner(OptionsFormMixin, Spawner):
                 "Could not persist hpc-bridge state of %s early", self._log_name, exc_info=True
             )
 
-    # ---- bridge access -------------------------------------------------------------
-
-    def _read_token(self):
-        if self.bridge_token_file:
-            try:
-                with open(self.bridge_token_file, encoding="utf-8") as f:
-                    return self._check_token(f.read().strip(), "bridge_token_file")
-            except (OSError, UnicodeDecodeError) as e:
-                # Only the path and the error text: never any content.
-                raise BridgeConfigError(
-                    f"cannot read bridge_token_file {self.bridge_token_file!r}: "
-                    f"{getattr(e, 'strerror', None) or type(e).__name__}"
-                ) from None
-        if self.bridge_token:
-            return self._check_token(self.bridge_token.strip(), "bridge_token")
-        if not self._warned_no_token:
-            self._warned_no_token = True
-            self.log.warning(
-                "HpcBridgeSpawner: neither bridge_token_file nor bridge_token is set; "
-                "calling %s without a bearer token",
-                self.bridge_url,
-            )
-        return ""
-
-    @staticmethod
-    def _check_token(token, source):
-        # A token with inner whitespace/control characters would make the HTTP
-        # library raise an error quoting the header line, i.e. the token.
-        if not _TOKEN_RE.fullmatch(token):
-            raise BridgeConfigError(
-                f"{source} holds an invalid token (empty, or contains whitespace or "
-                "control characters)"
-            )
-        return token
-
-    @property
-    def bridge(self):
-        """A BridgeClient built from the current configuration."""
-        return BridgeClient(self.bridge_url, self._read_token, self.request_timeout)
-
     # ---- lifecycle -----------------------------------------------------------------
 
     async def start(self):
         self._stop_requested = False
         self._start_aborted = False
+        self._last_session = None
+        self._trouble = None
+        self._started_at = time.time()
+        self._give_up_wall = self._started_at + self._own_timeout()
         try:
             return await self._start()
         except BaseException:
@@ -293,31 +298,37 @@ class HpcBridgeSpawner(OptionsFormMixin, Spawner):
             session.get("state"),
         )
 
-        # Bounded even if JupyterHub's start_timeout does not cancel us.
-        deadline = loop.time() + max(float(self.start_timeout or 0), 0) + 60
+        # Given up a little before JupyterHub's start_timeout, with a plain message.
+        deadline = loop.time() + (self._give_up_wall - time.time())
+        failures = 0
         while True:
             if self._stop_requested:
-                raise SpawnFailed("The server was stopped while it was starting.")
+                raise SpawnFailed("The start was stopped before your server was ready.", status=409)
             if session is not None:
+                self._last_session = session
                 url = self._check_started(session)
                 if url:
                     return url
             if loop.time() > deadline:
-                raise SpawnFailed(
-                    f"Gave up waiting for hpc-bridge session {self.session_id} to become ready."
-                )
-            await asyncio.sleep(self.status_interval)
+                await self._give_up()
+            await asyncio.sleep(backoff(self.status_interval, failures) if failures else self.status_interval)
             session = None
             try:
                 session = await self.bridge.get_session(self.session_id)
+                failures = 0
+                self._trouble = None
             except BridgeNotFound:
                 self._forget_session()
                 raise SpawnFailed(
-                    "The HPC session disappeared from the bridge while starting."
+                    "The cluster service lost track of your server while it was starting, so it "
+                    "was not started: please start it again, and tell support if it happens again."
                 ) from None
             except BridgeError as e:
                 # Transient (bridge restarting, 5xx) or odd (401 after token
-                # rotation): keep waiting; start_timeout bounds the wait.
+                # rotation): keep waiting, backing off; the deadline bounds the wait.
+                failures += 1
+                if self._trouble is None:
+                    self._trouble = {"since": time.time(), "until": self._give_up_wall, "error": str(e)}
                 self.log.warning(
                     "hpc-bridge status of %s (session %s) unavailable, still waiting: %s",
                     self._log_name,
@@ -339,15 +350,15 @@ class HpcBridgeSpawner(OptionsFormMixin, Spawner):
             if not url and isinstance(host, str) and host and isinstance(port, int):
                 url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
             if not url:
-                raise SpawnFailed("hpc-bridge reported the session ready but gave no URL.")
+                raise SpawnFailed(MISCONFIGURED, "hpc-bridge reported the session ready but gave no URL.")
             self.idempotency_key = ""  # this start is concluded
             self.log.info("hpc-bridge session %s ready at %s", self.session_id, url)
             return url
         if state in TERMINAL_STATES:
             message = session.get("message") or (
-                "The HPC job stopped before the server was ready."
+                "The start was stopped before your server was ready."
                 if state == "stopped"
-                else "The HPC job failed to start."
+                else "Your server could not be started; try again, and tell support if it happens again."
             )
             self.log.warning(
                 "hpc-bridge session %s of %s %s: %s",
@@ -357,54 +368,8 @@ class HpcBridgeSpawner(OptionsFormMixin, Spawner):
                 message,
             )
             self._forget_session()
-            raise SpawnFailed(message)
+            raise SpawnFailed.from_bridge(message, status=409 if state == "stopped" else 500)
         return None
-
-    async def _create_session(self, body):
-        """POST /v1/sessions, retrying transient errors (same Idempotency-Key)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(float(self.create_retry_timeout), 0)
-        delay = 0.5
-        while True:
-            if self._stop_requested:
-                raise SpawnFailed("The server was stopped while it was starting.")
-            try:
-                _status, session = await self.bridge.create_session(body, self.idempotency_key)
-                return session
-            except BridgeConfigError as e:
-                self.log.error("HpcBridgeSpawner misconfigured: %s", e)
-                raise SpawnFailed(
-                    "The hub cannot talk to the HPC bridge (configuration error); "
-                    "please contact the administrators."
-                ) from None
-            except BridgeUnavailable as e:
-                if e.code == "maintenance":
-                    self.idempotency_key = ""
-                    raise SpawnFailed(e.message) from None
-                if loop.time() + delay > deadline:
-                    self.log.error("hpc-bridge unavailable, giving up start: %s", e)
-                    raise SpawnFailed(
-                        "The HPC bridge is not reachable at the moment; please try again later."
-                    ) from None
-                self.log.warning("hpc-bridge unavailable, retrying POST /v1/sessions: %s", e)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-            except BridgeError as e:
-                if e.status == 409 and self.idempotency_key and e.code == "conflict":
-                    # Key seen before with another body: start afresh once.
-                    self.log.info("hpc-bridge refused a reused Idempotency-Key; using a new one")
-                    self.idempotency_key = "hbs-" + secrets.token_urlsafe(24)
-                    self._persist_state()
-                    continue
-                self.idempotency_key = ""
-                self.log.warning(
-                    "hpc-bridge refused to start %s: HTTP %s %s: %s",
-                    self._log_name,
-                    e.status,
-                    e.code,
-                    e.message,
-                )
-                raise SpawnFailed(e.message) from None
 
     async def poll(self):
         if not self.session_id:
@@ -523,40 +488,3 @@ class HpcBridgeSpawner(OptionsFormMixin, Spawner):
                     state,
                 )
             await asyncio.sleep(max(float(self.status_interval), 1.0))
-
-    async def progress(self):
-        # The session id appears once start() has posted; wait for it.
-        while not self.session_id:
-            if self._start_aborted or self._stop_requested:
-                return
-            await asyncio.sleep(0.2)
-        sid = self.session_id
-        after = 0
-        interval = min(max(float(self.progress_interval), 0.2), 5.0)
-        while True:
-            try:
-                events = await self.bridge.list_events(sid, after)
-            except BridgeNotFound:
-                return
-            except BridgeError as e:
-                self.log.debug("hpc-bridge events of %s unavailable: %s", sid, e)
-                events = []
-            def seq_of(e):
-                return e.get("seq") if isinstance(e.get("seq"), int) else 0
-
-            for ev in sorted(events, key=seq_of):
-                seq = ev.get("seq")
-                if isinstance(seq, int):
-                    if seq <= after:
-                        continue
-                    after = seq
-                item = {"message": str(ev.get("message") or ev.get("kind") or "")}
-                prog = ev.get("progress")
-                if isinstance(prog, (int, float)) and not isinstance(prog, bool):
-                    item["progress"] = max(0, min(100, int(prog)))
-                yield item
-                if ev.get("kind") in TERMINAL_EVENT_KINDS:
-                    return
-            if self._stop_requested or self.session_id != sid:
-                return
-            await asyncio.sleep(interval)

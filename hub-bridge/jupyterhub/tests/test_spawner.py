@@ -4,199 +4,23 @@ Run from the repository root:
 
     /usr/bin/python3 -m unittest discover -s hub-bridge/jupyterhub/tests
 
-The fake bridge below is a test double of OUR OWN API (docs/contracts.md, section 6):
-canned sessions whose state advances one step per GET.
+The fake bridge (fake_bridge.py) is a test double of OUR OWN API (docs/contracts.md,
+section 6): canned sessions whose state advances one step per GET.
 """
 
 import asyncio
 import json
 import os
-import socket
-import sys
 import tempfile
 import time
 import types
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))  # the package dir, so no install is needed
+from fake_bridge import TOKEN, SpawnerTestCase, free_port  # also puts the package on sys.path
 
-import tornado.web  # noqa: E402
-from tornado.httpserver import HTTPServer  # noqa: E402
-from tornado.netutil import bind_sockets  # noqa: E402
+from jupyterhub.objects import Hub
 
-from jupyterhub.objects import Hub  # noqa: E402
-
-from hpc_bridge_spawner import HpcBridgeSpawner, SpawnFailed  # noqa: E402
-
-TOKEN = "test-token-Zx9"
-SID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
-
-
-class FakeBridge:
-    """State of the fake bridge, shared by its handlers."""
-
-    def __init__(self):
-        self.sessions = {}  # id -> session dict
-        self.timelines = {}  # id -> list of dict updates, one applied per GET
-        self.events = {}  # id -> list of events
-        self.keys = {}  # Idempotency-Key -> session id
-        self.requests = []  # (method, path, headers dict, parsed body)
-        self.profiles = [
-            {"name": "default", "displayName": "Default", "description": "1 CPU", "resources": {}},
-            {"name": "big", "displayName": "Big", "description": "8 CPUs", "resources": {}},
-        ]
-        # what the next created session will do: list of updates per GET
-        self.next_timeline = [{"state": "ready", "url": "http://127.0.0.1:43123", "jobState": "running"}]
-        self.next_events = []
-        self.fail_gets = 0  # answer that many GET /v1/sessions/:id with 503 first
-        self.post_error = None  # (status, code, message)
-        self.counter = 0
-
-    def new_id(self):
-        self.counter += 1
-        n = self.counter
-        chars = []
-        for _ in range(26):
-            chars.append(SID_ALPHABET[n % 32])
-            n //= 32
-        return "s-" + "".join(chars)
-
-
-class Base(tornado.web.RequestHandler):
-    def initialize(self, bridge):
-        self.bridge = bridge
-
-    def prepare(self):
-        body = None
-        if self.request.body:
-            body = json.loads(self.request.body)
-        self.bridge.requests.append(
-            (self.request.method, self.request.path, dict(self.request.headers), body)
-        )
-        if self.request.headers.get("Authorization") != "Bearer " + TOKEN:
-            self.error(401, "unauthorized", "bad token")
-
-    def error(self, status, code, message):
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"error": {"code": code, "message": message}}))
-
-    def send(self, doc, status=200):
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(doc))
-
-
-class ProfilesHandler(Base):
-    def get(self):
-        self.send({"profiles": self.bridge.profiles})
-
-
-class SessionsHandler(Base):
-    def post(self):
-        b = self.bridge
-        if b.post_error:
-            status, code, message = b.post_error
-            return self.error(status, code, message)
-        key = self.request.headers.get("Idempotency-Key")
-        if key and key in b.keys:
-            return self.send(b.sessions[b.keys[key]], 200)
-        body = json.loads(self.request.body)
-        sid = b.new_id()
-        session = {
-            "id": sid,
-            "user": body["user"],
-            "serverName": body.get("serverName", ""),
-            "profile": body.get("profile") or "default",
-            "state": "submitting",
-            "jobId": None,
-            "jobState": None,
-            "url": None,
-            "message": "",
-            "schedulerReachable": True,
-        }
-        b.sessions[sid] = session
-        b.timelines[sid] = list(b.next_timeline)
-        b.events[sid] = [dict(e, sessionId=sid) for e in b.next_events]
-        if key:
-            b.keys[key] = sid
-        self.send(session, 201)
-
-
-class SessionHandler(Base):
-    def get(self, sid):
-        b = self.bridge
-        if sid not in b.sessions:
-            return self.error(404, "not_found", "no such session")
-        if b.fail_gets > 0:
-            b.fail_gets -= 1
-            return self.error(503, "internal", "bridge restarting")
-        if b.timelines[sid]:
-            b.sessions[sid].update(b.timelines[sid].pop(0))
-        self.send(b.sessions[sid])
-
-    def delete(self, sid):
-        b = self.bridge
-        if sid not in b.sessions:
-            return self.error(404, "not_found", "no such session")
-        b.sessions[sid]["state"] = "stopping"
-        b.timelines[sid] = [{"state": "stopped", "message": "stopped by the hub"}]
-        self.send(b.sessions[sid], 202)
-
-
-class EventsHandler(Base):
-    def get(self, sid):
-        b = self.bridge
-        if sid not in b.sessions:
-            return self.error(404, "not_found", "no such session")
-        after = int(self.get_argument("after", "0"))
-        self.send({"events": [e for e in b.events[sid] if e["seq"] > after]})
-
-
-def free_port():
-    """A port on which nothing listens (connection refused)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class SpawnerTestCase(unittest.IsolatedAsyncioTestCase):
-    async def asyncSetUp(self):
-        self.bridge = FakeBridge()
-        app = tornado.web.Application(
-            [
-                (r"/v1/profiles", ProfilesHandler, {"bridge": self.bridge}),
-                (r"/v1/sessions", SessionsHandler, {"bridge": self.bridge}),
-                (r"/v1/sessions/([^/]+)", SessionHandler, {"bridge": self.bridge}),
-                (r"/v1/sessions/([^/]+)/events", EventsHandler, {"bridge": self.bridge}),
-            ],
-            log_function=lambda handler: None,  # keep the test output quiet
-        )
-        sockets = bind_sockets(0, "127.0.0.1")
-        self.port = sockets[0].getsockname()[1]
-        self.server = HTTPServer(app)
-        self.server.add_sockets(sockets)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    async def asyncTearDown(self):
-        self.server.stop()
-        await self.server.close_all_connections()
-
-    def make_spawner(self, **kw):
-        user = types.SimpleNamespace(name="alice", url="/user/alice/", escaped_name="alice")
-        kw.setdefault("bridge_url", self.url)
-        kw.setdefault("bridge_token", TOKEN)
-        kw.setdefault("status_interval", 0.05)
-        kw.setdefault("progress_interval", 0.05)
-        kw.setdefault("api_token", "hub-api-token-secret")
-        kw.setdefault("start_timeout", 600)
-        return HpcBridgeSpawner(user=user, hub=Hub(), **kw)
-
-    def posts(self):
-        return [r for r in self.bridge.requests if r[0] == "POST"]
+from hpc_bridge_spawner import HpcBridgeSpawner, SpawnFailed
 
 
 class StartTests(SpawnerTestCase):
@@ -505,7 +329,7 @@ class ProgressTests(SpawnerTestCase):
         ]
         self.bridge.next_events = [
             {"seq": 1, "kind": "submitted", "message": "Submitted job 123", "progress": 10},
-            {"seq": 2, "kind": "queued", "message": "Queued (position 3)", "progress": 20},
+            {"seq": 2, "kind": "info", "message": "Your overlay <was> recreated", "progress": 40},
             {"seq": 3, "kind": "running", "message": "Running on cn-014", "progress": 60},
             {"seq": 4, "kind": "ready", "message": "Server ready", "progress": 100},
             {"seq": 5, "kind": "info", "message": "after the end", "progress": 100},
@@ -524,32 +348,35 @@ class ProgressTests(SpawnerTestCase):
         events = await asyncio.wait_for(prog, 5)
         self.assertEqual(url, "http://127.0.0.1:43123")
         self.assertEqual(
-            events,
-            [
-                {"progress": 10, "message": "Submitted job 123"},
-                {"progress": 20, "message": "Queued (position 3)"},
-                {"progress": 60, "message": "Running on cn-014"},
-                {"progress": 100, "message": "Server ready"},
-            ],
+            [(e["progress"], e["message"]) for e in events],
+            [(10, "Submitted job 123"), (40, "Your overlay <was> recreated"), (60, "Running on cn-014"), (100, "Server ready")],
         )
+        # the HTML form is escaped
+        self.assertIn("Your overlay &lt;was&gt; recreated", events[1]["html_message"])
+        self.assertNotIn("<was>", events[1]["html_message"])
         after = [r[1] for r in self.bridge.requests if r[1].endswith("/events")]
         self.assertTrue(after)
 
-    async def test_progress_ends_on_failed(self):
-        self.bridge.next_timeline = [{"state": "queued"}] * 1000
+    async def test_progress_does_not_repeat_the_failure(self):
+        # JupyterHub sends start()'s exception as the last event: the bridge's failed event
+        # is not sent too (the student reads the failure once).
+        self.bridge.next_timeline = [{"state": "queued"}] * 3 + [
+            {"state": "failed", "message": "Your server stopped while it was starting.\n\nJob 1 ended: OOM"}
+        ]
         self.bridge.next_events = [
             {"seq": 1, "kind": "submitted", "message": "Submitted", "progress": 10},
-            {"seq": 2, "kind": "failed", "message": "Job failed: OOM", "progress": 100},
+            {"seq": 2, "kind": "failed", "message": "Your server stopped while it was starting.\n\nJob 1 ended: OOM", "progress": 100},
         ]
         sp = self.make_spawner()
         task = asyncio.ensure_future(sp.start())
         events = []
         async for ev in sp.progress():
             events.append(ev)
-        self.assertEqual(events[-1]["message"], "Job failed: OOM")
-        await sp.stop(now=True)
-        with self.assertRaises(SpawnFailed):
+        self.assertEqual([e["message"] for e in events], ["Submitted"])
+        with self.assertRaises(SpawnFailed) as cm:
             await task
+        self.assertEqual(cm.exception.sentence, "Your server stopped while it was starting.")
+        self.assertEqual(cm.exception.details, "Job 1 ended: OOM")
 
     async def test_progress_returns_when_start_fails_before_session(self):
         self.bridge.post_error = (400, "bad_request", "nope")
@@ -572,11 +399,9 @@ class OptionsTests(SpawnerTestCase):
         ]
         sp = self.make_spawner(default_profile="gpu")
         form = await sp.get_options_form()
-        self.assertIn('<select class="form-control" name="profile"', form)
-        self.assertIn('<option value="default"', form)
-        self.assertIn('<option value="gpu"', form)
-        self.assertIn('value="gpu" title="&lt;img src=x onerror=alert(1)&gt;" selected', form)
-        self.assertNotIn("<script>", form)
+        self.assertIn('<input type="radio" name="profile" value="default">', form)
+        self.assertIn('<input type="radio" name="profile" value="gpu" checked>', form)
+        self.assertNotIn("<script>alert", form)
         self.assertNotIn("<img", form)
         self.assertNotIn("<b>", form)
         self.assertIn("&lt;script&gt;", form)
@@ -588,10 +413,14 @@ class OptionsTests(SpawnerTestCase):
         sp = self.make_spawner()
         self.assertEqual(await sp.get_options_form(), "")
 
-    async def test_options_form_bridge_down_is_empty(self):
+    async def test_options_form_bridge_down_says_so_and_keeps_the_form(self):
         sp = self.make_spawner(bridge_url=f"http://127.0.0.1:{free_port()}", request_timeout=2)
         with self.assertLogs(sp.log, level="WARNING"):
-            self.assertEqual(await sp.get_options_form(), "")
+            form = await sp.get_options_form()
+        self.assertIn("The choices of resources could not be loaded: the cluster service does not answer", form)
+        self.assertIn("press Start for the default choice", form)
+        self.assertNotIn("HPC bridge", form)
+        self.assertIn('name="tz"', form)  # still a form: JupyterHub shows the page, not a silent start
 
     def test_options_from_form(self):
         sp = HpcBridgeSpawner(user=types.SimpleNamespace(name="alice"), hub=Hub())

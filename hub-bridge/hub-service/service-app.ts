@@ -59,7 +59,8 @@ export function createHubServiceApp(d: HubServiceDeps): express.Express {
   router.use(requireLogin(auth));
   router.use(authRoutes(auth));
   router.use(sessionsPages({ store: d.store, service: d.service, context, problem }));
-  app.get(prefix.replace(/\/$/, ''), (_req, res) => res.redirect(301, prefix));
+  // express matches "/x" and "/x/" alike: only the path without the slash is redirected
+  app.use((req, res, next) => (req.path === prefix.slice(0, -1) ? res.redirect(301, prefix) : next()));
   app.use(prefix, router);
 
   app.use((req: Request, res: Response) => problem(req, res, 404, 'There is no such page here.'));

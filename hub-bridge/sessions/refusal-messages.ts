@@ -15,6 +15,8 @@ const REFUSALS: Array<{ re: RegExp; says: (m: RegExpExecArray, partition: string
   { re: /invalid account or account\/partition combination/i, says: () => 'the account of this choice may not use its partition (or is not yours)' },
   { re: /invalid qos specification/i, says: () => 'the quality of service (QOS) of this choice is not valid for your account' },
   { re: /requested node configuration is not available/i, says: () => 'no node of the cluster has the CPUs, memory or GPUs this choice asks for' },
+  { re: /more processors requested than permitted/i, says: () => 'it asks for more CPUs than its partition allows' },
+  { re: /memory required by task is not available|memory specification can not be satisfied/i, says: () => 'it asks for more memory than a node of its partition has' },
   { re: /requested time limit is invalid|time limit.*(?:exceeds|invalid)/i, says: () => 'the time limit of this choice is longer than its partition allows' },
   { re: /access\/permission denied|user's group not permitted|not permitted to use/i, says: () => 'your account may not use the partition of this choice' },
   { re: /job violates accounting\/qos policy|MaxSubmit|submit limit/i, says: () => 'you have reached the most jobs you may have queued at once', yours: true },

@@ -56,7 +56,32 @@ class ProgressMixin:
         waited = time.time() - (self._started_at or time.time())
         return queue_event(s, waited, self._give_up_dt(), self._student_tz(), self._cancel_url(self.session_id), self._queue_progress(), tick)
 
+    def _kick_progress(self):
+        """start() saw the session change: wake progress() now, not at its next poll."""
+        kick = self._progress_kick
+        if kick is not None:
+            kick.set()
+
+    async def _progress_pause(self, delay):
+        kick = self._progress_kick
+        if kick is None:
+            await asyncio.sleep(delay)
+            return
+        try:
+            await asyncio.wait_for(kick.wait(), delay)
+        except asyncio.TimeoutError:
+            pass
+        kick.clear()
+
     async def progress(self):
+        self._progress_watchers += 1
+        try:
+            async for item in self._progress():
+                yield item
+        finally:
+            self._progress_watchers -= 1
+
+    async def _progress(self):
         refresh = max(float(self.queue_refresh_interval), 1.0)
         last_yield = 0.0
         trouble_seen = None
@@ -98,6 +123,7 @@ class ProgressMixin:
                             s = await self.bridge.get_session(sid)
                         except BridgeError:
                             pass
+                    self._ready_shown.set()
                     yield ready_event(s, self._student_tz(), message)
                     return
                 if kind == "queued" and (self._last_session or {}).get("state") == "queued":
@@ -110,6 +136,11 @@ class ProgressMixin:
             if self._stop_requested or self.session_id != sid or self._start_aborted:
                 return
             state = (self._last_session or {}).get("state")
+            if state == "ready":
+                # start() is about to return: JupyterHub stops reading progress right then.
+                self._ready_shown.set()
+                yield ready_event(self._last_session, self._student_tz(), "")
+                return
             if time.monotonic() - last_yield >= refresh or (self._trouble and self._trouble is not trouble_seen):
                 if self._trouble:
                     yield self._trouble_event(self._queue_progress() if state == "queued" else 30, tick=self._trouble is trouble_seen)
@@ -120,4 +151,4 @@ class ProgressMixin:
                     last_yield = time.monotonic()
             # Back off (bounded) while the bridge does not answer.
             delay = min(interval * (2 ** min(errors, 4)), 10.0) if errors else interval
-            await asyncio.sleep(delay * (0.8 + 0.4 * random.random()) if errors else delay)
+            await self._progress_pause(delay * (0.8 + 0.4 * random.random()) if errors else delay)

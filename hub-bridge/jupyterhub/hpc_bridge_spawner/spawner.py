@@ -191,6 +191,10 @@ class HpcBridgeSpawner(BridgeAccessMixin, StartStepsMixin, ProgressMixin, Option
     #: Wall-clock time the current start began / will be given up.
     _started_at = None
     _give_up_wall = None
+    #: progress() and start() in step: a change wakes progress; "ready" waits for it to be shown.
+    _progress_kick = None
+    _ready_shown = None
+    _progress_watchers = 0
 
     def load_state(self, state):
         super().load_state(state)
@@ -244,6 +248,8 @@ class HpcBridgeSpawner(BridgeAccessMixin, StartStepsMixin, ProgressMixin, Option
         self._trouble = None
         self._started_at = time.time()
         self._give_up_wall = self._started_at + self._own_timeout()
+        self._progress_kick = asyncio.Event()
+        self._ready_shown = asyncio.Event()
         try:
             return await self._start()
         except BaseException:
@@ -306,8 +312,10 @@ class HpcBridgeSpawner(BridgeAccessMixin, StartStepsMixin, ProgressMixin, Option
                 raise SpawnFailed("The start was stopped before your server was ready.", status=409)
             if session is not None:
                 self._last_session = session
+                self._kick_progress()
                 url = self._check_started(session)
                 if url:
+                    await self._let_progress_show_ready()
                     return url
             if loop.time() > deadline:
                 await self._give_up()
@@ -335,6 +343,15 @@ class HpcBridgeSpawner(BridgeAccessMixin, StartStepsMixin, ProgressMixin, Option
                     self.session_id,
                     e,
                 )
+
+    async def _let_progress_show_ready(self):
+        """JupyterHub stops reading progress() once start() returns: while someone watches,
+        give it a moment to show "ready" with the time limit."""
+        if self._progress_watchers and self._ready_shown is not None:
+            try:
+                await asyncio.wait_for(self._ready_shown.wait(), 2.0)
+            except asyncio.TimeoutError:
+                pass
 
     def _replay_unusable(self, session, profile):
         if session.get("state") in TERMINAL_STATES:

@@ -50,8 +50,10 @@ function clock(iso: string): string {
   return d.toISOString().slice(11, 16) + ' UTC';
 }
 
-/** "2 h", "30 min", "1 h 30 min", "2 days". */
+/** "45 s", "2 min 10 s", "30 min", "2 h", "1 h 30 min", "2 days". */
 export function durationText(seconds: number): string {
+  if (seconds < 60) return `${Math.max(0, Math.round(seconds))} s`;
+  if (seconds < 600 && Math.round(seconds % 60)) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
   const days = Math.floor(seconds / 86400);
   const h = Math.floor((seconds % 86400) / 3600);
   const m = Math.round((seconds % 3600) / 60);

@@ -54,7 +54,7 @@ ${mine.length ? html`<table><tr><th>Session</th><th>Choice</th><th>Asked for</th
     const cancelled = req.query.done === 'cancel';
     const actions = CANCELLABLE.has(s.state)
       ? html`<form method="post" action="${ctx.prefix}sessions/${s.id}/cancel"><input type="hidden" name="_csrf" value="${csrf}">
-<button type="submit">Cancel this start</button> <span class="muted">${s.jobId ? `Job ${s.jobId} is withdrawn from the queue` : 'The request is withdrawn'}; nothing of yours is lost.</span></form>`
+<button type="submit">Cancel this start</button> <span class="muted">Cancelling withdraws ${s.jobId ? `job ${s.jobId} from the queue` : 'the request'}; nothing of yours is lost.</span></form>`
       : html``;
     const body = html`<h1>Session ${s.number}: ${choiceName(s, d.service.profiles())}</h1>
 ${cancelled && !isTerminal(s.state) ? html`<div class="card notice"><p>Cancel requested: the job is being withdrawn. This page updates by itself.</p></div>` : ''}

@@ -10,7 +10,7 @@ import { hubBridgeSchema, type HubBridgeConfig } from '../config/schema.js';
 import { bundledHpcWrap, createTransport, startBridge } from './bridge.js';
 import { formatReport, runDoctor } from './doctor/run-doctor.js';
 import { deployCommand } from './deploy/deploy-command.js';
-import { batchspawnerSubmit } from './batchspawner/submit-client.js';
+import { batchspawnerSubmit, StudentFacingError } from './batchspawner/submit-client.js';
 import { trustClusterHost } from './transport/ssh-trust.js';
 import { authorizedKeysMain, DEFAULT_TUNNEL_USER } from './tunnel/authorized-keys.js';
 import { createLogger } from './log.js';
@@ -113,7 +113,8 @@ export async function main(args: string[]): Promise<void> {
           const n = await batchspawnerSubmit({ url: String(a.url), tokenFile: String(a.tokenFile), profile: typeof a.profile === 'string' ? a.profile : null });
           process.stdout.write(`${n}\n`);
         } catch (err) {
-          process.stderr.write(`hpc-bridge batchspawner-submit: ${(err as Error).message}\n`);
+          // batchspawner shows stderr to the student: their sentence as it is, else ours with a prefix
+          process.stderr.write(err instanceof StudentFacingError ? `${err.message}\n` : `hpc-bridge batchspawner-submit: ${(err as Error).message}\n`);
           process.exitCode = 1;
         }
       },

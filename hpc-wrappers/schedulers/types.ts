@@ -3,8 +3,10 @@
 import type { Resources } from '../../config/schema.js';
 import type { JobState } from '../../contract/jobstate.js';
 import type { AccountingResult } from './accounting-types.js';
+import type { PartitionInfo } from '../../contract/partitions.js';
 
 export type { JobState } from '../../contract/jobstate.js';
+export type { PartitionInfo } from '../../contract/partitions.js';
 
 export interface JobSubmission {
   /** Job name shown by the scheduler (prefix + escaped user; no user-controlled text). */
@@ -64,16 +66,6 @@ export interface SchedulerDescription {
   name: string;
   batchSystem: boolean;
   summary: string;
-}
-
-/** A partition (queue) as the scheduler lists it (see SchedulerAdapter.partitions). */
-export interface PartitionInfo {
-  name: string;
-  /** Accepts and starts jobs (Slurm availability `up`). */
-  available: boolean;
-  /** The scheduler's own word for its state (Slurm: up, down, drain, inact). */
-  state: string;
-  default: boolean;
 }
 
 export interface SchedulerAdapter {

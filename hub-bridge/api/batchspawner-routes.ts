@@ -3,6 +3,7 @@
 import type { Router } from 'express';
 import express from 'express';
 import type { SessionService } from '../sessions/session-service.js';
+import { splitMessage } from '../sessions/progress-messages.js';
 import type { Session } from '../sessions/types.js';
 import type { SessionStore } from '../store/session-store.js';
 
@@ -27,7 +28,8 @@ export function slurmStyleLine(s: Session): string {
     case 'stopped':
       return 'COMPLETED';
     case 'failed':
-      return 'FAILED';
+      // batchspawner logs the line ("neither pending nor running"): the reason helps the admin
+      return `FAILED ${splitMessage(s.message ?? '').sentence}`.trim();
   }
 }
 

@@ -3,7 +3,7 @@
 // code, which the service trades for a token (POST <hubApiUrl>/oauth2/token, authenticated
 // by the service's api_token as client secret) and asks the hub whose it is (GET
 // <hubApiUrl>/user). The token never reaches the browser; only the user model is kept.
-import { validateUsername } from '../../config/names.js';
+import { validateUsername } from '../../contract/names.js';
 
 export interface HubUser {
   name: string;

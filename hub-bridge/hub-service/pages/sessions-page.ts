@@ -3,7 +3,7 @@
 // same path as a stop from the hub. A student sees and cancels only their OWN sessions:
 // anybody else's answers 404, as if it did not exist.
 import express, { type Request, type Response, type Router } from 'express';
-import { isSessionId } from '../../../config/names.js';
+import { isSessionId } from '../../../contract/names.js';
 import type { SessionService } from '../../sessions/session-service.js';
 import { isTerminal, type Session } from '../../sessions/types.js';
 import type { SessionStore } from '../../store/session-store.js';

@@ -5,6 +5,8 @@
 // environment on submit only, the script on stdin, stderr as the status on a non-zero
 // exit, and the default Slurm regexes matched with re.search semantics (no MULTILINE).
 import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { stringify } from 'yaml';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, STAND_IN_SERVER, startBridgeFixture, waitFor, type BridgeFixture } from '../../support/bridge-fixture.js';
@@ -184,6 +186,20 @@ describe('stock batchspawner (SlurmSpawner defaults) against the bridge commands
     m.jobId = '1';
     expect(await m.query()).toBe('UNKNOWN');
     expect(m.jobStatus).toMatch(/^slurm_load_jobs error: Unable to contact slurm controller/);
+  });
+
+  it('a start the cluster refuses fails at submit with the sentence the student reads, not "job has disappeared"', async () => {
+    const message = 'The cluster is in maintenance until 14:00; please try again later.';
+    const normal = readFileSync(fx.hpcWrapConfig, 'utf8');
+    writeFileSync(fx.hpcWrapConfig, stringify({ workDir: fx.workDir, scheduler: { kind: 'fork' }, maintenance: { enabled: true, message } }));
+    try {
+      const m = model('frank', fx.bridge.url);
+      const err = await m.submit(slurmScript('frank', 'true')).then(() => null, (e: Error) => e);
+      // RuntimeError(stderr) is what JupyterHub shows after "Spawn failed: ": exactly the sentence
+      expect(err?.message).toBe(message);
+    } finally {
+      writeFileSync(fx.hpcWrapConfig, normal);
+    }
   });
 
   it('a submit the bridge refuses fails with its message (RuntimeError(stderr))', async () => {

@@ -33,6 +33,14 @@ c.HpcBridgeSpawner.bridge_token_file = "/etc/jupyterhub/hpc-bridge.token"
 # spawn page (rendered from GET /v1/profiles); with one profile, no form is shown.
 # c.HpcBridgeSpawner.default_profile = ""
 
+# A profile the bridge marks unavailable (its partition does not exist or is down, see
+# profileCheck in hub-bridge.yaml) is shown greyed out with the reason ("disable"), or
+# left out of the form ("hide").
+# c.HpcBridgeSpawner.unavailable_profiles = "disable"
+# Show the form even with a single profile (students see what they get, and progress
+# times are in their browser's time zone; without a form they are in UTC).
+# c.HpcBridgeSpawner.always_show_form = False
+
 # Seconds between status checks while a server starts: a failed job (bad account,
 # job died, ...) is reported to the student within this delay, with the scheduler's
 # reason and the tail of the job output.
@@ -58,7 +66,9 @@ c.HpcBridgeSpawner.bridge_token_file = "/etc/jupyterhub/hpc-bridge.token"
 # submission, the WAIT IN THE SCHEDULER QUEUE (minutes on a busy cluster), the job
 # start-up and the connection back to the hub.  JupyterHub's default of 60 s would
 # cancel most queued jobs.  A job that FAILS is reported at once (not at this
-# timeout); a job still queued when the timeout expires is cancelled by the hub.
+# timeout).  The spawner gives up a few seconds before it (start_timeout_margin),
+# withdraws the job and tells the student why; the progress page says from the start
+# when that will be.
 c.Spawner.start_timeout = 600
 
 # After start() returned the URL, how long the hub waits for the server to answer
@@ -71,6 +81,33 @@ c.Spawner.http_timeout = 120
 # A bridge that is down or a scheduler that cannot be reached never makes the hub
 # think a server is gone: only the bridge's definite "stopped"/"failed" does.
 c.Spawner.poll_interval = 30
+
+# ---------------------------------------------------------------------------------
+# The students' sessions page (the bridge's own JupyterHub service)
+# ---------------------------------------------------------------------------------
+# With hubService.enabled in hub-bridge.yaml the bridge serves a small page per student
+# (their sessions; leave the queue = cancel a queued start), logged in through the hub.
+# JupyterHub before 5.1 refuses to stop a server whose start is pending ("pending spawn,
+# please wait"), so the progress page links there to let students leave the queue.
+# The api_token is the file named by hubService.apiTokenFile: the bridge creates it at its
+# first start (start the bridge first), readable only by its owner (the hub must run as
+# that user, as for the bridge token, or you copy the token into this file yourself).
+c.JupyterHub.services = [
+    {
+        "name": "hpc-bridge",                    # = hubService.name
+        "url": "http://127.0.0.1:8098",          # = hubService.listen
+        "api_token": open("/etc/hpc-bridge/hub-service-token").read().strip(),
+        "oauth_no_confirm": True,                # part of the hub: no "authorize" prompt
+    },
+]
+# Students may use it (JupyterHub 3 and later: a scope of the default "user" role).
+c.JupyterHub.load_roles = [
+    {"name": "user", "scopes": ["self", "access:services!service=hpc-bridge"]},
+]
+# The progress page links to a queued start's page there ("Leave the queue").
+c.HpcBridgeSpawner.bridge_service_url = "/services/hpc-bridge/"   # with c.JupyterHub.base_url in front, if set
+# How often the queue-wait message refreshes (time waited, position, the estimate).
+# c.HpcBridgeSpawner.queue_refresh_interval = 10
 
 # ---------------------------------------------------------------------------------
 # Networking

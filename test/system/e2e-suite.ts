@@ -244,9 +244,10 @@ describe(`JupyterHub → bridge (${mode.transport}${mode.tunnel ? ' + tunnel' : 
     const elapsed = (Date.now() - t0) / 1000;
     expect(elapsed).toBeLessThan(30); // start_timeout is 180 s
     const failure = events.find((e) => e.failed);
-    expect(failure?.message).toMatch(/ended before the notebook server was ready/);
-    expect(failure?.message).toMatch(/ModuleNotFoundError: No module named notebook/);
-    expect(failure?.message).toMatch(/exit code|state failed/);
+    // a plain sentence first (the hub prefixes "Spawn failed: "), then the details once
+    expect(failure?.message).toMatch(/^Spawn failed: Your server stopped while it was starting: .*\(reference: job \d+\)\.\n\n/);
+    expect(failure?.message?.match(/ModuleNotFoundError: No module named notebook/g)).toHaveLength(1);
+    expect(failure?.message).toMatch(/exit code 3/);
   });
 
   // Only in tunnel mode (there is no tunnel to kill otherwise).
@@ -319,7 +320,7 @@ describe(`JupyterHub → bridge (${mode.transport}${mode.tunnel ? ' + tunnel' : 
       return s.state === 'queued' && s.reason ? s : undefined;
     });
     expect(queued.queue.position).toBeGreaterThanOrEqual(1);
-    expect(queued.message).toMatch(/Queued: (next in line|\d+ jobs? ahead).*reason: (Resources|Priority)/);
+    expect(queued.message).toMatch(/^Waiting in the queue: (next in line|\d+ jobs? ahead) \((waiting for free resources \(Resources\)|other jobs have priority \(Priority\))\)/);
     await bridge.api('DELETE', `/v1/sessions/${created.json.id}`);
     await slurm.run(['scancel', blocker.stdout.trim()], { user: SERVICE_ACCOUNT });
   });

@@ -11,10 +11,14 @@ JupyterHub         hpc-bridge
                    ``GET /v1/sessions/:id`` until ``ready`` / ``failed``
 ``poll()``         ``GET /v1/sessions/:id``
 ``stop()``         ``DELETE /v1/sessions/:id``
-``progress()``     ``GET /v1/sessions/:id/events?after=SEQ``
-``options_form``   ``GET /v1/profiles``
+``progress()``     ``GET /v1/sessions/:id/events?after=SEQ`` (+ the queue wait and
+                   "retrying", progress.py)
+``options_form``   ``GET /v1/profiles`` (the choices with their resources, options_form.py)
 ``get_url()``      ``GET /v1/sessions/:id`` (recovers the URL after a hub restart)
 =================  ===========================================================
+
+What the student reads when something goes wrong (one sentence, then the details) is
+SpawnFailed (errors.py); the steps that produce it are in start_steps.py.
 
 Rule of thumb: only a *definite* answer of the bridge (a terminal session state or a
 404) ever makes the hub believe a server is gone.  An unreachable bridge, a 5xx or a

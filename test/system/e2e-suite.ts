@@ -347,7 +347,8 @@ describe(`JupyterHub → bridge (${mode.transport}${mode.tunnel ? ' + tunnel' : 
   it('stopping the servers removes the jobs from squeue and marks the sessions stopped', async () => {
     for (const user of ['alice', 'bob', 'carol']) await hub.stopServer(user);
     await until('no notebook jobs left', async () => ((await jobsOf()).filter((j) => j.name.startsWith('jupyterhub-') && ['alice', 'bob', 'carol'].some((u) => j.name.endsWith(u))).length === 0 ? true : undefined));
-    for (const user of ['alice', 'bob', 'carol']) expect((await sessionOf(user)).state).toBe('stopped');
+    // the bridge sees the jobs gone at its next status poll (every 2 s here)
+    for (const user of ['alice', 'bob', 'carol']) await until(`${user}'s session stopped`, async () => ((await sessionOf(user)).state === 'stopped' ? true : undefined), 30_000);
     if (mode.tunnel) {
       // revoked: the keyset holds no key of a stopped session
       const keyset = JSON.parse(readFileSync(join(cmdDir!, 'tunnel-keys.json'), 'utf8'));

@@ -32,7 +32,7 @@ export function loginOf(res: Response): Login {
   return res.locals.login as Login;
 }
 
-/** GET <prefix>oauth_callback and POST <prefix>logout. */
+/** GET <prefix>oauth_callback: the hub sends the browser back here with a login code. */
 export function authRoutes(d: AuthDeps): Router {
   const r = express.Router();
   r.get('/oauth_callback', async (req, res) => {
@@ -55,11 +55,6 @@ export function authRoutes(d: AuthDeps): Router {
       d.log.warn({ err: err.message }, 'hub service login failed');
       d.problem(req, res, 502, 'The hub could not confirm your login right now. Try again in a minute.');
     }
-  });
-  r.post('/logout', checkCsrf(d), (req, res) => {
-    d.logins.end(loginOf(res).id);
-    res.append('Set-Cookie', cookieHeader(LOGIN_COOKIE, '', { path: d.oauth.prefix, secure: secure(req), maxAge: 0 }));
-    res.redirect(303, `${d.oauth.prefix.replace(/services\/[^/]+\/$/, '')}hub/home`);
   });
   return r;
 }

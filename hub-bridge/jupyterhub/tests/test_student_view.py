@@ -205,7 +205,8 @@ class WaitingTests(SpawnerTestCase):
     async def test_ready_tells_until_when_it_runs(self):
         ends = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0) + dt.timedelta(hours=2)
         ready = {"state": "ready", "url": "http://127.0.0.1:43123", "node": "cn-014", "endsAt": iso(ends), "timeLimitSeconds": 7200}
-        self.bridge.next_timeline = [{"state": "starting"}, {"state": "starting"}, ready]
+        # (the bridge emits "ready" only once the session is ready: so does this fake)
+        self.bridge.next_timeline = [ready]
         self.bridge.next_events = [{"seq": 1, "kind": "ready", "message": "Your server is ready", "progress": 100}]
         sp = self.make_spawner(user_options={"tz": "America/New_York"})
         prog = asyncio.ensure_future(collect(sp.progress()))

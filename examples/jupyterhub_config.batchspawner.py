@@ -56,14 +56,16 @@ c.SlurmSpawner.exec_prefix = ""
 
 # Submit: batchspawner writes the rendered batch script to stdin and runs this with the
 # spawner's environment (get_env(): the API token, URLs, user) as the WHOLE environment.
-# batchspawner-submit sends both to the bridge (POST /v1/sessions), which submits the
-# script as it is (hpc-wrap adds only --job-name and --output) and prints the session
-# number the way `sbatch --parsable` prints a job id.  Absolute paths: the submit env
-# has no PATH (JupyterHub >= 5.2, see env_keep below).
+# hpc-bridge-submit (Python standard library only: tens of milliseconds, no Node start)
+# sends both to the bridge (POST /v1/sessions), which submits the script as it is
+# (hpc-wrap adds only --job-name, --output and the session marker), waits until the job
+# is with the scheduler, and prints the session number the way `sbatch --parsable` prints
+# a job id; a refusal is its error, in the words the student reads.  Absolute paths: the
+# submit env has no PATH (JupyterHub >= 5.2, see env_keep below).
 # --profile NAME records the session under a bridge profile (its wall time sizes the
 # tunnel key's lifetime); default: the bridge's default profile.
 c.SlurmSpawner.batch_submit_cmd = (
-    "/usr/bin/node /opt/hpc-bridge/dist/hpc-bridge.mjs batchspawner-submit"
+    "/usr/bin/python3 -IS /opt/hpc-bridge/hub-bridge/batchspawner/hpc-bridge-submit"
     " --url http://127.0.0.1:8099 --token-file /etc/hpc-bridge/api-token"
 )
 

@@ -10,7 +10,6 @@ import { hubBridgeSchema, type HubBridgeConfig } from '../config/schema.js';
 import { bundledHpcWrap, createTransport, startBridge } from './bridge.js';
 import { formatReport, runDoctor } from './doctor/run-doctor.js';
 import { deployCommand } from './deploy/deploy-command.js';
-import { batchspawnerSubmit, StudentFacingError } from './batchspawner/submit-client.js';
 import { trustClusterHost } from './transport/ssh-trust.js';
 import { authorizedKeysMain, DEFAULT_TUNNEL_USER } from './tunnel/authorized-keys.js';
 import { createLogger } from './log.js';
@@ -99,26 +98,6 @@ export async function main(args: string[]): Promise<void> {
         const cfg = loadOrExit(configFile(a));
         process.stdout.write(`# effective configuration (${configFile(a) ?? 'embedded defaults'}); secrets redacted\n${stringify(redact(cfg))}`);
       })
-    .command(
-      'batchspawner-submit',
-      "batch_submit_cmd for stock batchspawner: the script on stdin, the spawner env as this process's env; prints the job number",
-      (y) =>
-        y
-          .option('url', { type: 'string', default: 'http://127.0.0.1:8099', describe: 'the bridge API' })
-          .option('token-file', { type: 'string', demandOption: true, describe: 'file holding the bridge API token (apiTokenFile)' })
-          .option('profile', { type: 'string', describe: 'bridge profile to record the session under (default: the default profile)' })
-          .example("$0 batchspawner-submit --token-file /etc/hpc-bridge/api-token < job.sh", 'prints e.g. 42'),
-      async (a) => {
-        try {
-          const n = await batchspawnerSubmit({ url: String(a.url), tokenFile: String(a.tokenFile), profile: typeof a.profile === 'string' ? a.profile : null });
-          process.stdout.write(`${n}\n`);
-        } catch (err) {
-          // batchspawner shows stderr to the student: their sentence as it is, else ours with a prefix
-          process.stderr.write(err instanceof StudentFacingError ? `${err.message}\n` : `hpc-bridge batchspawner-submit: ${(err as Error).message}\n`);
-          process.exitCode = 1;
-        }
-      },
-    )
     .command(
       'doctor',
       'Check each link of the chain (config, token, login node and host key, hpc-wrap version, scheduler, hub API, tunnel account, sshd Match block, port range) and say what to fix',

@@ -80,7 +80,7 @@ function hubConfig(col: Column, ctx: { dir: string; slurm: SlurmCluster; bs: str
     const q = `${REPO}/hub-bridge/batchspawner`;
     lines.push(
       "c.SlurmSpawner.exec_prefix = ''",
-      `c.SlurmSpawner.batch_submit_cmd = '/usr/bin/node ${REPO}/dist/hpc-bridge.mjs batchspawner-submit --url http://127.0.0.1:${ctx.bridgePort} --token-file ${ctx.tokenFile}'`,
+      `c.SlurmSpawner.batch_submit_cmd = '/usr/bin/python3 -IS ${q}/hpc-bridge-submit --url http://127.0.0.1:${ctx.bridgePort} --token-file ${ctx.tokenFile}'`,
       `c.SlurmSpawner.batch_query_cmd = '${q}/hpc-bridge-query http://127.0.0.1:${ctx.bridgePort} ${ctx.tokenFile}.header {job_id}'`,
       `c.SlurmSpawner.batch_cancel_cmd = '${q}/hpc-bridge-cancel http://127.0.0.1:${ctx.bridgePort} ${ctx.tokenFile}.header {job_id}'`,
       `c.SlurmSpawner.batchspawner_singleuser_cmd = '${ctx.hpcWrap} batchspawner-singleuser'`,

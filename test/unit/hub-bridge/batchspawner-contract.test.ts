@@ -95,7 +95,6 @@ class BatchSpawnerModel {
 
 let fx: BridgeFixture;
 const BIN = join(REPO, 'hub-bridge/batchspawner');
-const BRIDGE = join(REPO, 'dist/hpc-bridge.mjs');
 
 /** batchspawner's default Slurm template, rendered for one user (what submit gets on stdin). */
 function slurmScript(user: string, cmd: string): string {
@@ -119,7 +118,7 @@ function slurmScript(user: string, cmd: string): string {
 function model(user: string, url: string): BatchSpawnerModel {
   const tokenFile = join(fx.dir, 'token');
   return new BatchSpawnerModel(
-    `/usr/bin/node ${BRIDGE} batchspawner-submit --url ${url} --token-file ${tokenFile}`,
+    `/usr/bin/python3 -IS ${BIN}/hpc-bridge-submit --url ${url} --token-file ${tokenFile}`,
     `${BIN}/hpc-bridge-query ${url} ${tokenFile}.header {job_id}`,
     `${BIN}/hpc-bridge-cancel ${url} ${tokenFile}.header {job_id}`,
     {
@@ -186,6 +185,13 @@ describe('stock batchspawner (SlurmSpawner defaults) against the bridge commands
     m.jobId = '1';
     expect(await m.query()).toBe('UNKNOWN');
     expect(m.jobStatus).toMatch(/^slurm_load_jobs error: Unable to contact slurm controller/);
+  });
+
+  it('with the bridge down, submit names the bridge and the cause (not just "fetch failed") in words a student can act on', async () => {
+    const m = model('dave', 'http://127.0.0.1:9'); // discard port: connection refused
+    const err = await m.submit(slurmScript('dave', 'true')).then(() => null, (e: Error) => e);
+    expect(err?.message).toMatch(/^The cluster service does not answer, so your server could not be started and nothing was submitted: try again in a few minutes/);
+    expect(err?.message).toContain('Details: hpc-bridge at http://127.0.0.1:9: connection refused (is hpc-bridge running?)');
   });
 
   it('a start the cluster refuses fails at submit with the sentence the student reads, not "job has disappeared"', async () => {

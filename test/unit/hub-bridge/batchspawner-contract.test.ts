@@ -279,7 +279,13 @@ describe('batchspawner_singleuser_cmd = hpc-wrap batchspawner-singleuser (the po
     hub = await startStandInHubApi({ tokens: ['some-other-token'] });
     const m = model('heidi', fx.bridge.url);
     m.spawnerEnv.JUPYTERHUB_API_URL = hub.apiUrl;
-    await m.submit(slurmScript('heidi', `${hpcWrap()} batchspawner-singleuser /usr/bin/node ${STAND_IN_SERVER}`));
+    // The job fails within milliseconds: the submit helper either already sees the failure
+    // (and batchspawner shows its reason as the spawn error) or returns the job id, and
+    // batchspawner's next query finds the job gone. Either way the student gets the reason.
+    const submitted = await m
+      .submit(slurmScript('heidi', `${hpcWrap()} batchspawner-singleuser /usr/bin/node ${STAND_IN_SERVER}`))
+      .then(() => null, (err: Error) => err.message);
+    if (submitted !== null) expect(submitted).toMatch(/refused this server's API token/);
     const s = await waitFor('failed', () => {
       const x = fx.bridge.store.list({ user: 'heidi' })[0];
       return x?.state === 'failed' ? x : undefined;

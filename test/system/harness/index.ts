@@ -6,6 +6,8 @@ export * from './munge.js';
 export * from './slurm-conf.js';
 export * from './slurm.js';
 export * from './slurmdbd.js';
+export * from './gridengine-conf.js';
+export * from './gridengine.js';
 export * from './hub-config.js';
 export * from './jupyterhub.js';
 export * from './sshd.js';

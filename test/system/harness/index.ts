@@ -8,6 +8,7 @@ export * from './slurm.js';
 export * from './slurmdbd.js';
 export * from './gridengine-conf.js';
 export * from './gridengine.js';
+export * from './pbs-commands.js';
 export * from './hub-config.js';
 export * from './jupyterhub.js';
 export * from './sshd.js';

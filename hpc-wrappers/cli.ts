@@ -16,7 +16,7 @@ import { setup } from './setup.js';
 import { capabilities } from './capabilities.js';
 import { killJob, killJobById, parseKillJobRequest } from './killjob.js';
 import { configImportCommand, logsCommand, wizardCommand } from './operator-commands.js';
-import { forkRun } from './schedulers/fork-supervisor.js';
+import { forkRun } from './schedulers/fork/fork-supervisor.js';
 import { startEnv } from './start-env/start-env.js';
 import { BATCHSPAWNER_SINGLEUSER, BATCHSPAWNER_SINGLEUSER_USAGE, batchspawnerSingleuser, parseSingleuserArgs, type SingleuserArgs } from './batchspawner-singleuser.js';
 import { MAX_REQUEST_BYTES } from '../contract/startjob.js';

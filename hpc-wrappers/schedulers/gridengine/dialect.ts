@@ -21,8 +21,10 @@ const settings = {
     .describe('Parallel environment for resources.cpus > 1 (`-pe <name> <cpus>`, one host: allocation_rule $pe_slots); null = refuse multi-core requests.'),
   memoryResource: resourceName
     .nullable()
-    .default('h_vmem')
-    .describe('Complex attribute that requests memory PER SLOT (`-l <name>=<memoryMB/cpus>M`): h_vmem (a hard limit on virtual memory), mem_free, m_mem_free (UGE) …; null = refuse resources.memoryMB.'),
+    .default('mem_free')
+    .describe(
+      'Complex attribute that requests memory PER SLOT (`-l <name>=<memoryMB/cpus>M`): mem_free (placement), a consumable your site defines, m_mem_free (UGE) …; null = refuse resources.memoryMB. Avoid h_vmem: it caps VIRTUAL memory, which Node (start-env) and Python reserve far beyond what they use — with h_vmem=512M start-env died at once here ("WebAssembly.instantiate(): Out of memory").',
+    ),
   gpuResource: resourceName.nullable().default('gpu').describe('Consumable that requests GPUs (`-l <name>=<gpus>`); null = refuse resources.gpus.'),
   pendingReasons: z
     .boolean()

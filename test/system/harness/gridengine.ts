@@ -85,6 +85,10 @@ export async function startGridEngine(opts: GridEngineOptions): Promise<GridEngi
     mkdirSync(d, { recursive: true });
     chmodSync(d, 0o755);
   }
+  // sgeadmin (the daemons) and the job users must reach the cell through every parent dir.
+  for (let a = path.dirname(dir); a !== path.dirname(a); a = path.dirname(a)) {
+    if ((statSync(a).mode & 0o001) === 0) throw new Error(`${a} is not searchable by other users (mode ${(statSync(a).mode & 0o777).toString(8)}): sgeadmin could not reach ${dir}; chmod o+x it or choose another dir`);
+  }
   for (const d of [p.common, p.qmasterSpool, p.execdSpool]) mkdirSync(d, { recursive: true, mode: 0o755 });
   for (const sub of ['bin', 'lib', 'utilbin', 'util']) {
     const link = path.join(p.root, sub);

@@ -42,12 +42,15 @@ export class HpcWrap {
   constructor(
     readonly bundle: string,
     readonly configPath: string | null,
+    /** Run as this account (`runuser -u`; the caller must be root), e.g. where the scheduler refuses root's jobs. */
+    readonly asUser: string | null = null,
   ) {}
 
   run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
     const argv = [this.bundle, ...(this.configPath ? ['--config', this.configPath] : []), ...args];
+    const [cmd, cmdArgs] = this.asUser ? ['runuser', ['-u', this.asUser, '--', process.execPath, ...argv]] : [process.execPath, argv];
     return new Promise((resolvePromise, reject) => {
-      const child = spawn(process.execPath, argv, {
+      const child = spawn(cmd, cmdArgs, {
         cwd: opts.cwd,
         env: opts.env ?? process.env,
         stdio: ['pipe', 'pipe', 'pipe'],

@@ -33,6 +33,8 @@ export interface GridEngineJob {
   state: string;
   user: string;
   name: string;
+  /** Slots it holds (running) or asks for (pending). */
+  slots: number;
 }
 
 export interface GridEngineCluster {
@@ -193,7 +195,7 @@ export function attachGridEngine(dirArg: string): GridEngineCluster {
         const id = field('JB_job_number');
         // an array's tasks are listed once per state; one entry per job is enough here
         if (!jobs.some((j) => j.id === id && j.state === field('state'))) {
-          jobs.push({ id, state: field('state'), user: field('JB_owner'), name: field('JB_name') });
+          jobs.push({ id, state: field('state'), user: field('JB_owner'), name: field('JB_name'), slots: Number(field('slots')) || 1 });
         }
       }
       return jobs;

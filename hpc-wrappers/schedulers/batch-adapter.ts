@@ -58,7 +58,7 @@ export class BatchAdapter<Extra extends z.ZodRawShape> implements SchedulerAdapt
     if (!id) {
       throw new WrapError(
         'scheduler',
-        `${this.program('submit')} printed no job id that ${this.dialect.title} would print (check scheduler.submit in hpc-wrap.yaml: ${this.dialect.appends.submit}): ${JSON.stringify(r.stdout.slice(0, 200))}`,
+        `${this.program('submit')} printed no job id (${this.dialect.submitIdHint ?? `check scheduler.submit in hpc-wrap.yaml: ${this.dialect.appends.submit}`}): ${JSON.stringify(r.stdout.slice(0, 200))}`,
       );
     }
     try {

@@ -52,6 +52,8 @@ export interface SchedulerDialect<Extra extends z.ZodRawShape = z.ZodRawShape> {
   submitArgs(job: JobSubmission, s: BatchSettings & z.infer<z.ZodObject<Extra>>): string[];
   /** The job id in the submit command's stdout, or null. */
   parseSubmit(stdout: string): string | null;
+  /** What to check when the submit output holds no job id ("is --parsable in scheduler.submit?"). */
+  readonly submitIdHint?: string;
 
   /** One argv tail per status call (normally ONE for all ids). */
   queryCalls(ids: readonly string[], s: BatchSettings & z.infer<z.ZodObject<Extra>>): string[][];

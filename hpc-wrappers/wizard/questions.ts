@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateUsername } from '../../contract/names.js';
-import { SCHEDULERS, schedulerDefinition, schedulerKinds } from '../schedulers/registry.js';
+import { SCHEDULERS, schedulerKinds } from '../schedulers/registry.js';
 import {
   checkCommand,
   checkCreatableDir,
@@ -49,8 +49,9 @@ export interface Question {
 
 const str = (a: Answers, id: string) => String(a[id] ?? '');
 /** The chosen scheduler asks for commands (a batch system; not fork). */
-const batch = (a: Answers) => schedulerDefinition(String(a.scheduler)).commands !== null;
-const defaultCommand = (which: 'submit' | 'query' | 'cancel') => (a: Answers) => schedulerDefinition(String(a.scheduler)).commands?.[which].join(' ');
+const chosen = (a: Answers) => SCHEDULERS.find((s) => s.kind === a.scheduler);
+const batch = (a: Answers) => Boolean(chosen(a)?.commands);
+const defaultCommand = (which: 'submit' | 'query' | 'cancel') => (a: Answers) => chosen(a)?.commands?.[which].join(' ');
 /** The first registered scheduler whose programs are all on PATH, else fork. */
 const detectedScheduler = () => SCHEDULERS.find((s) => s.detect.length > 0 && s.detect.every((p) => findOnPath(p)))?.kind ?? 'fork';
 const tunnel = (a: Answers) => a.tunnel === true;

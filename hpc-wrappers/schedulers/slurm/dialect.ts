@@ -36,7 +36,7 @@ export const slurmDialect = defineDialect({
   summary: 'sbatch / squeue / scancel; queue position, estimated start and reason from ONE squeue call.',
   commands: { submit: ['sbatch', '--parsable'], query: ['squeue'], cancel: ['scancel'] },
   appends: {
-    submit: 'hpc-wrap appends the options and the script path (--parsable must be there: hpc-wrap reads the job id from it).',
+    submit: 'hpc-wrap appends the options and the script path.',
     query: 'hpc-wrap appends --noheader, --states, --format and the job list.',
     cancel: 'hpc-wrap appends the job id (and --clusters for a multi-cluster id).',
   },
@@ -68,6 +68,7 @@ export const slurmDialect = defineDialect({
     args.push(job.scriptPath);
     return args;
   },
+  submitIdHint: 'is --parsable in scheduler.submit?',
   /** `123` or `123;cluster` on the last non-empty line (sbatch may print warnings first). */
   parseSubmit(stdout) {
     const line = stdout.trim().split('\n').pop()?.trim() ?? '';

@@ -2,10 +2,9 @@
 // suite: qsub/qstat/qdel are replaced by a TEST DOUBLE that replays output recorded from a real
 // Grid Engine, or written from the PBS/Torque documentation (fixtures/*/README.md), and logs
 // the argv it was called with. The real-daemon versions are test/system/hpc-wrap-schedulers.test.ts.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeJsonAtomic } from '../../../hpc-wrappers/json-files.js';
 import { buildBundle, FIXTURES, makeWorkspace, startRequest, tempDir, type Workspace } from './support/hpc-wrap-bundle.js';
 
 let bundle: string;
@@ -31,12 +30,11 @@ function workspace(scheduler: Record<string, unknown>) {
   return { ws, calls };
 }
 
-/** Marks a job as ours (jobs/<id>.json) with a run dir, as startjob would. */
+/** A run dir holding the job's id, as startjob leaves it. */
 function ourJob(ws: Workspace, jobId: string): string {
-  const runDir = join(ws.workDir, 'users', 'alice', 'sessions', `s-${jobId.replace(/\W/g, '').padStart(26, 'a').slice(0, 26)}`);
+  const runDir = join(ws.workDir, 'users', 'alice', 'sessions', `s-${jobId.replace(/[^a-z2-7]/g, '').padStart(26, 'a').slice(0, 26)}`);
   mkdirSync(runDir, { recursive: true });
-  mkdirSync(join(ws.workDir, 'jobs'), { recursive: true });
-  writeJsonAtomic(join(ws.workDir, 'jobs', `${jobId}.json`), { sessionId: 's-x', user: 'alice', runDir });
+  writeFileSync(join(runDir, 'jobid'), `${jobId}\n`);
   return runDir;
 }
 

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gridEngineDialect } from '../../../hpc-wrappers/schedulers/gridengine/dialect.js';
-import { mapGridEngineState, parseQstatJobMessages, parseQstatXml } from '../../../hpc-wrappers/schedulers/gridengine/qstat-xml.js';
+import { mapGridEngineState, parseMarkedJobs, parseQstatJobMessages, parseQstatXml } from '../../../hpc-wrappers/schedulers/gridengine/qstat-xml.js';
 import { assignPositions, indexListing, statusFor } from '../../../hpc-wrappers/schedulers/shared/listing.js';
 import { FIXTURES } from './support/hpc-wrap-bundle.js';
 
@@ -76,5 +76,17 @@ describe('state letters and shapes one host cannot record', () => {
 
   it('reads an empty listing', () => {
     expect(parseQstatXml("<?xml version='1.0'?>\n<job_info>\n  <queue_info>\n  </queue_info>\n  <job_info>\n  </job_info>\n</job_info>\n")).toEqual([]);
+  });
+});
+
+describe("qstat -xml -j '*' (recorded): jobs by session marker", () => {
+  it('lists the live jobs whose context holds a marker with the prefix, with their state and owner', () => {
+    const text = readFileSync(join(FIXTURES, 'gridengine', 'qstat-j-all.stdout'), 'utf8');
+    expect(parseMarkedJobs(text, 'hpc-bridge:')).toEqual([
+      { jobId: '1', marker: 'hpc-bridge:s-abc', state: 'running', user: 'hpctest1' },
+      { jobId: '3', marker: 'hpc-bridge:s-def', state: 'pending', user: 'hpctest1' },
+    ]);
+    expect(parseMarkedJobs(text, 'hpc-bridge:s-def')).toHaveLength(1);
+    expect(parseMarkedJobs("<?xml version='1.0'?>\n<unknown_jobs >\n</unknown_jobs>\n", 'hpc-bridge:')).toEqual([]);
   });
 });

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readPbsJobs, readPbsText } from '../../../hpc-wrappers/schedulers/pbs/job-attributes.js';
+import { pbsMarkedJobs } from '../../../hpc-wrappers/schedulers/pbs/pbs-common.js';
 import { execHosts, pbsArrayTask, pbsListing, pbsTimeToIso } from '../../../hpc-wrappers/schedulers/pbs/pbs-listing.js';
 import { assignPositions, indexListing, statusFor } from '../../../hpc-wrappers/schedulers/shared/listing.js';
 import { FIXTURES } from './support/hpc-wrap-bundle.js';
@@ -128,5 +129,19 @@ describe('exec host forms', () => {
     expect(execHosts(undefined, '(cn1:ncpus=2)+(cn2:ncpus=2)')).toBe('cn1,cn2');
     expect(execHosts('--')).toBeNull();
     expect(execHosts(undefined)).toBeNull();
+  });
+});
+
+describe('jobs by session marker (Variable_List)', () => {
+  it('lists the live ones only, in every format', () => {
+    expect(pbsMarkedJobs(fixture('pbspro-qstat-f.stdout'), 'hpc-bridge:', 'json')).toEqual([
+      { jobId: '4101.pbs01', marker: 'hpc-bridge:s-alicealicealicealicealiceal', state: 'running', user: 'hpcsvc' },
+      { jobId: '4102.pbs01', marker: 'hpc-bridge:s-bobbobbobbobbobbobbobbobbo', state: 'pending', user: 'hpcsvc' },
+    ]);
+    expect(pbsMarkedJobs(fixture('torque-qstat-f-x.stdout'), 'hpc-bridge:', 'xml')).toEqual([
+      { jobId: '5201.torque01.example.org', marker: 'hpc-bridge:s-alicealicealicealicealiceal', state: 'running', user: 'hpcsvc' },
+    ]);
+    const text = 'Job Id: 9.srv\n    job_state = Q\n    euser = dora\n    Variable_List = PBS_O_HOME=/home/dora,HPC_BRIDGE_MARKER=hpc-bridge:s-d\n\tora,PBS_O_SHELL=/bin/bash\n';
+    expect(pbsMarkedJobs(text, 'hpc-bridge:', 'text')).toEqual([{ jobId: '9.srv', marker: 'hpc-bridge:s-dora', state: 'pending', user: 'dora' }]);
   });
 });

@@ -19,7 +19,9 @@ const job = (resources: Record<string, unknown> | null): JobSubmission => ({
   chdir: '/w/homes/alice',
   resources: resources === null ? null : resourcesSchema.parse(resources),
   env: {},
+  marker: 'hpc-bridge:s-aaaaaaaaaaaaaaaaaaaaaaaaaa',
 });
+const MARKER = 'hpc-bridge:s-aaaaaaaaaaaaaaaaaaaaaaaaaa';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function args(d: SchedulerDialect<any>, resources: Record<string, unknown> | null, settings: Record<string, unknown> = {}): string[] {
@@ -31,11 +33,11 @@ const full = { partition: 'short', cpus: 4, memoryMB: 8192, gpus: 1, walltime: '
 describe('Slurm', () => {
   it('turns resources into sbatch options and keeps the ready script to itself', () => {
     expect(args(slurmDialect, full)).toEqual([
-      '--job-name=jupyterhub-alice', '--output=/w/users/alice/sessions/s-x/output.log', '--chdir=/w/homes/alice',
+      '--job-name=jupyterhub-alice', '--output=/w/users/alice/sessions/s-x/output.log', `--comment=${MARKER}`, '--chdir=/w/homes/alice',
       '--partition=short', '--cpus-per-task=4', '--mem=8192M', '--gres=gpu:1', '--time=1-02:03:04', '--account=proj7',
       '/w/users/alice/sessions/s-x/job.sh',
     ]);
-    expect(args(slurmDialect, null)).toEqual(['--job-name=jupyterhub-alice', '--output=/w/users/alice/sessions/s-x/output.log', '--export=ALL', '/w/users/alice/sessions/s-x/job.sh']);
+    expect(args(slurmDialect, null)).toEqual(['--job-name=jupyterhub-alice', '--output=/w/users/alice/sessions/s-x/output.log', `--comment=${MARKER}`, '--export=ALL', '/w/users/alice/sessions/s-x/job.sh']);
     expect(slurmDialect.parseSubmit('sbatch: warning: x\n123;alpha\n')).toBe('123;alpha');
   });
 });
@@ -43,7 +45,7 @@ describe('Slurm', () => {
 describe('Grid Engine', () => {
   it('uses -terse, the PE for cores, per-slot memory, h_rt in HH:MM:SS, and -V for the run dir', () => {
     expect(args(gridEngineDialect, full)).toEqual([
-      '-terse', '-N', 'jupyterhub-alice', '-o', '/w/users/alice/sessions/s-x/output.log', '-j', 'y', '-V', '-wd', '/w/homes/alice',
+      '-terse', '-N', 'jupyterhub-alice', '-o', '/w/users/alice/sessions/s-x/output.log', '-j', 'y', '-V', '-ac', `HPC_BRIDGE_MARKER=${MARKER}`, '-wd', '/w/homes/alice',
       '-q', 'short', '-pe', 'smp', '4', '-l', 'h_rt=26:03:04', '-l', 'mem_free=2048M', '-l', 'gpu=1', '-A', 'proj7',
       '/w/users/alice/sessions/s-x/job.sh',
     ]);
@@ -52,7 +54,7 @@ describe('Grid Engine', () => {
     );
     // one core: no PE at all
     expect(args(gridEngineDialect, { cpus: 1 })).not.toContain('-pe');
-    expect(args(gridEngineDialect, null)).toEqual(['-terse', '-N', 'jupyterhub-alice', '-o', '/w/users/alice/sessions/s-x/output.log', '-j', 'y', '-V', '-wd', '/w/homes/alice', '/w/users/alice/sessions/s-x/job.sh']);
+    expect(args(gridEngineDialect, null)).toEqual(['-terse', '-N', 'jupyterhub-alice', '-o', '/w/users/alice/sessions/s-x/output.log', '-j', 'y', '-V', '-ac', `HPC_BRIDGE_MARKER=${MARKER}`, '-wd', '/w/homes/alice', '/w/users/alice/sessions/s-x/job.sh']);
   });
 
   it('refuses what it cannot express, naming the key and what to do', () => {
@@ -76,7 +78,7 @@ describe('Grid Engine', () => {
 describe('PBS Pro and Torque', () => {
   it('PBS Pro: one select chunk, walltime, reservation as its queue', () => {
     expect(args(pbsProDialect, full)).toEqual([
-      '-N', 'jupyterhub-alice', '-o', '/w/users/alice/sessions/s-x/output.log', '-j', 'oe', '-V',
+      '-N', 'jupyterhub-alice', '-o', '/w/users/alice/sessions/s-x/output.log', '-j', 'oe', '-V', '-v', `HPC_BRIDGE_MARKER=${MARKER}`,
       '-l', 'select=1:ncpus=4:mem=8192mb:ngpus=1', '-l', 'walltime=26:03:04', '-q', 'short', '-A', 'proj7',
       '/w/users/alice/sessions/s-x/job.sh',
     ]);
@@ -87,12 +89,12 @@ describe('PBS Pro and Torque', () => {
 
   it('Torque: nodes=1:ppn=N[:gpus=G], mem for the job', () => {
     expect(args(torqueDialect, full)).toEqual([
-      '-N', 'jupyterhub-alice', '-o', '/w/users/alice/sessions/s-x/output.log', '-j', 'oe', '-V',
+      '-N', 'jupyterhub-alice', '-o', '/w/users/alice/sessions/s-x/output.log', '-j', 'oe', '-V', '-v', `HPC_BRIDGE_MARKER=${MARKER}`,
       '-l', 'nodes=1:ppn=4:gpus=1', '-l', 'walltime=26:03:04', '-l', 'mem=8192mb', '-q', 'short', '-A', 'proj7',
       '/w/users/alice/sessions/s-x/job.sh',
     ]);
     expect(() => args(torqueDialect, { reservation: 'r1' })).toThrow(/Torque cannot express resources\.reservation: reservations belong to Moab/);
-    expect(args(torqueDialect, null)).toEqual(['-N', 'jupyterhub-alice', '-o', '/w/users/alice/sessions/s-x/output.log', '-j', 'oe', '-V', '/w/users/alice/sessions/s-x/job.sh']);
+    expect(args(torqueDialect, null)).toEqual(['-N', 'jupyterhub-alice', '-o', '/w/users/alice/sessions/s-x/output.log', '-j', 'oe', '-V', '-v', `HPC_BRIDGE_MARKER=${MARKER}`, '/w/users/alice/sessions/s-x/job.sh']);
   });
 
   it('read the ids qsub prints', () => {

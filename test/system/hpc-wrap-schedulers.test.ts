@@ -93,6 +93,9 @@ describe('Grid Engine (real sge_qmaster + sge_execd)', () => {
     }, 'the job to run and listen', 60_000);
     expect(up.node).toBe('localhost');
     expect((await fetch(`http://${up.server!.host}:${up.server!.port}/user/alice/`)).status).toBe(200);
+    // its session marker (-ac) is listed back by ONE qstat -xml -j '*'
+    const marked = await w.run(['marked-jobs'], { timeoutMs: 60_000 });
+    expect(marked.json).toMatchObject({ reachable: true, jobs: [{ jobId, state: 'running', account: USER }] });
     // the PE gave it two slots
     const detail = await ge.run(['qstat', '-j', jobId]);
     expect(detail.stdout).toMatch(/parallel environment:\s+smp range:\s+2/);
@@ -141,7 +144,7 @@ describe('Grid Engine (real sge_qmaster + sge_execd)', () => {
     expect((await ge.jobs()).filter((j) => j.user === USER)).toEqual([]);
   }, 60_000);
 
-  it('with the qmaster down: jobstate says unreachable (never "gone"), startjob exits 4; afterwards the running job is still there', async () => {
+  it('with the qmaster down: jobstate says unreachable (never "gone"), startjob exits 5 (unreachable: the bridge retries); afterwards the running job is still there', async () => {
     const { jobId } = await start(w);
     await waitFor(async () => (await jobState(w, jobId)).jobs[jobId]!.state === 'running', 'running', 60_000);
     await ge.stopQmaster();
@@ -151,7 +154,8 @@ describe('Grid Engine (real sge_qmaster + sge_execd)', () => {
       expect(doc.scheduler.error).toMatch(/qmaster/);
       expect(doc.jobs[jobId]!.state).toBe('unknown');
       const refused = await start(w);
-      expect(refused.code).toBe(4);
+      expect(refused.code).toBe(5);
+      expect(refused.out).toMatch(/"code":"unreachable"/);
     } finally {
       await ge.startQmaster();
     }

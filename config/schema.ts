@@ -6,6 +6,7 @@ import { overlaySchema } from './schema-overlay.js';
 import { webdavSchema } from './schema-webdav.js';
 import { accountingSchema, metricsSchema } from './schema-observability.js';
 import { argv } from './schema-argv.js';
+import { unexpandedVariableMessage, unexpandedVariables } from './shell-variables.js';
 import { schedulerDefinition, schedulerSchema } from '../hpc-wrappers/schedulers/registry.js';
 
 const port = z.number().int().min(1).max(65535);
@@ -301,6 +302,7 @@ export const hpcWrapSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    for (const u of unexpandedVariables(c)) ctx.addIssue({ code: 'custom', path: u.path, message: unexpandedVariableMessage(u.variable) });
     if (c.identity.mode === 'per-user' && c.identity.serviceGroup === null) {
       ctx.addIssue({ code: 'custom', path: ['identity', 'serviceGroup'], message: 'is required with identity.mode per-user: the group of the service account (it reads every job\'s status through it)' });
     }

@@ -36,6 +36,12 @@ export interface SchedulerDialect<Extra extends z.ZodRawShape = z.ZodRawShape> {
   readonly detect: readonly string[];
   /** Whether a legacy jh_config submit/cancel/query command (argv) belongs to this scheduler. */
   recognise(argv: readonly string[]): Recognition;
+  /**
+   * For `config import`: the options of a legacy submit command that hpc-wrap sets itself
+   * on every submit (dropped with their value words: option → how many), and the ones
+   * scheduler.submit must keep (added when missing).
+   */
+  readonly importSubmit: { readonly own: Readonly<Record<string, number>>; readonly required: readonly string[] };
   /** Variables a job that was given GPUs finds in its environment (besides CUDA/ROCR_VISIBLE_DEVICES). */
   readonly gpuVariables: readonly string[];
 

@@ -30,6 +30,8 @@ export interface SchedulerDefinition {
   readonly commands: { submit: readonly string[]; query: readonly string[]; cancel: readonly string[] } | null;
   readonly detect: readonly string[];
   recognise(argv: readonly string[]): Recognition;
+  /** See SchedulerDialect.importSubmit; null: no commands to import. */
+  readonly importSubmit: SchedulerDialect['importSubmit'] | null;
   create(settings: unknown, host: SchedulerHost): SchedulerAdapter;
 }
 
@@ -45,6 +47,7 @@ export function batchScheduler<Extra extends z.ZodRawShape>(dialect: SchedulerDi
     commands: dialect.commands,
     detect: dialect.detect,
     recognise: dialect.recognise,
+    importSubmit: dialect.importSubmit,
     create: (settings) => new BatchAdapter(dialect, schema.parse(settings) as never),
   };
 }

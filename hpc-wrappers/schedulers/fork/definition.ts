@@ -20,5 +20,6 @@ export const forkScheduler: SchedulerDefinition = {
   detect: [],
   // A jh_config always names a workload manager; never guess "no batch system" from one.
   recognise: () => 'no',
+  importSubmit: null,
   create: (_settings, host) => new ForkAdapter(host.forkDir, host.selfCommand),
 };

@@ -43,6 +43,9 @@ export function parsePbsSubmit(stdout: string): string | null {
   return /^\d+(\[\d*\])?(\.[A-Za-z0-9_.-]+)?$/.test(line) ? line : null;
 }
 
+/** Options hpc-wrap sets on every qsub (name, output, join, environment, marker); -d/-w: start-env sets the cwd. */
+export const PBS_IMPORT_SUBMIT = { own: { '-N': 1, '-o': 1, '-e': 1, '-j': 1, '-V': 0, '-v': 1, '-d': 1, '-w': 1 }, required: [] };
+
 /** 153 = PBSE_UNKJOBID (15001 & 0xff): qstat/qdel of a job the server no longer knows. */
 export const UNKNOWN_JOB_EXIT = 153;
 

@@ -8,7 +8,7 @@ import { WrapError } from '../../errors.js';
 import { defineDialect } from '../dialect.js';
 import { hhmmss, walltimeSeconds } from '../shared/walltime.js';
 import { readPbsJobs } from './job-attributes.js';
-import { forgottenPbsJob, parsePbsSubmit, PBS_ALREADY_OVER, PBS_UNREACHABLE, pbsMarkedJobs, pbsSubmitArgs, recognisePbs } from './pbs-common.js';
+import { forgottenPbsJob, parsePbsSubmit, PBS_IMPORT_SUBMIT, PBS_ALREADY_OVER, PBS_UNREACHABLE, pbsMarkedJobs, pbsSubmitArgs, recognisePbs } from './pbs-common.js';
 import { pbsArrayTask, pbsListing, PBS_STATES } from './pbs-listing.js';
 
 const settings = {
@@ -60,6 +60,7 @@ export const pbsProDialect = defineDialect({
   timeoutSeconds: 30,
   detect: ['pbs_rstat'],
   recognise: (argv) => recognisePbs(argv, (p, a) => p === 'pbs_rstat' || (p === 'qstat' && a.includes('-F')) || a.some((w) => w.startsWith('select='))),
+  importSubmit: PBS_IMPORT_SUBMIT,
   gpuVariables: ['PBS_GPUFILE'],
   states: PBS_STATES,
 

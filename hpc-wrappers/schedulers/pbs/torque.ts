@@ -7,7 +7,7 @@ import { WrapError } from '../../errors.js';
 import { defineDialect } from '../dialect.js';
 import { hhmmss, walltimeSeconds } from '../shared/walltime.js';
 import { readPbsJobs } from './job-attributes.js';
-import { forgottenPbsJob, parsePbsSubmit, PBS_ALREADY_OVER, PBS_UNREACHABLE, pbsMarkedJobs, pbsSubmitArgs, recognisePbs } from './pbs-common.js';
+import { forgottenPbsJob, parsePbsSubmit, PBS_IMPORT_SUBMIT, PBS_ALREADY_OVER, PBS_UNREACHABLE, pbsMarkedJobs, pbsSubmitArgs, recognisePbs } from './pbs-common.js';
 import { pbsArrayTask, pbsListing, PBS_STATES } from './pbs-listing.js';
 
 const settings = {
@@ -49,6 +49,7 @@ export const torqueDialect = defineDialect({
   timeoutSeconds: 30,
   detect: ['momctl'],
   recognise: (argv) => recognisePbs(argv, (p, a) => p === 'momctl' || p === 'showq' || p === 'msub' || a.some((w) => /^nodes=\d/.test(w))),
+  importSubmit: PBS_IMPORT_SUBMIT,
   gpuVariables: ['PBS_GPUFILE'],
   states: PBS_STATES,
 

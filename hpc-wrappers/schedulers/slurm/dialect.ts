@@ -49,6 +49,10 @@ export const slurmDialect = defineDialect({
   timeoutSeconds: 30,
   detect: ['sbatch', 'squeue'],
   recognise: (argv) => (['sbatch', 'squeue', 'scancel', 'srun', 'salloc'].includes(program(argv)) ? 'certain' : 'no'),
+  importSubmit: {
+    own: { '--output': 1, '--error': 1, '--job-name': 1, '--comment': 1, '-o': 1, '-e': 1, '-J': 1 },
+    required: ['--parsable'],
+  },
   gpuVariables: ['SLURM_JOB_GPUS', 'SLURM_STEP_GPUS', 'SLURM_GPUS_ON_NODE'],
   states: SLURM_STATE_TABLE,
 

@@ -30,9 +30,14 @@ interface Global {
   config?: string;
 }
 
-/** A command-line mistake: the contract's "invalid" error, exit 2. */
-function usageError(msg: string | null, err: Error | undefined): never {
+/** A command-line mistake: the contract's "invalid" error, exit 2 (help instead, when asked for and no command was given). */
+function usageError(msg: string | null, err: Error | undefined, y?: { showHelp(out: (s: string) => void): void }): never {
   if (err && !(err instanceof WrapError)) throw err;
+  const args = hideBin(process.argv);
+  if (!err && y && (args.includes('--help') || args.includes('-h')) && /^give a command|needs a subcommand|^Not enough non-option arguments|^Missing required argument/.test(msg ?? '')) {
+    y.showHelp((s) => process.stdout.write(`${s}\n`));
+    process.exit(0);
+  }
   const message = err?.message ?? msg ?? 'invalid command line';
   printJson(errorDocument(new WrapError('invalid', message)));
   process.stderr.write(`hpc-wrap: ${message}\nRun \`hpc-wrap --help\` for usage.\n`);
@@ -40,7 +45,8 @@ function usageError(msg: string | null, err: Error | undefined): never {
 }
 
 export function buildCli(argv: string[]): Argv<Global> {
-  return yargs(argv)
+  const cli = yargs(argv);
+  return cli
     .scriptName('hpc-wrap')
     .usage('$0 <command> [options]\n\nThe HPC side of jupyterhub-hpc-bridge. Every command prints JSON on stdout; errors are\n{"error":{"code","message"}} with exit status 1 (internal), 2 (invalid), 3 (maintenance), 4 (scheduler).')
     .option('config', {
@@ -215,8 +221,15 @@ export function buildCli(argv: string[]): Argv<Global> {
     .strict()
     .recommendCommands()
     .fail(usageError)
-    .help()
-    .alias('h', 'help')
+    // Help is an ordinary option acted on after validation: `hpc-wrap nosuch --help` is an
+    // unknown command (exit 2), not the top-level help with exit 0.
+    .help(false)
+    .option('help', { alias: 'h', type: 'boolean', global: true, describe: 'Show help' })
+    .middleware((a) => {
+      if (!a.help) return;
+      cli.showHelp((s) => process.stdout.write(`${s}\n`));
+      process.exit(0);
+    }, false)
     .version(VERSION)
     .wrap(Math.min(110, process.stdout.columns || 100));
 }

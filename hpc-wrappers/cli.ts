@@ -3,7 +3,7 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ConfigError, loadHpcWrapConfig } from '../config/load.js';
-import { configCheckText, configDocs } from './config-docs.js';
+import { configCheckText, hpcWrapConfigDocs } from './config-docs.js';
 import { printJson, reportFailure, resolveConfigPath, runCommand } from './command-context.js';
 import { errorDocument, WrapError } from './errors.js';
 import { jobState, parseJobStateRequest, refsForIds, refsForRequest } from './jobstate.js';
@@ -195,7 +195,7 @@ export function buildCli(argv: string[]): Argv<Global> {
           },
         )
         .command('docs', 'Print every key with its description and default', {}, () => {
-          process.stdout.write(configDocs());
+          process.stdout.write(hpcWrapConfigDocs());
         })
         .command(configImportCommand)
         .demandCommand(1, 'config needs a subcommand: check, docs or import'),

@@ -22,6 +22,7 @@ export class BatchAdapter<Extra extends z.ZodRawShape> implements SchedulerAdapt
   readonly name: string;
   readonly timeoutMs: number;
   readonly gpuVariables: readonly string[];
+  readonly jobIdVariable: string;
 
   constructor(
     private readonly dialect: SchedulerDialect<Extra>,
@@ -30,6 +31,7 @@ export class BatchAdapter<Extra extends z.ZodRawShape> implements SchedulerAdapt
     this.name = dialect.kind;
     this.timeoutMs = settings.timeoutSeconds * 1000;
     this.gpuVariables = [...dialect.gpuVariables, ...COMMON_GPU_VARIABLES];
+    this.jobIdVariable = dialect.jobIdVariable;
   }
 
   private run(argv: string[], env: Record<string, string> = {}): Promise<CommandResult> {

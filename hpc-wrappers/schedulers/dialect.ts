@@ -42,6 +42,8 @@ export interface SchedulerDialect<Extra extends z.ZodRawShape = z.ZodRawShape> {
    * scheduler.submit must keep (added when missing).
    */
   readonly importSubmit: { readonly own: Readonly<Record<string, number>>; readonly required: readonly string[] };
+  /** The variable in which a running job finds its own id. */
+  readonly jobIdVariable: string;
   /** Variables a job that was given GPUs finds in its environment (besides CUDA/ROCR_VISIBLE_DEVICES). */
   readonly gpuVariables: readonly string[];
 

@@ -83,6 +83,7 @@ export interface SchedulerDescription {
  * - `cancel(id)` asks the scheduler to end the job; a job that is already over or unknown
  *   is not an error. Any other failure throws `WrapError('scheduler', …)`.
  * - `describe()` says what it is (`hpc-wrap doctor`, `config check`).
+ * - `jobIdVariable` names the variable a running job finds its own id in (SLURM_JOB_ID …).
  * - `timeoutMs` bounds one scheduler command (startjob's lock waits for it);
  *   `gpuVariables` names the variables a job that was given GPUs finds in its
  *   environment (the container step reads them, via job.json, for ready batch scripts).
@@ -93,6 +94,8 @@ export interface SchedulerAdapter {
   readonly name: string;
   readonly timeoutMs: number;
   readonly gpuVariables: readonly string[];
+  /** The variable in which a running job finds its own id (start-env's duplicate guard). */
+  readonly jobIdVariable: string;
   submit(job: JobSubmission): Promise<{ jobId: string }>;
   query(ids: string[]): Promise<QueryResult>;
   cancel(id: string): Promise<void>;

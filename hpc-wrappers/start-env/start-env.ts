@@ -46,10 +46,11 @@ export async function startEnv(ctx: CommandContext, opts: StartEnvOptions): Prom
   // Per-user mode: this runs as the student, who cannot write the service account's log.
   if (ctx.layout.perUser) ctx.log.retarget(join(runDirPaths(runDir).userDir, 'hpc-wrap.log'), SHARED_FILE_MODE);
 
-  const other = await recordedOtherJob(runDir);
+  const { jobIdVariable } = ctx.scheduler();
+  const other = await recordedOtherJob(runDir, jobIdVariable);
   if (other !== null) {
-    say(`this job (${ownJobId()}) is a duplicate: the session's job is ${other}; leaving without touching the session`);
-    ctx.log.warn('start-env.duplicate', { runDir, job: ownJobId(), recorded: other });
+    say(`this job (${ownJobId(jobIdVariable)}) is a duplicate: the session's job is ${other}; leaving without touching the session`);
+    ctx.log.warn('start-env.duplicate', { runDir, job: ownJobId(jobIdVariable), recorded: other });
     return 0;
   }
 

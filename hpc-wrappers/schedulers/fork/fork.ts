@@ -66,6 +66,8 @@ export class ForkAdapter implements SchedulerAdapter {
   readonly timeoutMs = 30_000;
   /** A fork job runs on this machine with whatever GPUs it has: only the common variables tell. */
   readonly gpuVariables = ['CUDA_VISIBLE_DEVICES', 'ROCR_VISIBLE_DEVICES'];
+  /** Set by the supervisor (fork-supervisor.ts), as a batch system would. */
+  readonly jobIdVariable = 'HPC_WRAP_JOB_ID';
 
   constructor(
     private readonly forkDir: string,

@@ -94,6 +94,7 @@ export const gridEngineDialect = defineDialect({
     return ['qsub', 'qstat', 'qdel'].includes(p) ? 'possible' : 'no';
   },
   importSubmit: { own: { '-terse': 0, '-N': 1, '-o': 1, '-e': 1, '-j': 1, '-V': 0, '-ac': 1, '-cwd': 0, '-wd': 1 }, required: [] },
+  jobIdVariable: 'JOB_ID',
   gpuVariables: ['SGE_HGR_gpu'],
   states: GE_STATE_LETTERS,
 

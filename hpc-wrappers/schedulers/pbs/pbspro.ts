@@ -61,6 +61,7 @@ export const pbsProDialect = defineDialect({
   detect: ['pbs_rstat'],
   recognise: (argv) => recognisePbs(argv, (p, a) => p === 'pbs_rstat' || (p === 'qstat' && a.includes('-F')) || a.some((w) => w.startsWith('select='))),
   importSubmit: PBS_IMPORT_SUBMIT,
+  jobIdVariable: 'PBS_JOBID',
   gpuVariables: ['PBS_GPUFILE'],
   states: PBS_STATES,
 

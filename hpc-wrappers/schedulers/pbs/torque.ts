@@ -50,6 +50,7 @@ export const torqueDialect = defineDialect({
   detect: ['momctl'],
   recognise: (argv) => recognisePbs(argv, (p, a) => p === 'momctl' || p === 'showq' || p === 'msub' || a.some((w) => /^nodes=\d/.test(w))),
   importSubmit: PBS_IMPORT_SUBMIT,
+  jobIdVariable: 'PBS_JOBID',
   gpuVariables: ['PBS_GPUFILE'],
   states: PBS_STATES,
 

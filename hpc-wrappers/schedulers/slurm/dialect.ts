@@ -53,6 +53,7 @@ export const slurmDialect = defineDialect({
     own: { '--output': 1, '--error': 1, '--job-name': 1, '--comment': 1, '-o': 1, '-e': 1, '-J': 1 },
     required: ['--parsable'],
   },
+  jobIdVariable: 'SLURM_JOB_ID',
   gpuVariables: ['SLURM_JOB_GPUS', 'SLURM_STEP_GPUS', 'SLURM_GPUS_ON_NODE'],
   states: SLURM_STATE_TABLE,
 

@@ -6,6 +6,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
+import { killForkJobsSync } from '../../../support/fork-jobs.js';
 
 export const REPO = resolve(import.meta.dirname, '../../../..');
 export const FIXTURES = resolve(import.meta.dirname, '../fixtures');
@@ -93,7 +94,11 @@ export function makeWorkspace(bundle: string, config: Record<string, unknown> = 
   const logFile = join(dir, 'log', 'hpc-wrap.log');
   const configPath = join(dir, 'hpc-wrap.yaml');
   writeFileSync(configPath, stringify({ workDir, logging: { file: logFile }, scheduler: { kind: 'fork' }, ...config }));
-  return { dir, workDir, logFile, configPath, wrap: new HpcWrap(bundle, configPath), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  const cleanup = () => {
+    killForkJobsSync(workDir); // a test that failed half-way leaves no fork job running
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { dir, workDir, logFile, configPath, wrap: new HpcWrap(bundle, configPath), cleanup };
 }
 
 export function tempDir(prefix = 'hpc-wrap-bundle-'): string {

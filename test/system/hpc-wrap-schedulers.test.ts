@@ -58,6 +58,7 @@ afterAll(() => {
 
 describe('Grid Engine (real sge_qmaster + sge_execd)', () => {
   let ge: GridEngineCluster;
+  let geParent: string | undefined;
   let w: HpcWrap;
   const ours = async () => (await ge.jobs()).filter((j) => j.user === USER).map((j) => j.id);
   // A test that fails half-way leaves no job to the next one.
@@ -67,17 +68,15 @@ describe('Grid Engine (real sge_qmaster + sge_execd)', () => {
     await waitFor(async () => (await ours()).length === 0, 'no jobs left', 30_000);
   }, 60_000);
   beforeAll(async () => {
-    const parent = mkdtempSync('/tmp/hw-ge-');
-    chmodSync(parent, 0o755);
-    ge = await startGridEngine({ dir: join(parent, 'ge'), users: [USER] });
+    geParent = mkdtempSync('/tmp/hw-ge-');
+    chmodSync(geParent, 0o755);
+    ge = await startGridEngine({ dir: join(geParent, 'ge'), users: [USER] });
     w = workspace('ge', { kind: 'gridengine', env: ge.env, timeoutSeconds: 20 });
   }, 120_000);
   afterAll(async () => {
     await ge?.stop();
-    if (ge) {
-      expect(processesInDir(ge.dir)).toEqual([]);
-      rmSync(join(ge.dir, '..'), { recursive: true, force: true });
-    }
+    if (ge) expect(processesInDir(ge.dir)).toEqual([]);
+    if (geParent) rmSync(geParent, { recursive: true, force: true });
   }, 60_000);
 
   it('submits with qsub -terse (2 cores through the PE), sees it run and listen through ONE qstat -xml + status.json, cancels with qdel', async () => {
@@ -170,16 +169,17 @@ describe('Grid Engine (real sge_qmaster + sge_execd)', () => {
 
 describe("PBS Pro and Torque dialects against slurm-wlm-torque's real qsub/qstat/qdel (over a harness Slurm)", () => {
   let slurm: SlurmCluster;
+  let slurmParent: string | undefined;
   let bin: string;
   beforeAll(async () => {
-    const parent = mkdtempSync('/tmp/hw-pbs-');
-    chmodSync(parent, 0o755); // the test account reads slurm.conf and runs the commands in pbs-bin
-    slurm = await startSlurm({ dir: join(parent, 'slurm'), users: [USER] });
+    slurmParent = mkdtempSync('/tmp/hw-pbs-');
+    chmodSync(slurmParent, 0o755); // the test account reads slurm.conf and runs the commands in pbs-bin
+    slurm = await startSlurm({ dir: join(slurmParent, 'slurm'), users: [USER] });
     bin = pbsCommandsDir(join(slurm.dir, '..'));
   }, 120_000);
   afterAll(async () => {
     await slurm?.stop();
-    if (slurm) rmSync(join(slurm.dir, '..'), { recursive: true, force: true });
+    if (slurmParent) rmSync(slurmParent, { recursive: true, force: true });
   }, 60_000);
 
   // The wrappers print qstat -f as text only (no -x XML, no -F json): queryFormat text.

@@ -6,12 +6,9 @@ import { hubServiceSchema, profileCheckSchema } from './schema-hub-service.js';
 import { overlaySchema } from './schema-overlay.js';
 import { webdavSchema } from './schema-webdav.js';
 import { accountingSchema, metricsSchema } from './schema-observability.js';
-
-const argv = (what: string) =>
-  z
-    .array(z.string().min(1).refine((s) => !s.includes('\0'), 'must not contain NUL'))
-    .min(1)
-    .describe(`${what} (an argv array: the program, then its fixed arguments; never run through a shell)`);
+import { argv } from './schema-argv.js';
+import { unexpandedVariableMessage, unexpandedVariables } from './shell-variables.js';
+import { schedulerDefinition, schedulerSchema } from '../hpc-wrappers/schedulers/registry.js';
 
 const port = z.number().int().min(1).max(65535);
 
@@ -235,28 +232,6 @@ export const hubBridgeSchema = z
 export type HubBridgeConfig = z.infer<typeof hubBridgeSchema>;
 export type SshTransportConfig = z.infer<typeof sshTransport>;
 
-const slurmScheduler = z
-  .object({
-    kind: z.literal('slurm').describe('Slurm: sbatch / squeue / scancel.'),
-    submit: argv('Submit command').default(['sbatch', '--parsable']).describe('Submit command (argv); hpc-wrap appends the options and the script path.'),
-    query: argv('Query command').default(['squeue']).describe('Query command (argv); hpc-wrap appends --noheader, --states, --format and the job list.'),
-    cancel: argv('Cancel command').default(['scancel']).describe('Cancel command (argv); hpc-wrap appends the job id.'),
-    accounting: argv('Accounting command')
-      .default(['sacct'])
-      .describe('Accounting command (argv) for `hpc-wrap accounting`; hpc-wrap appends --parsable2 --noheader --allocations, --format and the job list. Needs slurmdbd.'),
-    partitions: argv('Partition listing command').default(['sinfo']).describe('Partition listing command (argv); hpc-wrap appends --noheader --all --format. Used to mark profiles whose partition does not exist.'),
-    env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/), z.string()).default({}).describe('Extra environment for the scheduler commands (e.g. SLURM_CONF).'),
-    queuePosition: z.boolean().default(true).describe('List every pending job (still one call) to compute queue positions.'),
-    timeoutSeconds: z.number().min(1).max(600).default(30).describe('A scheduler command that runs longer is killed and its result is "unknown".'),
-  })
-  .strict();
-
-const forkScheduler = z
-  .object({
-    kind: z.literal('fork').describe('Run the job script as a detached local process: the embedded default and a laptop mode, no batch system.'),
-  })
-  .strict();
-
 export const hpcWrapSchema = z
   .object({
     workDir: z.string().min(1).default('.state/hpc').describe('Root of per-user directories, session run dirs, the job index and logs.'),
@@ -288,10 +263,7 @@ export const hpcWrapSchema = z
       .strict()
       .prefault({})
       .describe('Which account jobs run as, and who may read what (docs/identity.md).'),
-    scheduler: z
-      .discriminatedUnion('kind', [slurmScheduler, forkScheduler])
-      .prefault({ kind: 'fork' })
-      .describe('The batch system and its commands.'),
+    scheduler: schedulerSchema(),
     environments: environmentsSchema,
     defaultEnvironment: z.string().nullable().default(null).describe('Environment used when the request names none; null = the server runs on the node as it is.'),
     overlays: overlaySchema,
@@ -333,10 +305,11 @@ export const hpcWrapSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    for (const u of unexpandedVariables(c)) ctx.addIssue({ code: 'custom', path: u.path, message: unexpandedVariableMessage(u.variable) });
     if (c.identity.mode === 'per-user' && c.identity.serviceGroup === null) {
       ctx.addIssue({ code: 'custom', path: ['identity', 'serviceGroup'], message: 'is required with identity.mode per-user: the group of the service account (it reads every job\'s status through it)' });
     }
-    if (c.identity.mode === 'per-user' && c.scheduler.kind === 'fork') {
+    if (c.identity.mode === 'per-user' && !schedulerDefinition(c.scheduler.kind).batchSystem) {
       ctx.addIssue({ code: 'custom', path: ['identity', 'mode'], message: 'per-user needs a batch system: the fork scheduler runs jobs as the account that starts them and cannot show them to the service account' });
     }
     if (c.defaultEnvironment !== null && !(c.defaultEnvironment in c.environments)) {
@@ -345,4 +318,3 @@ export const hpcWrapSchema = z
   })
   .describe('hpc-wrap.yaml: the HPC side (the jh_config equivalent).');
 export type HpcWrapConfig = z.infer<typeof hpcWrapSchema>;
-export type SlurmSchedulerConfig = z.infer<typeof slurmScheduler>;

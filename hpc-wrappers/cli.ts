@@ -3,7 +3,7 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ConfigError, loadHpcWrapConfig } from '../config/load.js';
-import { configCheckText, configDocs } from './config-docs.js';
+import { configCheckText, hpcWrapConfigDocs } from './config-docs.js';
 import { printJson, reportFailure, resolveConfigPath, runCommand } from './command-context.js';
 import { errorDocument, WrapError } from './errors.js';
 import { jobState, parseJobStateRequest, refsForIds, refsForRequest } from './jobstate.js';
@@ -17,7 +17,7 @@ import { setup } from './setup.js';
 import { capabilities } from './capabilities.js';
 import { killJob, killJobById, parseKillJobRequest } from './killjob.js';
 import { configImportCommand, logsCommand, wizardCommand } from './operator-commands.js';
-import { forkRun } from './schedulers/fork-supervisor.js';
+import { forkRun } from './schedulers/fork/fork-supervisor.js';
 import { startEnv } from './start-env/start-env.js';
 import { BATCHSPAWNER_SINGLEUSER, BATCHSPAWNER_SINGLEUSER_USAGE, batchspawnerSingleuser, parseSingleuserArgs, type SingleuserArgs } from './batchspawner-singleuser.js';
 import { MAX_REQUEST_BYTES } from '../contract/startjob.js';
@@ -31,9 +31,14 @@ interface Global {
   config?: string;
 }
 
-/** A command-line mistake: the contract's "invalid" error, exit 2. */
-function usageError(msg: string | null, err: Error | undefined): never {
+/** A command-line mistake: the contract's "invalid" error, exit 2 (help instead, when asked for and no command was given). */
+function usageError(msg: string | null, err: Error | undefined, y?: { showHelp(out: (s: string) => void): void }): never {
   if (err && !(err instanceof WrapError)) throw err;
+  const args = hideBin(process.argv);
+  if (!err && y && (args.includes('--help') || args.includes('-h')) && /^give a command|needs a subcommand|^Not enough non-option arguments|^Missing required argument/.test(msg ?? '')) {
+    y.showHelp((s) => process.stdout.write(`${s}\n`));
+    process.exit(0);
+  }
   const message = err?.message ?? msg ?? 'invalid command line';
   printJson(errorDocument(new WrapError('invalid', message)));
   process.stderr.write(`hpc-wrap: ${message}\nRun \`hpc-wrap --help\` for usage.\n`);
@@ -41,7 +46,8 @@ function usageError(msg: string | null, err: Error | undefined): never {
 }
 
 export function buildCli(argv: string[]): Argv<Global> {
-  return yargs(argv)
+  const cli = yargs(argv);
+  return cli
     .scriptName('hpc-wrap')
     .usage('$0 <command> [options]\n\nThe HPC side of jupyterhub-hpc-bridge. Every command prints JSON on stdout; errors are\n{"error":{"code","message"}} with exit status 1 (internal), 2 (invalid), 3 (maintenance), 4 (scheduler).')
     .option('config', {
@@ -196,7 +202,7 @@ export function buildCli(argv: string[]): Argv<Global> {
           },
         )
         .command('docs', 'Print every key with its description and default', {}, () => {
-          process.stdout.write(configDocs());
+          process.stdout.write(hpcWrapConfigDocs());
         })
         .command(configImportCommand)
         .demandCommand(1, 'config needs a subcommand: check, docs or import'),
@@ -222,8 +228,15 @@ export function buildCli(argv: string[]): Argv<Global> {
     .strict()
     .recommendCommands()
     .fail(usageError)
-    .help()
-    .alias('h', 'help')
+    // Help is an ordinary option acted on after validation: `hpc-wrap nosuch --help` is an
+    // unknown command (exit 2), not the top-level help with exit 0.
+    .help(false)
+    .option('help', { alias: 'h', type: 'boolean', global: true, describe: 'Show help' })
+    .middleware((a) => {
+      if (!a.help) return;
+      cli.showHelp((s) => process.stdout.write(`${s}\n`));
+      process.exit(0);
+    }, false)
     .version(VERSION)
     .wrap(Math.min(110, process.stdout.columns || 100));
 }

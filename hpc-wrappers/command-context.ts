@@ -7,7 +7,8 @@ import type { HpcWrapConfig } from '../config/schema.js';
 import { AppLog } from './app-log.js';
 import { asWrapError, errorDocument, WrapError } from './errors.js';
 import { Layout } from './layout.js';
-import { createScheduler } from './schedulers/index.js';
+import { createScheduler } from './schedulers/registry.js';
+import { selfCommand } from './self-command.js';
 import type { SchedulerAdapter } from './schedulers/types.js';
 
 export interface CommandContext {
@@ -30,13 +31,14 @@ export function loadContext(command: string, configFlag: string | undefined): Co
   const config = loadHpcWrapConfig(configPath);
   const log = new AppLog(config.logging.file ?? resolve(config.workDir, 'log', 'hpc-wrap.log'), config.logging.level, `hpc-wrap ${command}`);
   let scheduler: SchedulerAdapter | null = null;
+  const layout = new Layout(config);
   return {
     command,
     config,
     configPath,
     log,
-    layout: new Layout(config),
-    scheduler: () => (scheduler ??= createScheduler(config)),
+    layout,
+    scheduler: () => (scheduler ??= createScheduler(config.scheduler, { forkDir: layout.forkDir, selfCommand: selfCommand() })),
   };
 }
 

@@ -34,10 +34,14 @@ export function parseJobStateRequest(text: string): JobRef[] {
   return r.data.jobs;
 }
 
+/** killjob marked the run dir before the job ended (not after it had ended on its own). */
+function cancelledByUs(exit: ExitRecord | null, cancelledAt: string | null): boolean {
+  return Boolean(cancelledAt) && !(exit && Date.parse(exit.endedAt) < Date.parse(cancelledAt!));
+}
+
 /** A job the scheduler no longer lists: what its run dir says, else done with no exit code. */
 export function stateFromRunDir(exit: ExitRecord | null, cancelledAt: string | null): SchedulerJobStatus {
-  const endedBeforeCancel = exit && cancelledAt && Date.parse(exit.endedAt) < Date.parse(cancelledAt);
-  if (cancelledAt && !endedBeforeCancel) return { ...emptyStatus('cancelled'), exitCode: exit?.exitCode ?? null };
+  if (cancelledByUs(exit, cancelledAt)) return { ...emptyStatus('cancelled'), exitCode: exit?.exitCode ?? null };
   if (exit) {
     const ok = exit.exitCode === 0 && !exit.signal;
     return {
@@ -72,8 +76,13 @@ export async function jobState(ctx: CommandContext, refs: ReadonlyArray<{ jobId:
     if (!result.reachable) status = emptyStatus('unknown');
     else {
       const listed = result.jobs.get(id);
-      if (listed) status = { ...listed, exitCode: listed.exitCode ?? (FINISHED_JOB_STATES.has(listed.state) ? (exit?.exitCode ?? null) : null) };
-      else status = stateFromRunDir(exit, runDir ? readCancelledAt(runDir) : null);
+      const cancelledAt = runDir ? readCancelledAt(runDir) : null;
+      if (listed) {
+        status = { ...listed, exitCode: listed.exitCode ?? (FINISHED_JOB_STATES.has(listed.state) ? (exit?.exitCode ?? null) : null) };
+        // Schedulers without a "cancelled" state (Torque's C, PBS's F) end a killed job as
+        // done or failed: the run dir's mark tells.
+        if (FINISHED_JOB_STATES.has(status.state) && cancelledByUs(exit, cancelledAt)) status = { ...status, state: 'cancelled' };
+      } else status = stateFromRunDir(exit, cancelledAt);
     }
     const showTail = runDir && (FINISHED_JOB_STATES.has(status.state) || server?.phase === 'exited');
     jobs[id] = { ...status, server, outputTail: showTail ? tailLines(`${runDir}/output.log`, ctx.config.job.outputTailLines) : null };

@@ -3,6 +3,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { runCommand } from './command-context.js';
 import { runImport } from './legacy-import/import-command.js';
+import { schedulerDefinition, schedulerKinds } from './schedulers/registry.js';
 import { showLogs } from './logs/logs-command.js';
 import { wizardHandler, wizardOptions } from './wizard/wizard-command.js';
 
@@ -38,7 +39,7 @@ export const logsCommand: CommandModule<Global, Global & { follow: boolean; user
     }),
 };
 
-export const configImportCommand: CommandModule<Global, Global & { file: string; out?: string; 'hub-out'?: string; format: string; json: boolean; force: boolean }> = {
+export const configImportCommand: CommandModule<Global, Global & { file: string; out?: string; 'hub-out'?: string; format: string; scheduler?: string; json: boolean; force: boolean }> = {
   command: 'import <file>',
   describe: 'Convert a JHub-HPC-Interface jh_config or jh_config.ini into hpc-wrap.yaml (+ hub-bridge.yaml), reporting every option',
   builder: (y) =>
@@ -47,13 +48,18 @@ export const configImportCommand: CommandModule<Global, Global & { file: string;
       .option('out', { type: 'string', requiresArg: true, describe: 'where to write hpc-wrap.yaml (default ./hpc-wrap.yaml)' })
       .option('hub-out', { type: 'string', requiresArg: true, describe: 'where to write the hub part (default: hub-bridge.yaml next to --out)' })
       .option('format', { type: 'string', choices: ['auto', 'shell', 'ini'], default: 'auto', describe: 'shell = jh_config (sourced bash), ini = jh_config.ini' })
+      .option('scheduler', {
+        type: 'string',
+        choices: schedulerKinds().filter((k) => schedulerDefinition(k).batchSystem),
+        describe: "the workload manager, when the file's commands do not tell (e.g. a bare qsub); an import that cannot tell writes nothing",
+      })
       .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' })
       .option('force', { type: 'boolean', default: false, describe: 'replace existing files without asking' })
-      .example('$0 config import /opt/JHub-HPC-Interface/jh_config --out /etc/hpc-wrap.yaml', '') as Argv<Global & { file: string; out?: string; 'hub-out'?: string; format: string; json: boolean; force: boolean }>,
+      .example('$0 config import /opt/JHub-HPC-Interface/jh_config --out /etc/hpc-wrap.yaml', '') as Argv<Global & { file: string; out?: string; 'hub-out'?: string; format: string; scheduler?: string; json: boolean; force: boolean }>,
   handler: async (a) => {
     const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
     process.exitCode = await runImport(
-      { file: a.file, out: a.out, hubOut: a['hub-out'], format: a.format as 'auto' | 'shell' | 'ini', json: a.json, force: a.force },
+      { file: a.file, out: a.out, hubOut: a['hub-out'], format: a.format as 'auto' | 'shell' | 'ini', scheduler: a.scheduler ?? null, json: a.json, force: a.force },
       interactive,
     );
   },

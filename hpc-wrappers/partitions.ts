@@ -5,6 +5,5 @@ import type { CommandContext } from './command-context.js';
 
 export async function listPartitions(ctx: CommandContext): Promise<PartitionsReport> {
   const scheduler = ctx.scheduler();
-  if (!scheduler.partitions) return { scheduler: scheduler.name, partitions: null };
-  return { scheduler: scheduler.name, partitions: await scheduler.partitions() };
+  return { scheduler: scheduler.name, partitions: (await scheduler.partitions?.()) ?? null };
 }

@@ -82,8 +82,28 @@ async function clusterTrust(file: string | null, yes: boolean, fingerprint: stri
 
 const stdio = { out: (t: string) => void process.stdout.write(t), err: (t: string) => void process.stderr.write(t) };
 
+/**
+ * Help is an ordinary option, acted on after validation: `hpc-bridge nosuch --help` is an
+ * unknown command (exit 2), not the top-level help with exit 0.
+ */
+const wantsHelp = (args: readonly string[]) => args.includes('--help') || args.includes('-h');
+
+/** A command-line mistake: exit 2 with the reason (help instead, when asked for and no command was given). */
+function usageFailure(args: readonly string[]) {
+  return (msg: string | null, err: Error | undefined, y: { showHelp(out: (s: string) => void): void }): void => {
+    if (err) throw err;
+    if (wantsHelp(args) && /^give a command|^Not enough non-option arguments|^Missing required argument/.test(msg ?? '')) {
+      y.showHelp((s) => process.stdout.write(`${s}\n`));
+      process.exit(0);
+    }
+    process.stderr.write(`hpc-bridge: ${msg ?? 'invalid command line'}\nRun \`hpc-bridge --help\` for usage.\n`);
+    process.exit(2);
+  };
+}
+
 export async function main(args: string[]): Promise<void> {
-  await yargs(args)
+  const cli = yargs(args);
+  await cli
     .scriptName('hpc-bridge')
     .usage('$0 <command>\n\nThe hub side of jupyterhub-hpc-bridge: the service JupyterHub talks to, and its admin commands.')
     .option('config', { alias: 'c', type: 'string', describe: 'hub-bridge.yaml to use (or $HPC_BRIDGE_CONFIG); without it, the embedded default' })
@@ -202,7 +222,14 @@ export async function main(args: string[]): Promise<void> {
     .demandCommand(1, 'give a command; see --help')
     .strict()
     .version(VERSION)
-    .help()
+    .help(false)
+    .option('help', { alias: 'h', type: 'boolean', global: true, describe: 'Show help' })
+    .middleware((a) => {
+      if (!a.help) return;
+      cli.showHelp((s) => process.stdout.write(`${s}\n`));
+      process.exit(0);
+    }, false)
+    .fail(usageFailure(args))
     .wrap(Math.min(110, process.stdout.columns ?? 110))
     .parseAsync();
 }

@@ -9,6 +9,7 @@ import { ConfigError, loadHpcWrapConfig, loadHubBridgeConfig } from '../../confi
 import { hpcWrapSchema, hubBridgeSchema } from '../../config/schema.js';
 import { chooseOutput, OutputRefused, writeConfigText } from '../wizard/output-file.js';
 import { importLegacyConfig, type ImportResult, type ReportRow } from './import-config.js';
+import { schedulerDefinition, schedulerKinds } from '../schedulers/registry.js';
 import type { Status } from './map-context.js';
 
 export interface ImportOptions {
@@ -16,6 +17,8 @@ export interface ImportOptions {
   out: string | undefined;
   hubOut: string | undefined;
   format: 'auto' | 'shell' | 'ini';
+  /** The scheduler kind when the file's commands do not tell (--scheduler). */
+  scheduler?: string | null;
   json: boolean;
   force: boolean;
 }
@@ -23,7 +26,10 @@ export interface ImportOptions {
 const ORDER: Status[] = ['mapped', 'changed', 'not needed', 'not mapped'];
 
 export function formatReport(r: ImportResult, source: string): string {
-  const out = [`${source}: the ${r.generation === 'ini' ? 'jh_config.ini (v1.1-1.3)' : 'jh_config (shell scripts)'} generation, ${r.rows.length} options`];
+  const out = [
+    `${source}: the ${r.generation === 'ini' ? 'jh_config.ini (v1.1-1.3)' : 'jh_config (shell scripts)'} generation, ${r.rows.length} options`,
+    `workload manager: ${r.scheduler.kind ? `${r.scheduler.kind} — ${r.scheduler.why}` : `cannot tell — ${r.scheduler.why}`}`,
+  ];
   for (const status of ORDER) {
     const rows = r.rows.filter((x) => x.status === status);
     if (!rows.length) continue;
@@ -71,7 +77,16 @@ export async function runImport(opts: ImportOptions, interactive: boolean): Prom
     process.stderr.write(`hpc-wrap config import: cannot read ${source}: ${(err as Error).message}\n`);
     return 2;
   }
-  const result = importLegacyConfig(text, source, opts.format);
+  const result = importLegacyConfig(text, source, opts.format, { scheduler: opts.scheduler ?? null });
+  if (!result.scheduler.kind) {
+    // Without a kind, hpc-wrap.yaml would mean `fork`: notebooks on the login node. Write nothing.
+    if (opts.json) process.stdout.write(`${JSON.stringify({ source, generation: result.generation, written: [], scheduler: result.scheduler, options: result.rows, ignored: result.ignored })}\n`);
+    else process.stdout.write(formatReport(result, source));
+    process.stderr.write(
+      `hpc-wrap config import: cannot determine the workload manager: ${result.scheduler.why}. Nothing written. Pass --scheduler ${schedulerKinds().filter((k) => schedulerDefinition(k).batchSystem).join('|')} to say which one the commands belong to.\n`,
+    );
+    return 2;
+  }
   const out = resolve(opts.out ?? 'hpc-wrap.yaml');
   const hubOut = resolve(opts.hubOut ?? join(dirname(out), 'hub-bridge.yaml'));
   const files = [
@@ -98,7 +113,7 @@ export async function runImport(opts: ImportOptions, interactive: boolean): Prom
     return 2;
   }
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ source, generation: result.generation, written, options: result.rows, ignored: result.ignored })}\n`);
+    process.stdout.write(`${JSON.stringify({ source, generation: result.generation, written, scheduler: result.scheduler, options: result.rows, ignored: result.ignored })}\n`);
   } else {
     process.stdout.write(formatReport(result, source));
     process.stdout.write(`\n${written.length ? `Wrote ${written.join(' and ')}` : 'Nothing written.'}\n`);

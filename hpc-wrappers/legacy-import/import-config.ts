@@ -11,6 +11,7 @@ import { qualifiedName, type IgnoredLine, type LegacyOption } from './legacy-opt
 import { CLUSTER_HANDLERS } from './map-cluster.js';
 import { MapContext, notMapped, notNeeded, type Outcome, type Status, type Target, type TargetFile } from './map-context.js';
 import { ENVIRONMENT_HANDLERS, isSecretOption } from './map-environment.js';
+import type { LegacyScheduler } from './legacy-scheduler.js';
 import { parseShellConfig } from './shell-config-parser.js';
 
 export interface ReportRow {
@@ -26,6 +27,8 @@ export interface ReportRow {
 
 export interface ImportResult {
   generation: 'shell' | 'ini';
+  /** The scheduler the file drives (kind null: its commands do not tell; nothing may be written). */
+  scheduler: LegacyScheduler;
   hpc: Record<string, unknown>;
   hub: Record<string, unknown>;
   rows: ReportRow[];
@@ -75,9 +78,9 @@ export function parseLegacyConfig(text: string, format: 'auto' | 'shell' | 'ini'
   return (format === 'auto' ? looksLikeIni(text) : format === 'ini') ? parseIniConfig(text) : parseShellConfig(text);
 }
 
-export function importLegacyConfig(text: string, source: string, format: 'auto' | 'shell' | 'ini' = 'auto'): ImportResult {
+export function importLegacyConfig(text: string, source: string, format: 'auto' | 'shell' | 'ini' = 'auto', opts: { scheduler?: string | null } = {}): ImportResult {
   const parsed = parseLegacyConfig(text, format);
-  const ctx = new MapContext(parsed.options, parsed.generation, source);
+  const ctx = new MapContext(parsed.options, parsed.generation, source, opts.scheduler ?? null);
   const outcomes = parsed.options.map((o) => outcomeOf(o, ctx));
   for (let round = 0; round < parsed.options.length + 2; round++) {
     const built = build(outcomes);
@@ -96,7 +99,7 @@ export function importLegacyConfig(text: string, source: string, format: 'auto' 
     if (!progress) {
       const rows = parsed.options.map((o, i) => row(o, outcomes[i]!));
       const ignored = parsed.ignored.map((i) => (SECRET_TEXT.test(i.text) ? { ...i, text: '<not shown: it may hold a secret>' } : i));
-      return { generation: parsed.generation, ...build(outcomes), rows, ignored };
+      return { generation: parsed.generation, scheduler: ctx.scheduler, ...build(outcomes), rows, ignored };
     }
   }
   throw new Error('config import: the mapping did not settle (a bug: please report it with the input file)');

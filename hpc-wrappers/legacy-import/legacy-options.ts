@@ -33,13 +33,27 @@ export const qualifiedName = (o: LegacyOption): string => (o.section ? `[${o.sec
 
 const REF = /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g;
 
-/** Replaces $NAME / ${NAME} that `known` defines; returns the text and the names it did not know. */
+/** The variables `$NAME` / `${NAME}` a text still refers to. */
+export function referencedNames(text: string): string[] {
+  return [...new Set([...text.matchAll(REF)].map((m) => (m[1] ?? m[2])!))];
+}
+
+/** One word as a shell would read it back (splitCommand): bare when safe, else single-quoted. */
+export function shellWord(word: string): string {
+  return /^[^\s'"\\`|;&<>()]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Replaces $NAME / ${NAME} that `known` defines; returns the text and the names it did not
+ * know. A value ending in "/" before a "/" (`scratch_dir=/x/` + `$scratch_dir/y`) loses
+ * that slash: the old files joined paths that way.
+ */
 export function expandShellRefs(text: string, known: ReadonlyMap<string, string>): { text: string; unresolved: string[] } {
   const unresolved: string[] = [];
-  const out = text.replace(REF, (whole, braced: string | undefined, bare: string | undefined) => {
+  const out = text.replace(REF, (whole, braced: string | undefined, bare: string | undefined, offset: number) => {
     const name = (braced ?? bare)!;
     const v = known.get(name);
-    if (v !== undefined) return v;
+    if (v !== undefined) return v.endsWith('/') && text[offset + whole.length] === '/' ? v.replace(/\/+$/, '') : v;
     unresolved.push(name);
     return whole;
   });

@@ -4,7 +4,8 @@
 import { basename } from 'node:path';
 import { validateUsername } from '../../contract/names.js';
 import { parseBool, splitCommand, type LegacyOption } from './legacy-options.js';
-import { changed, hpc, hub, mapped, notMapped, notNeeded, runtimeOnly, trimSlash, type Handler, type Outcome } from './map-context.js';
+import { schedulerDefinition } from './legacy-scheduler.js';
+import { changed, hpc, hub, mapped, notMapped, notNeeded, runtimeOnly, trimSlash, type Handler, type MapContext, type Outcome } from './map-context.js';
 
 const HOST_RE = /^(?!-)[A-Za-z0-9.-]{1,253}$|^[0-9A-Fa-f:]{2,39}$/;
 const ACCOUNT_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
@@ -22,51 +23,64 @@ function path(o: LegacyOption, key: string): Outcome {
   return mapped('', hpc(key, trimSlash(o.value.trim())));
 }
 
-// Options hpc-wrap sets itself on every submit (per session), with and without a value.
-const OWN_SUBMIT_OPTIONS = /^(--output|--error|--job-name|-o|-e|-J)(=|$)/;
+/** The scheduler the file drives, when its commands told (else null: see ctx.scheduler.why). */
+const chosen = (ctx: MapContext) => (ctx.scheduler.kind ? schedulerDefinition(ctx.scheduler.kind) : null);
+const program = (words: readonly string[]) => basename(words[0] ?? '');
 
 const submit: Handler = (o, ctx) => {
+  const def = chosen(ctx);
+  if (!def?.importSubmit) return notMapped(`hpc-wrap cannot tell the scheduler: ${ctx.scheduler.why}`);
+  const kind = hpc('scheduler.kind', def.kind);
   const { words, syntax } = splitCommand(o.value);
-  if (syntax) return notMapped(`"${syntax}" needs a shell, and no argv can express it: put only the submit program and its fixed options in scheduler.submit`);
-  const program = words[0];
-  if (!program || !ctx.slurm) {
-    return notMapped(`${program ?? 'an empty command'}: hpc-wrap has adapters for Slurm (sbatch) and fork only; set scheduler.kind and its commands by hand`);
+  if (syntax) {
+    return changed(`scheduler.kind ${def.kind} (${ctx.scheduler.why}); the command itself is not kept: "${syntax}" needs a shell, and no argv can express it: put only the submit program and its fixed options in scheduler.submit`, kind);
   }
+  if (!words[0] || def.recognise(words) === 'no') {
+    return changed(`scheduler.kind ${def.kind} (${ctx.scheduler.why}); ${program(words) || 'an empty command'} is not a ${def.title} submit command, so scheduler.submit keeps its default`, kind);
+  }
+  const { own, required } = def.importSubmit;
   const kept: string[] = [];
   const dropped: string[] = [];
   for (let i = 0; i < words.length; i++) {
     const w = words[i]!;
-    if (w.includes('$') || OWN_SUBMIT_OPTIONS.test(w)) {
+    const name = w.split('=')[0]!;
+    if (w.includes('$') || Object.hasOwn(own, name)) {
       dropped.push(w);
-      if (/^(-o|-e|-J|--output|--error|--job-name)$/.test(w) && words[i + 1]) dropped.push(words[++i]!);
+      // "--output x" / "-o x": the value words go too ("--output=x" is one word)
+      const values = Object.hasOwn(own, w) ? own[w]! : 0;
+      for (let k = 0; k < values && i + 1 < words.length; k++) dropped.push(words[++i]!);
     } else kept.push(w);
   }
-  const notes = [`"${o.value}" → ${JSON.stringify(kept.includes('--parsable') ? kept : [...kept, '--parsable'])}: an argv array, run without a shell`];
-  if (dropped.length) notes.push(`dropped ${dropped.join(' ')}: hpc-wrap sets the job name and output file of each session itself`);
-  if (!kept.includes('--parsable')) {
-    kept.push('--parsable');
-    notes.push('added --parsable: hpc-wrap reads the job id from it');
-  }
-  return changed(notes.join('; '), hpc('scheduler.kind', 'slurm'), hpc('scheduler.submit', kept));
+  const added = required.filter((r) => !kept.includes(r));
+  kept.push(...added);
+  const notes = [`"${o.value}" → ${JSON.stringify(kept)}: an argv array, run without a shell (${ctx.scheduler.why})`];
+  if (dropped.length) notes.push(`dropped ${dropped.join(' ')}: hpc-wrap sets the job name, output file and session marker of each session itself`);
+  if (added.length) notes.push(`added ${added.join(' ')}: hpc-wrap reads the job id from it`);
+  return changed(notes.join('; '), kind, hpc('scheduler.submit', kept));
 };
 
 const cancel: Handler = (o, ctx) => {
-  if (!ctx.slurm) return notMapped('the workload manager is not Slurm (see cmd_run_job), and hpc-wrap has no adapter for it');
+  const def = chosen(ctx);
+  if (!def) return notMapped(`hpc-wrap cannot tell the scheduler: ${ctx.scheduler.why}`);
   const { words, syntax } = splitCommand(o.value);
   if (syntax) return notMapped(`"${syntax}" needs a shell; scheduler.cancel is an argv`);
   const kept = words.filter((w) => !w.includes('$'));
-  if (!kept[0] || basename(kept[0]) !== 'scancel') return notMapped(`${kept[0] ?? 'an empty command'} is not scancel`);
-  return changed(`"${o.value}" → ${JSON.stringify(kept)}: hpc-wrap appends the job id (and --clusters for multi-cluster ids) itself`, hpc('scheduler.cancel', kept));
+  if (!kept[0] || def.recognise(kept) === 'no') return notMapped(`${program(kept) || 'an empty command'} is not ${def.title}'s cancel command (scheduler.cancel keeps its default)`);
+  return changed(`"${o.value}" → ${JSON.stringify(kept)}: hpc-wrap appends the job id itself`, hpc('scheduler.cancel', kept));
 };
 
-const OWN_QUERY = 'hpc-wrap builds its own query: ONE squeue call for all jobs, with a --format it parses (state, node, reason, queue position)';
+const ownQuery = (ctx: MapContext) => {
+  const q = chosen(ctx)?.commands?.query[0] ?? 'status';
+  return `hpc-wrap builds its own query: ONE ${q} call for all jobs, in a format it parses (state, node, reason, queue position)`;
+};
 
 const stateQuery: Handler = (o, ctx) => {
-  const program = splitCommand(o.value).words[0];
-  if (!ctx.slurm || !program) return notNeeded(`${OWN_QUERY}; the workload manager is not Slurm`);
-  if (basename(program) !== 'squeue') return notMapped(`${program} is not squeue`);
-  if (program === 'squeue') return notNeeded(`${OWN_QUERY}; scheduler.query keeps the default ["squeue"]`);
-  return changed(`${OWN_QUERY}; only the program is kept`, hpc('scheduler.query', [program]));
+  const def = chosen(ctx);
+  const words = splitCommand(o.value).words;
+  if (!def || !words[0]) return notNeeded(`${ownQuery(ctx)}; ${def ? 'no command given' : ctx.scheduler.why}`);
+  if (def.recognise(words) === 'no') return notMapped(`${program(words)} is not ${def.title}'s status command`);
+  if (words[0] === def.commands?.query[0]) return notNeeded(`${ownQuery(ctx)}; scheduler.query keeps the default ${JSON.stringify(def.commands?.query)}`);
+  return changed(`${ownQuery(ctx)}; only the program is kept`, hpc('scheduler.query', [words[0]]));
 };
 
 const apiUrl: Handler = (o, ctx) => {
@@ -106,17 +120,17 @@ export const CLUSTER_HANDLERS: Record<string, Handler> = {
   cmd_run_job_debug: notNeededAs('hpc-wrap has one submit command; for debugging set logging.level: debug and read `hpc-wrap logs`'),
   cmd_kill_job: cancel,
   cmd_job_state: stateQuery,
-  cmd_job_get_exec_node: notNeededAs(`${OWN_QUERY}; the node comes from the same call`),
-  cmd_job_get_mapped_node: notNeededAs(`${OWN_QUERY}; the node comes from the same call`),
-  execnode_regex: notNeededAs('the node is a field of the squeue output, no regex to match (the old default "slurmnode" gave an empty host)'),
-  cmd_job_owner: notNeededAs('hpc-wrap records each job\'s user and run dir in <workDir>/jobs/<id>.json'),
+  cmd_job_get_exec_node: (_o, ctx) => notNeeded(`${ownQuery(ctx)}; the node comes from the same call`),
+  cmd_job_get_mapped_node: (_o, ctx) => notNeeded(`${ownQuery(ctx)}; the node comes from the same call`),
+  execnode_regex: notNeededAs("the node is a field of the scheduler's status output, no regex to match (the old default \"slurmnode\" gave an empty host)"),
+  cmd_job_owner: notNeededAs("hpc-wrap keeps each job's id in its session's run dir (<workDir>/users/<user>/sessions/<session>/jobid)"),
   cmd_job_batchfile: notNeededAs('the batch script is <run dir>/job.sh, recorded by hpc-wrap'),
-  cluster_job_is_running: notNeededAs('hpc-wrap maps Slurm states with its own table'),
-  cluster_job_is_stopped: notNeededAs('hpc-wrap maps Slurm states with its own table'),
-  cluster_job_is_planned: notNeededAs('hpc-wrap maps Slurm states with its own table'),
-  job_state_is_running: notNeededAs('hpc-wrap maps Slurm states with its own table'),
-  job_state_is_stopped: notNeededAs('hpc-wrap maps Slurm states with its own table'),
-  job_state_is_planned: notNeededAs('hpc-wrap maps Slurm states with its own table'),
+  cluster_job_is_running: notNeededAs("hpc-wrap maps the scheduler's states with its own table"),
+  cluster_job_is_stopped: notNeededAs("hpc-wrap maps the scheduler's states with its own table"),
+  cluster_job_is_planned: notNeededAs("hpc-wrap maps the scheduler's states with its own table"),
+  job_state_is_running: notNeededAs("hpc-wrap maps the scheduler's states with its own table"),
+  job_state_is_stopped: notNeededAs("hpc-wrap maps the scheduler's states with its own table"),
+  job_state_is_planned: notNeededAs("hpc-wrap maps the scheduler's states with its own table"),
   job_environment_job_id: notNeededAs('hpc-wrap passes the run dir to the job itself'),
   use_accounting: notMappedAs('hpc-wrap keeps no accounting database: the bridge records every job (GET /v1/jobs) and Slurm has sacct'),
   sqlite_database_file: notMappedAs('hpc-wrap keeps no accounting database: the bridge records every job (GET /v1/jobs) and Slurm has sacct'),

@@ -1,7 +1,7 @@
 // What a mapping handler gets (the other options, the decisions several options depend
 // on) and returns (a status, a note that says why, the keys it sets).
-import { basename } from 'node:path';
-import { parseBool, splitCommand, type LegacyOption } from './legacy-options.js';
+import { determineScheduler, type LegacyScheduler } from './legacy-scheduler.js';
+import { parseBool, type LegacyOption } from './legacy-options.js';
 
 export type Status = 'mapped' | 'changed' | 'not needed' | 'not mapped';
 export type TargetFile = 'hpc' | 'hub';
@@ -44,7 +44,8 @@ export const trimSlash = (p: string): string => {
 
 export class MapContext {
   readonly tunnelOn: boolean;
-  readonly slurm: boolean;
+  /** The scheduler the file's commands belong to (or why it cannot be told). */
+  readonly scheduler: LegacyScheduler;
   readonly containerOn: boolean;
   readonly overlayOn: boolean;
 
@@ -52,10 +53,10 @@ export class MapContext {
     readonly options: readonly LegacyOption[],
     readonly generation: 'shell' | 'ini',
     readonly source: string,
+    schedulerOverride: string | null = null,
   ) {
     this.tunnelOn = this.bool('ssh_tunnel_api') === true;
-    const submit = splitCommand(this.value('cmd_run_job') ?? '').words[0];
-    this.slurm = submit !== undefined && basename(submit) === 'sbatch';
+    this.scheduler = determineScheduler((name) => this.value(name), schedulerOverride);
     const image = this.value('container_to_start_compute') ?? this.value('singularity_container_compute');
     this.containerOn = this.bool('use_singularity') === true && Boolean(image?.trim());
     const overlayWanted = generation === 'ini' ? this.bool('singularity_use_overlay') === true : this.has('overlay_size') || this.has('create_ext3_overlay_cmd');

@@ -3,6 +3,7 @@
 // overlay, and WebDAV.
 import { basename } from 'node:path';
 import { parseBool, splitCommand, type LegacyOption } from './legacy-options.js';
+import { perUserHomePath } from './per-user-path.js';
 import { changed, hpc, mapped, notMapped, notNeeded, runtimeOnly, trimSlash, type Handler, type Outcome } from './map-context.js';
 
 const C = 'environments.default.container';
@@ -129,12 +130,10 @@ const webdavFlag: Handler = (o) => {
 };
 
 const webdavMountDir: Handler = (o, ctx) => {
-  const home = ctx.value('home_dir');
-  const v = o.value.trim();
-  const prefix = home ? `${trimSlash(home)}/$JUPYTERHUB_USER/` : null;
-  if (prefix && v.startsWith(prefix)) return changed(`{home} stands for the per-user home now`, hpc('webdav.mountDir', trimSlash(`{home}/${v.slice(prefix.length)}`)));
+  const inHome = perUserHomePath(o.value, ctx);
+  if (inHome) return changed(`{home} stands for the per-user home now (was ${ctx.value('home_dir')?.trim()}/$JUPYTERHUB_USER)`, hpc('webdav.mountDir', inHome));
   const why = runtimeOnly(o);
-  return why ? notMapped(why) : mapped('', hpc('webdav.mountDir', trimSlash(v)));
+  return why ? notMapped(`${why}; only a path below the per-user home (<home_dir>/$JUPYTERHUB_USER/...) maps, to {home}/...`) : mapped('', hpc('webdav.mountDir', trimSlash(o.value.trim())));
 };
 
 const notNeededAs = (note: string): Handler => () => notNeeded(note);

@@ -1,11 +1,13 @@
 // Reads the shell generation's `jh_config` (a file the old scripts `source`d) as TEXT:
-// KEY=value, KEY="value", KEY='value', `export KEY=...`, comments, $var / ${var}
-// references to options defined earlier. It is never sourced or evaluated: $(...) and
-// backticks stay text, and every other shell statement (conditions, functions) is
+// KEY=value, KEY="value", KEY='value', bash arrays KEY=(word "word" ...) (the first
+// generation's commands, possibly over several lines), `export KEY=...`, comments, $var /
+// ${var} references to options defined earlier. It is never sourced or evaluated: $(...)
+// and backticks stay text, and every other shell statement (conditions, functions) is
 // listed as ignored with the reason.
-import { expandShellRefs, type IgnoredLine, type LegacyOption, type ParsedLegacyConfig } from './legacy-options.js';
+import { expandShellRefs, referencedNames, shellWord, type IgnoredLine, type LegacyOption, type ParsedLegacyConfig } from './legacy-options.js';
 
-type Segment = { kind: 'single' | 'double' | 'bare'; text: string };
+/** `space` separates the words of an array value (one space in the joined value, a word boundary in `words`). */
+type Segment = { kind: 'single' | 'double' | 'bare' | 'space'; text: string };
 
 interface Scan {
   segments: Segment[];
@@ -13,6 +15,10 @@ interface Scan {
   commandSubstitution: boolean;
   /** Text after the value on the same line that is not a comment (KEY=v command ...). */
   trailing: string;
+  /** Where the scanned word ends (for the words of an array). */
+  wordEnd: number;
+  /** A bash array value: true (its words are separated by `space` segments). */
+  array: boolean;
 }
 
 /** Index of the `)` closing the `$(` whose `(` is at `open`, or -1. */
@@ -25,13 +31,42 @@ function closingParen(text: string, open: number): number {
   return -1;
 }
 
-/** Scans one value starting at `pos` (just after `=`); quotes may span lines. */
-function scanValue(text: string, pos: number): Scan {
+/**
+ * A bash array `(w1 "w 2" 'w3')` starting at `pos` (the `(`): its words up to the matching
+ * `)`, which may be lines later; `#` starts a comment between words.
+ */
+function scanArray(text: string, pos: number): Scan {
+  const segments: Segment[] = [];
+  let i = pos + 1;
+  let subst = false;
+  while (i < text.length && text[i] !== ')') {
+    const c = text[i]!;
+    if (/\s/.test(c)) i++;
+    else if (c === '#') {
+      while (i < text.length && text[i] !== '\n') i++;
+    } else {
+      const word = scanValue(text, i, true);
+      subst ||= word.commandSubstitution;
+      if (segments.length) segments.push({ kind: 'space', text: ' ' });
+      segments.push(...word.segments);
+      i = Math.max(word.wordEnd, i + 1);
+    }
+  }
+  const lineEnd = text.indexOf('\n', i) < 0 ? text.length : text.indexOf('\n', i);
+  const rest = text.slice(Math.min(i + 1, text.length), lineEnd).trim();
+  return { segments, end: lineEnd, wordEnd: lineEnd, commandSubstitution: subst, trailing: rest.startsWith('#') ? '' : rest, array: true };
+}
+
+/** Scans one value starting at `pos` (just after `=`); quotes may span lines. In an array, `)` also ends a word. */
+function scanValue(text: string, pos: number, inArray = false): Scan {
+  if (!inArray && text[pos] === '(') return scanArray(text, pos);
+  const ends = inArray ? /[\s)]/ : /\s/;
+  const bareEnds = inArray ? /[\s'"`\\)]/ : /[\s'"`\\]/;
   const segments: Segment[] = [];
   let i = pos;
   let subst = false;
   const push = (kind: Segment['kind'], s: string) => segments.push({ kind, text: s });
-  while (i < text.length && !/[\s]/.test(text[i]!)) {
+  while (i < text.length && !ends.test(text[i]!)) {
     const c = text[i]!;
     if (c === "'") {
       const end = text.indexOf("'", i + 1);
@@ -65,14 +100,14 @@ function scanValue(text: string, pos: number): Scan {
       i += 2;
     } else {
       let j = i;
-      while (j < text.length && !/[\s'"`\\]/.test(text[j]!) && !text.startsWith('$(', j)) j++;
+      while (j < text.length && !bareEnds.test(text[j]!) && !text.startsWith('$(', j)) j++;
       push('bare', text.slice(i, j));
       i = j;
     }
   }
   const lineEnd = text.indexOf('\n', i) < 0 ? text.length : text.indexOf('\n', i);
   const rest = text.slice(i, lineEnd).trim();
-  return { segments, end: lineEnd, commandSubstitution: subst, trailing: rest.startsWith('#') ? '' : rest };
+  return { segments, end: lineEnd, wordEnd: i, commandSubstitution: subst, trailing: rest.startsWith('#') ? '' : rest, array: false };
 }
 
 const ASSIGNMENT = /^(export\s+)?([A-Za-z_][A-Za-z0-9_]*)=/;
@@ -118,10 +153,22 @@ export function parseShellConfig(text: string): ParsedLegacyConfig {
   return { generation: 'shell', options: resolveValues(found), ignored };
 }
 
+/** An array's words as one command line that splitCommand() reads back into the same words. */
+function joinArray(segments: readonly Segment[], texts: readonly string[]): string {
+  const words: string[] = [''];
+  segments.forEach((s, i) => {
+    if (s.kind === 'space') words.push('');
+    else words[words.length - 1] += texts[i]!;
+  });
+  return words.map(shellWord).join(' ');
+}
+
 /**
  * Double-quoted and bare text sees the options defined above it (as `source` would);
  * single-quoted text is expanded with every option, because the old scripts `eval`ed those
- * values later, when the whole file had been read.
+ * values later, when the whole file had been read. A variable still in the value after
+ * that (also one that came in through another option, like $JUPYTERHUB_USER in
+ * `$user_home_dir/x`) is listed as unresolved: the old scripts filled it in at run time.
  */
 function resolveValues(found: { name: string; line: number; raw: string; scan: Scan }[]): LegacyOption[] {
   const known = new Map<string, string>();
@@ -133,19 +180,19 @@ function resolveValues(found: { name: string; line: number; raw: string; scan: S
       r.unresolved.forEach((u) => unresolved.add(u));
       return r.text;
     });
-    known.set(f.name, parts.join(''));
+    known.set(f.name, f.scan.array ? parts.filter((_, i) => f.scan.segments[i]!.kind !== 'space').join(' ') : parts.join(''));
     return { parts, unresolved };
   });
   return found.map((f, idx) => {
     const { parts, unresolved } = firstPass[idx]!;
-    const value = f.scan.segments
-      .map((s, i) => {
-        if (s.kind !== 'single') return parts[i]!;
-        const r = expandShellRefs(s.text, known);
-        r.unresolved.forEach((u) => unresolved.add(u));
-        return r.text;
-      })
-      .join('');
+    const texts = f.scan.segments.map((s, i) => {
+      if (s.kind !== 'single') return parts[i]!;
+      const r = expandShellRefs(s.text, known);
+      r.unresolved.forEach((u) => unresolved.add(u));
+      return r.text;
+    });
+    const value = f.scan.array ? joinArray(f.scan.segments, texts) : texts.join('');
+    for (const name of referencedNames(value)) if (!known.has(name)) unresolved.add(name);
     return { name: f.name, section: null, line: f.line, raw: f.raw, value, unresolved: [...unresolved], commandSubstitution: f.scan.commandSubstitution };
   });
 }

@@ -7,9 +7,10 @@
 // The holder refreshes the file's mtime while its server runs. A lease is stale (taken
 // over) when its owner process is gone on this host, or when it was not refreshed for
 // `staleAfterMs` (its node died, or it was SIGKILLed).
-import { closeSync, linkSync, openSync, readFileSync, renameSync, statSync, utimesSync, writeSync } from 'node:fs';
+import { utimesSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { isRecord, unlinkQuiet } from '../json-files.js';
+import { isRecord } from '../json-files.js';
+import { readJsonOwner, releaseLockFile, tryLockFile } from '../lock-file.js';
 import { isSameProcess, processStartTime } from '../schedulers/process-identity.js';
 
 export interface LeaseOwner {
@@ -24,21 +25,15 @@ export const LEASE_HEARTBEAT_MS = 30_000;
 export const LEASE_STALE_MS = 180_000;
 
 export function readLeaseOwner(file: string): LeaseOwner | null {
-  try {
-    const v: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    if (isRecord(v) && typeof v.pid === 'number' && typeof v.host === 'string' && typeof v.sessionId === 'string') {
-      return {
-        pid: v.pid,
-        startTime: typeof v.startTime === 'string' ? v.startTime : null,
-        host: v.host,
-        sessionId: v.sessionId,
-        since: typeof v.since === 'string' ? v.since : '',
-      };
-    }
-  } catch {
-    /* missing, or being written right now */
-  }
-  return null;
+  const v = readJsonOwner(file, (x): x is Record<string, unknown> => isRecord(x) && typeof x.pid === 'number' && typeof x.host === 'string' && typeof x.sessionId === 'string');
+  if (!v) return null;
+  return {
+    pid: v.pid as number,
+    startTime: typeof v.startTime === 'string' ? v.startTime : null,
+    host: v.host as string,
+    sessionId: v.sessionId as string,
+    since: typeof v.since === 'string' ? v.since : '',
+  };
 }
 
 export class OverlayLease {
@@ -71,41 +66,11 @@ export class OverlayLease {
     if (this.released) return;
     this.released = true;
     if (this.timer) clearInterval(this.timer);
-    const now = readLeaseOwner(this.file);
-    if (now && now.pid === this.owner.pid && now.host === this.owner.host && now.sessionId === this.owner.sessionId) unlinkQuiet(this.file);
+    releaseLockFile(this.file, readLeaseOwner, (now) => now.pid === this.owner.pid && now.host === this.owner.host && now.sessionId === this.owner.sessionId);
   }
 }
 
 export type LeaseOutcome = { kind: 'acquired'; lease: OverlayLease } | { kind: 'busy'; owner: LeaseOwner | null };
-
-function tryCreate(file: string, owner: LeaseOwner): boolean {
-  let fd: number;
-  try {
-    fd = openSync(file, 'wx', 0o600);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw new Error(`cannot create the overlay lease ${file}: ${(err as Error).message}`);
-  }
-  try {
-    writeSync(fd, JSON.stringify(owner));
-  } finally {
-    closeSync(fd);
-  }
-  return true;
-}
-
-function isStale(file: string, staleAfterMs: number): { stale: boolean; ino: number | null; owner: LeaseOwner | null } {
-  let st;
-  try {
-    st = statSync(file);
-  } catch {
-    return { stale: false, ino: null, owner: null }; // gone: just try again
-  }
-  const owner = readLeaseOwner(file);
-  if (Date.now() - st.mtimeMs > staleAfterMs) return { stale: true, ino: st.ino, owner };
-  const dead = owner !== null && owner.host === hostname() && !isSameProcess(owner.pid, owner.startTime);
-  return { stale: dead, ino: st.ino, owner };
-}
 
 export interface AcquireLeaseOptions {
   sessionId: string;
@@ -122,35 +87,9 @@ export function tryAcquireLease(file: string, opts: AcquireLeaseOptions): LeaseO
     sessionId: opts.sessionId,
     since: new Date().toISOString(),
   };
-  for (let attempt = 0; attempt < 5; attempt++) {
-    if (tryCreate(file, owner)) return { kind: 'acquired', lease: new OverlayLease(file, owner) };
-    const judged = isStale(file, staleAfterMs);
-    if (!judged.stale) {
-      if (judged.ino === null) continue; // released between our create and our look
-      return { kind: 'busy', owner: judged.owner };
-    }
-    // Move the stale lease aside (atomic: one taker wins), then check that what we moved
-    // is the lease we judged, not a fresh one a faster taker created meanwhile.
-    const aside = `${file}.stale-${process.pid}-${Date.now()}`;
-    try {
-      renameSync(file, aside);
-    } catch {
-      continue;
-    }
-    let movedIno: number | null = null;
-    try {
-      movedIno = statSync(aside).ino;
-    } catch {
-      /* ignore */
-    }
-    if (movedIno !== judged.ino) {
-      try {
-        linkSync(aside, file); // put the fresh lease back (fails if yet another exists: it wins)
-      } catch {
-        /* a newer lease exists */
-      }
-    }
-    unlinkQuiet(aside);
-  }
-  return { kind: 'busy', owner: readLeaseOwner(file) };
+  // Stale: not refreshed for staleAfterMs (its node died, or it was SIGKILLed), or its process on this host is gone.
+  const isStale = (o: LeaseOwner | null, mtimeMs: number) =>
+    Date.now() - mtimeMs > staleAfterMs || (o !== null && o.host === hostname() && !isSameProcess(o.pid, o.startTime));
+  const attempt = tryLockFile(file, { owner, readOwner: readLeaseOwner, isStale, what: 'the overlay lease' });
+  return attempt.kind === 'acquired' ? { kind: 'acquired', lease: new OverlayLease(file, owner) } : { kind: 'busy', owner: attempt.owner };
 }

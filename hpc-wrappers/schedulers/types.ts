@@ -1,5 +1,7 @@
-// The one interface between hpc-wrap's commands and a batch system. An adapter turns a
-// generic job description into its scheduler's CLI and maps its states onto JobState.
+// The one interface between hpc-wrap's commands and a batch system. A batch scheduler is
+// data: a SchedulerDialect (dialect.ts) read by the one generic BatchAdapter
+// (batch-adapter.ts); `fork` is its own small adapter of the same interface. The
+// registry (registry.ts) names them all.
 import type { Resources } from '../../config/schema.js';
 import type { JobState } from '../../contract/jobstate.js';
 import type { AccountingResult } from './accounting-types.js';
@@ -48,7 +50,7 @@ export interface SchedulerJobStatus {
   state: JobState;
   node: string | null;
   reason: string | null;
-  /** 1 = next to start among pending jobs of the same partition. */
+  /** 1 = next to start among waiting jobs of the same queue. */
   position: number | null;
   /** ISO 8601 (UTC) estimated start of a pending job. */
   estimatedStart: string | null;
@@ -68,13 +70,36 @@ export interface SchedulerDescription {
   summary: string;
 }
 
+/**
+ * What hpc-wrap's commands need from a scheduler. To implement one:
+ *
+ * - `submit(job)` runs the submit command ONCE with an argv array (never a shell), the
+ *   script path last, `job.env` added to its environment, and returns the job id the
+ *   scheduler printed (validated by `validateJobId`). A refusal throws
+ *   `WrapError('scheduler', <the scheduler's own message>)`; startjob turns it into exit 4.
+ * - `query(ids)` makes ONE status call for all ids (a second only where the scheduler
+ *   cannot list them together) and never throws for an unreachable scheduler: it returns
+ *   `reachable: false` with the scheduler's message. An id it does not list is left out
+ *   of `jobs` (jobstate then reads the run dir); it never reports "gone" for a scheduler
+ *   it could not ask.
+ * - `cancel(id)` asks the scheduler to end the job; a job that is already over or unknown
+ *   is not an error. Any other failure throws `WrapError('scheduler', …)`.
+ * - `describe()` says what it is (`hpc-wrap doctor`, `config check`).
+ * - `jobIdVariable` names the variable a running job finds its own id in (SLURM_JOB_ID …).
+ * - `timeoutMs` bounds one scheduler command (startjob's lock waits for it);
+ *   `gpuVariables` names the variables a job that was given GPUs finds in its
+ *   environment (the container step reads them, via job.json, for ready batch scripts).
+ *
+ * Every command runs through run-command.ts, the only place that executes them.
+ */
 export interface SchedulerAdapter {
   readonly name: string;
-  /** Throws WrapError('scheduler') with the scheduler's message when it refuses. */
+  readonly timeoutMs: number;
+  readonly gpuVariables: readonly string[];
+  /** The variable in which a running job finds its own id (start-env's duplicate guard). */
+  readonly jobIdVariable: string;
   submit(job: JobSubmission): Promise<{ jobId: string }>;
-  /** ONE scheduler call for all ids; never throws for an unreachable scheduler. */
   query(ids: string[]): Promise<QueryResult>;
-  /** Cancelling a finished or unknown job is not an error. */
   cancel(id: string): Promise<void>;
   /** ONE scheduler call: the live (not finished) jobs whose marker starts with `prefix`. */
   findMarked(prefix: string): Promise<MarkedJobs>;
@@ -86,7 +111,7 @@ export interface SchedulerAdapter {
    * caches the answer to mark profiles that cannot run). Adapters without partitions (fork)
    * leave it out. Throws WrapError('scheduler') when the scheduler cannot be asked.
    */
-  partitions?(): Promise<PartitionInfo[]>;
+  partitions?(): Promise<PartitionInfo[] | null>;
 }
 
 export function emptyStatus(state: JobState): SchedulerJobStatus {

@@ -12,7 +12,7 @@ import { envDisplayName, findCondaProgram, parsePosixActivate, prefixActivation,
 import { unpackCondaPack } from './conda-pack.js';
 import { applyEnvChanges, helperEnv } from './env-changes.js';
 import { helperFailure, helperMessage, runHelper, succeeded } from './helper-process.js';
-import type { EnvironmentContext, EnvironmentStep } from './steps.js';
+import { inEnvironment, type EnvironmentContext, type EnvironmentStep } from './steps.js';
 
 function mustExist(key: string, path: string, kind: 'file' | 'directory' | 'any'): void {
   if (!existsSync(path)) throw new Error(`${key}: ${path} does not exist`);
@@ -137,10 +137,18 @@ const scratchDirs = new WeakMap<object, { dir: string; keep: boolean }>();
 
 export const condaStep: EnvironmentStep = {
   name: 'conda',
+  check(ctx) {
+    const spec = ctx.job.environment?.spec.conda;
+    if (!spec) return;
+    try {
+      checkCondaFiles(spec);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}${inEnvironment(ctx)}`);
+    }
+  },
   async prepare(ctx) {
     const spec = ctx.job.environment?.spec.conda;
     if (!spec) return;
-    checkCondaFiles(spec);
     checkCondaProgram(spec, helperEnv(ctx));
     const scratch = () => {
       const made = scratchDirs.get(ctx);

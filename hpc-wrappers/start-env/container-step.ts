@@ -19,12 +19,14 @@ import { buildContainerArgv, containerEnvPrefix, type ContainerBind, type Contai
 import { loadModules } from './modules-step.js';
 import type { EnvironmentContext, EnvironmentStep } from './steps.js';
 
-/** Variables a scheduler sets in a job that was given GPUs (for ready batch scripts, whose request we cannot see). */
-const GPU_JOB_VARIABLES = ['SLURM_JOB_GPUS', 'SLURM_STEP_GPUS', 'SLURM_GPUS_ON_NODE', 'CUDA_VISIBLE_DEVICES', 'ROCR_VISIBLE_DEVICES'];
-
-export function gpusRequested(gpus: number | null, env: Readonly<Record<string, string>>): boolean {
+/**
+ * Did the job get GPUs? From the request when we made it; for a ready batch script (whose
+ * request we cannot see) from the variables the scheduler sets in such a job — its
+ * dialect's gpuVariables, recorded in job.json at submit time.
+ */
+export function gpusRequested(gpus: number | null, env: Readonly<Record<string, string>>, gpuVariables: readonly string[]): boolean {
   if (gpus !== null) return gpus > 0;
-  return GPU_JOB_VARIABLES.some((k) => {
+  return gpuVariables.some((k) => {
     const v = env[k]?.trim();
     return Boolean(v) && v !== '0' && v !== 'NoDevFiles';
   });
@@ -106,7 +108,7 @@ export const containerStep: EnvironmentStep = {
     if (!findExecutable(program, ctx.env.PATH)) {
       throw new Error(`the container runtime "${program}" was not found on node ${hostname()} (${where(ctx, 'runtime')}); on many clusters it needs \`module load singularity\` or apptainer first`);
     }
-    const requested = gpusRequested(ctx.job.gpus, ctx.env);
+    const requested = gpusRequested(ctx.job.gpus, ctx.env, ctx.job.gpuVariables);
     const image = requested && spec.gpuImage ? spec.gpuImage : spec.image;
     if (!isImageUri(image) && !existsSync(image)) {
       throw new Error(`the container image ${image} does not exist on node ${hostname()} (${where(ctx, requested && spec.gpuImage ? 'gpuImage' : 'image')})`);

@@ -7,14 +7,11 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runDirPaths } from '../layout.js';
 
-/** Where batch systems put the running job's own id (fork: its supervisor sets HPC_WRAP_JOB_ID). */
-const JOB_ID_VARIABLES = ['SLURM_JOB_ID', 'PBS_JOBID', 'JOB_ID', 'HPC_WRAP_JOB_ID'] as const;
-
 const base = (id: string) => id.split(/[;.]/)[0]!.trim();
 
-export function ownJobId(env: NodeJS.ProcessEnv = process.env): string | null {
-  for (const k of JOB_ID_VARIABLES) if (env[k]) return env[k]!;
-  return null;
+/** This job's own id, from the variable its scheduler sets (SchedulerAdapter.jobIdVariable). */
+export function ownJobId(jobIdVariable: string, env: NodeJS.ProcessEnv = process.env): string | null {
+  return env[jobIdVariable] || null;
 }
 
 function recorded(runDir: string): string | null {
@@ -29,8 +26,8 @@ function recorded(runDir: string): string | null {
  * The id of the session's recorded job when it is not this job, else null. A job may start
  * before startjob wrote `jobid` (a fast scheduler): it waits up to `waitMs` for the file.
  */
-export async function recordedOtherJob(runDir: string, waitMs = 15_000, env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
-  const mine = ownJobId(env);
+export async function recordedOtherJob(runDir: string, jobIdVariable: string, waitMs = 15_000, env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
+  const mine = ownJobId(jobIdVariable, env);
   if (!mine) return null; // a ready script run outside a batch system: nothing to compare
   const until = Date.now() + waitMs;
   let id = recorded(runDir);

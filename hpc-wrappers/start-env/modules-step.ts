@@ -8,7 +8,7 @@ import type { ModulesSpec } from '../../config/schema-software.js';
 import { applyEnvChanges, helperEnv } from './env-changes.js';
 import { helperFailure, runHelper, type HelperResult } from './helper-process.js';
 import { LmodOutputError, lmodErrorText, parseLmodPython, unknownModules } from './lmod-output.js';
-import type { EnvironmentContext, EnvironmentStep } from './steps.js';
+import { inEnvironment, type EnvironmentContext, type EnvironmentStep } from './steps.js';
 
 /** Where Debian/Ubuntu (and the EL packages) install Lmod's command. */
 export const DEFAULT_LMOD = '/usr/share/lmod/lmod/libexec/lmod';
@@ -87,10 +87,18 @@ export async function loadModules(ctx: LmodContext, spec: ModuleLoad, key = 'mod
 
 export const modulesStep: EnvironmentStep = {
   name: 'modules',
+  check(ctx) {
+    const spec = ctx.job.environment?.spec.modules;
+    if (!spec) return;
+    try {
+      preflightModules(spec);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}${inEnvironment(ctx)}`);
+    }
+  },
   async prepare(ctx) {
     const spec = ctx.job.environment?.spec.modules;
     if (!spec || (!spec.load.length && !spec.purge && !spec.modulePath.length)) return;
-    preflightModules(spec);
     await loadModules(ctx, spec);
     if (spec.load.length) ctx.say(`loaded modules: ${spec.load.join(' ')}`);
   },

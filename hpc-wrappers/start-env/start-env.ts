@@ -18,7 +18,6 @@ import { ownJobId, recordedOtherJob } from './duplicate-guard.js';
 import { tunnelStep } from './tunnel-agent.js';
 import { condaStep } from './conda-step.js';
 import { modulesStep } from './modules-step.js';
-import { environmentPreflightStep } from './preflight-step.js';
 import { scrubStartupSecrets } from './startup-secrets.js';
 import { webdavStep } from './webdav-step.js';
 import { EnvironmentPipeline, type EnvironmentContext, type EnvironmentStep } from './steps.js';
@@ -47,10 +46,11 @@ export async function startEnv(ctx: CommandContext, opts: StartEnvOptions): Prom
   // Per-user mode: this runs as the student, who cannot write the service account's log.
   if (ctx.layout.perUser) ctx.log.retarget(join(runDirPaths(runDir).userDir, 'hpc-wrap.log'), SHARED_FILE_MODE);
 
-  const other = await recordedOtherJob(runDir);
+  const { jobIdVariable } = ctx.scheduler();
+  const other = await recordedOtherJob(runDir, jobIdVariable);
   if (other !== null) {
-    say(`this job (${ownJobId()}) is a duplicate: the session's job is ${other}; leaving without touching the session`);
-    ctx.log.warn('start-env.duplicate', { runDir, job: ownJobId(), recorded: other });
+    say(`this job (${ownJobId(jobIdVariable)}) is a duplicate: the session's job is ${other}; leaving without touching the session`);
+    ctx.log.warn('start-env.duplicate', { runDir, job: ownJobId(jobIdVariable), recorded: other });
     return 0;
   }
 
@@ -83,7 +83,9 @@ export async function startEnv(ctx: CommandContext, opts: StartEnvOptions): Prom
   // inside the container, one listed after it outside (env changes reach the server either way).
   // The tunnel agent runs in this process (not in the container); it goes right after the
   // port step so the hub API URLs it rewrites are in env before later steps read env.
-  const steps = opts.steps ?? [...BASE_STEPS, environmentPreflightStep, tunnelStep, webdavStep, modulesStep, condaStep, overlayStep, containerStep];
+  // Every step's check runs before the first prepare (steps.ts): a wrong conda file is
+  // reported before a WebDAV mount or `module load` is tried.
+  const steps = opts.steps ?? [...BASE_STEPS, tunnelStep, webdavStep, modulesStep, condaStep, overlayStep, containerStep];
   const pipeline = new EnvironmentPipeline(opts.reportPortToHub ? [...steps, portReportStep] : steps);
   const fail = async (message: string, status: number, signal: NodeJS.Signals | null = null): Promise<number> => {
     say(message);

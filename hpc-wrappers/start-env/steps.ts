@@ -1,7 +1,7 @@
 // The environment of the single-user server is built by a pipeline of steps. Each step
-// may change the server's env and cwd, claim host/port, wrap the command (a container
-// runtime, `module load`, conda, a tunnel agent …) and clean up after the server ends.
-// Only the base steps exist now (base-steps.ts); new ones plug in here.
+// may check its configuration up front, change the server's env and cwd, claim host/port,
+// wrap the command (a container runtime, `module load`, conda, a tunnel agent …) and clean
+// up after the server ends. start-env.ts lists the steps and their order.
 import type { BindSpec } from '../../config/schema-container.js';
 import type { WebdavCredentials } from '../../config/schema-webdav.js';
 import type { AppLog } from '../app-log.js';
@@ -39,8 +39,21 @@ export interface EnvironmentContext {
   notice(line: string): void;
 }
 
+/**
+ * One step of the server's environment. To implement one:
+ *
+ * - `check(ctx)` (optional): what can be checked without slow work (files exist, a URL is
+ *   allowed); throws with a message that starts with the config key at fault. The pipeline
+ *   runs EVERY step's check, in list order, before the FIRST step prepares, so a mistake in
+ *   a late step is reported before an early one mounts, loads modules or unpacks anything.
+ * - `prepare(ctx)`: do the work, in list order; changes ctx.env / cwd / host / port.
+ * - `wrapCommand(argv, ctx)` (optional): wrap the server's argv; wrappers nest in list order
+ *   (a step listed before the container step runs inside the container).
+ * - `teardown(ctx)` (optional): undo, in reverse order, for the steps that prepared.
+ */
 export interface EnvironmentStep {
   readonly name: string;
+  check?(ctx: EnvironmentContext): void | Promise<void>;
   prepare(ctx: EnvironmentContext): Promise<void>;
   wrapCommand?(argv: string[], ctx: EnvironmentContext): string[];
   teardown?(ctx: EnvironmentContext): Promise<void>;
@@ -52,6 +65,13 @@ export class EnvironmentPipeline {
   constructor(private readonly steps: readonly EnvironmentStep[]) {}
 
   async prepare(ctx: EnvironmentContext): Promise<void> {
+    for (const step of this.steps) {
+      try {
+        await step.check?.(ctx);
+      } catch (err) {
+        throw new Error(`environment step "${step.name}" failed its check: ${(err as Error).message}`);
+      }
+    }
     for (const step of this.steps) {
       try {
         await step.prepare(ctx);
@@ -77,4 +97,9 @@ export class EnvironmentPipeline {
     }
     this.prepared = [];
   }
+}
+
+/** `(environment "lab" in hpc-wrap.yaml)`: where the key a check names lives. */
+export function inEnvironment(ctx: Pick<EnvironmentContext, 'job'>): string {
+  return ` (environment "${ctx.job.environment?.name ?? '?'}" in hpc-wrap.yaml)`;
 }

@@ -75,6 +75,11 @@ async function unmount(ctx: Pick<EnvironmentContext, 'say'>, dir: string, cfg: W
 
 export const webdavStep: EnvironmentStep = {
   name: 'webdav',
+  check(ctx) {
+    // The spawn's URL must lie below webdav.allowedUrlPrefixes (nothing is mounted yet).
+    const cfg = ctx.job.webdav;
+    if (cfg?.enabled && ctx.webdavCredentials) resolveWebdavUrl(cfg, ctx.webdavCredentials.url, ctx.job.user);
+  },
   async prepare(ctx) {
     const cfg = ctx.job.webdav;
     if (!cfg?.enabled) return;

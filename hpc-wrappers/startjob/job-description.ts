@@ -23,6 +23,11 @@ export const jobDescriptionSchema = z.object({
   environment: z.object({ name: z.string(), spec: environmentSchema }).nullable().default(null),
   /** GPUs the job asked for (resources.gpus); null = unknown (a ready batch script). */
   gpus: z.number().int().min(0).nullable().default(null),
+  /**
+   * Variables a job given GPUs finds in its environment under this scheduler (its dialect's
+   * gpuVariables, frozen at submit time): how the container step tells, for a ready script.
+   */
+  gpuVariables: z.array(z.string()).default(['CUDA_VISIBLE_DEVICES', 'ROCR_VISIBLE_DEVICES']),
   /** The user's overlay image (overlay step → container step), or null = none. */
   overlay: overlayPlanSchema.nullable().default(null),
   /** The notebook tunnel to the hub (its private key is in secrets.json), or null = none. */

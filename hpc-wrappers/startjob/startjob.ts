@@ -76,7 +76,7 @@ function requireSharedDir(dir: string): void {
   }
 }
 
-function writeSpool(ctx: CommandContext, req: StartJobRequest, paths: SessionPaths, home: string | null, choice: EnvironmentChoice): void {
+function writeSpool(ctx: CommandContext, req: StartJobRequest, paths: SessionPaths, home: string | null, choice: EnvironmentChoice, gpuVariables: readonly string[]): void {
   ensureDir(paths.spoolDir, 0o700);
   // The tunnel's private key is secret like env: secrets.json only, never job.json.
   const tunnel = req.tunnel ? splitTunnelRequest(req.tunnel) : null;
@@ -89,6 +89,7 @@ function writeSpool(ctx: CommandContext, req: StartJobRequest, paths: SessionPat
     command: req.command,
     home,
     ...choice,
+    gpuVariables: [...gpuVariables],
     // Behind the tunnel the server listens on the node's loopback only, whatever jupyter.bindAddress says.
     jupyter: { bindAddress: tunnel ? '127.0.0.1' : ctx.config.jupyter.bindAddress, portRange: ctx.config.jupyter.portRange },
     tunnel: tunnel?.spec ?? null,
@@ -150,7 +151,8 @@ export async function startJob(ctx: CommandContext, requestText: string): Promis
   checkWebdavRequest(ctx.config.webdav, req);
   const home = makeDirectories(ctx, req, paths);
   prepareOverlayDirectory(ctx.config, choice);
-  const timeoutMs = ctx.config.scheduler.kind === 'slurm' ? ctx.config.scheduler.timeoutSeconds * 1000 : 30_000;
+  const scheduler = ctx.scheduler();
+  const timeoutMs = scheduler.timeoutMs;
   const lock = await acquireSessionLock({
     lockFile: paths.lockFile,
     jobIdFile: paths.jobIdFile,
@@ -172,9 +174,8 @@ export async function startJob(ctx: CommandContext, requestText: string): Promis
         return result(earlier);
       }
     }
-    writeSpool(ctx, req, paths, home, choice);
+    writeSpool(ctx, req, paths, home, choice, scheduler.gpuVariables);
     writeScript(ctx, req, paths);
-    const scheduler = ctx.scheduler();
     writeFileAtomic(paths.attemptFile, `${new Date().toISOString()}\n`, SHARED_FILE_MODE);
     const { jobId } = await scheduler.submit(submission(ctx, req, paths, home));
     recordJob(ctx, paths, jobId);

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateUsername } from '../../contract/names.js';
+import { SCHEDULERS, schedulerKinds } from '../schedulers/registry.js';
 import {
   checkCommand,
   checkCreatableDir,
@@ -47,7 +48,12 @@ export interface Question {
 }
 
 const str = (a: Answers, id: string) => String(a[id] ?? '');
-const slurm = (a: Answers) => a.scheduler === 'slurm';
+/** The chosen scheduler asks for commands (a batch system; not fork). */
+const chosen = (a: Answers) => SCHEDULERS.find((s) => s.kind === a.scheduler);
+const batch = (a: Answers) => Boolean(chosen(a)?.commands);
+const defaultCommand = (which: 'submit' | 'query' | 'cancel') => (a: Answers) => chosen(a)?.commands?.[which].join(' ');
+/** The first registered scheduler whose programs are all on PATH, else fork. */
+const detectedScheduler = () => SCHEDULERS.find((s) => s.detect.length > 0 && s.detect.every((p) => findOnPath(p)))?.kind ?? 'fork';
 const tunnel = (a: Answers) => a.tunnel === true;
 const container = (a: Answers) => a.container === true;
 const HOST_RE = /^(?!-)[A-Za-z0-9.-]{1,253}$|^[0-9A-Fa-f:]{2,39}$/;
@@ -79,26 +85,26 @@ export const QUESTIONS: readonly Question[] = [
     check: (raw) => checkCreatableDir(raw, 'the work directory'),
   },
   {
-    id: 'scheduler', kind: 'select', file: 'hpc', key: 'scheduler.kind', describeKey: 'scheduler', choices: ['slurm', 'fork'],
-    message: 'Batch system (fork = plain processes on this machine, for trying things out)',
-    default: () => (findOnPath('sbatch') ? 'slurm' : 'fork'),
+    id: 'scheduler', kind: 'select', file: 'hpc', key: 'scheduler.kind', describeKey: 'scheduler', choices: schedulerKinds(),
+    message: `Batch system (${SCHEDULERS.map((s) => `${s.kind} = ${s.title}`).join('; ')})`,
+    default: detectedScheduler,
   },
   {
-    id: 'submit', kind: 'text', file: 'hpc', key: 'scheduler.submit', when: slurm,
+    id: 'submit', kind: 'text', file: 'hpc', key: 'scheduler.submit', when: batch,
     message: 'Submit command (program and fixed arguments)',
-    default: () => 'sbatch --parsable',
+    default: defaultCommand('submit'),
     check: (raw) => checkCommand(raw, 'the submit command'),
   },
   {
-    id: 'query', kind: 'text', file: 'hpc', key: 'scheduler.query', when: slurm,
+    id: 'query', kind: 'text', file: 'hpc', key: 'scheduler.query', when: batch,
     message: 'Query command (hpc-wrap adds the format and job list itself)',
-    default: () => 'squeue',
+    default: defaultCommand('query'),
     check: (raw) => checkCommand(raw, 'the query command'),
   },
   {
-    id: 'cancel', kind: 'text', file: 'hpc', key: 'scheduler.cancel', when: slurm,
+    id: 'cancel', kind: 'text', file: 'hpc', key: 'scheduler.cancel', when: batch,
     message: 'Cancel command (hpc-wrap adds the job id)',
-    default: () => 'scancel',
+    default: defaultCommand('cancel'),
     check: (raw) => checkCommand(raw, 'the cancel command'),
   },
   {

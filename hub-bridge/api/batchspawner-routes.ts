@@ -1,4 +1,4 @@
-// What stock batchspawner's default Slurm regexes read (docs/batchspawner.md): the query
+// What stock batchspawner's default Slurm regexes read (README.md "Using stock batchspawner", docs/contracts.md §6): the query
 // answers like `squeue -h -j ID -o '%T %B'`, from the bridge's state (never the scheduler).
 import type { Router } from 'express';
 import express from 'express';

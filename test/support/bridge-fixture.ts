@@ -8,6 +8,7 @@ import { stringify } from 'yaml';
 import { loadHubBridgeConfig } from '../../config/load.js';
 import { startBridge, type Bridge } from '../../hub-bridge/bridge.js';
 import { createLogger } from '../../hub-bridge/log.js';
+import { stopForkJobs } from './fork-jobs.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 export const HPC_WRAP = join(REPO, 'dist/hpc-wrap.mjs');
@@ -66,6 +67,7 @@ export async function startBridgeFixture(hub: Record<string, unknown> = {}, hpc:
     auth: { Authorization: `Bearer ${bridge.token}` },
     async close() {
       await bridge.close();
+      await stopForkJobs(files.workDir);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -6,9 +6,11 @@ import {
   ensureUser,
   processesInDir,
   simpleSpawnerConfig,
+  startGridEngine,
   startHub,
   startSlurm,
   waitFor,
+  type GridEngineCluster,
   type Hub,
   type SlurmCluster,
   type SlurmJob,
@@ -62,6 +64,41 @@ describe('harness: slurm', () => {
       const cancel = await cluster.run(['scancel', id]);
       expect(cancel.code, cancel.stderr).toBe(0);
       await waitFor(async () => (await jobState(cluster, id)) === undefined, { timeoutMs: 30_000, intervalMs: 500 });
+    } finally {
+      await cluster.stop();
+    }
+    expect(processesInDir(cluster.dir)).toEqual([]);
+  });
+});
+
+describe('harness: grid engine', () => {
+  it('runs a job as an unprivileged user, multi-core through the PE, and survives a qmaster restart', async () => {
+    const cluster: GridEngineCluster = await startGridEngine({ dir: tmp('harness-ge-'), users: ['hpctest1'] });
+    const jobOf = async (id: string) => (await cluster.jobs()).find((j) => j.id === id);
+    try {
+      const sub = await cluster.run(['qsub', '-terse', '-b', 'y', '-N', 'sleeper', '-pe', cluster.pe, '2', 'sleep', '30'], { user: 'hpctest1' });
+      expect(sub.code, sub.stderr).toBe(0);
+      const id = sub.stdout.trim();
+      expect(id).toMatch(/^\d+$/);
+      const running = await waitFor(async () => {
+        const j = await jobOf(id);
+        return j?.state === 'r' ? j : undefined;
+      }, { timeoutMs: 30_000, intervalMs: 500 });
+      expect(running).toMatchObject({ id, user: 'hpctest1', name: 'sleeper' });
+
+      await cluster.stopQmaster();
+      expect(cluster.qmasterRunning()).toBe(false);
+      const down = await cluster.run(['qstat', '-u', '*']);
+      expect(down.code).not.toBe(0);
+      expect(down.stderr).toMatch(/unable to contact qmaster|unable to send message to qmaster|commlib error/);
+      expect(down.ms).toBeLessThan(10_000);
+
+      await cluster.startQmaster();
+      expect(await jobOf(id)).toMatchObject({ id, state: 'r', user: 'hpctest1' });
+
+      const del = await cluster.run(['qdel', id], { user: 'hpctest1' });
+      expect(del.code, del.stderr).toBe(0);
+      await waitFor(async () => (await jobOf(id)) === undefined, { timeoutMs: 30_000, intervalMs: 500 });
     } finally {
       await cluster.stop();
     }

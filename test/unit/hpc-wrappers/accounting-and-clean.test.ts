@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseSacct, parseTres, sacctArgs, SACCT_FIELDS, slurmDuration } from '../../../hpc-wrappers/schedulers/slurm-accounting.js';
+import { parseSacct, parseTres, sacctArgs, SACCT_FIELDS, slurmDuration } from '../../../hpc-wrappers/schedulers/slurm/accounting.js';
 import { buildBundle, FIXTURES, makeWorkspace, newSessionId, startRequest, tempDir, waitFor, type Workspace } from './support/hpc-wrap-bundle.js';
 
 let bundle: string;

@@ -63,6 +63,7 @@ describe('batchspawner-singleuser through the tunnel', () => {
       home: null,
       jupyter: { bindAddress: '127.0.0.1', portRange: { start: 51000, end: 51100 } },
       environment: null,
+      gpuVariables: [],
       gpus: null,
       overlay: null,
       tunnel: {

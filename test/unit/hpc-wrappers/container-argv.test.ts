@@ -9,6 +9,7 @@ import { containerSchema } from '../../../config/schema-container.js';
 import { hpcWrapSchema } from '../../../config/schema.js';
 import { buildContainerArgv, containerEnvPrefix, type ContainerInvocation } from '../../../hpc-wrappers/start-env/container-argv.js';
 import { cleanEnvHandover, gpusRequested, gpuSupport } from '../../../hpc-wrappers/start-env/container-step.js';
+import { createScheduler } from '../../../hpc-wrappers/schedulers/registry.js';
 import { DOUBLE_BIN } from './support/container-env.js';
 
 const base: ContainerInvocation = {
@@ -90,12 +91,18 @@ describe('the container step choices', () => {
     expect(gpuSupport({ gpu: 'none', gpuWhen: 'always' }, true)).toBe('none');
   });
 
-  it('GPUs requested: from resources.gpus, or (ready batch script) from the scheduler variables', () => {
-    expect(gpusRequested(2, {})).toBe(true);
-    expect(gpusRequested(0, { CUDA_VISIBLE_DEVICES: '0' })).toBe(false);
-    expect(gpusRequested(null, { SLURM_JOB_GPUS: '0,1' })).toBe(true);
-    expect(gpusRequested(null, { CUDA_VISIBLE_DEVICES: 'NoDevFiles' })).toBe(false);
-    expect(gpusRequested(null, {})).toBe(false);
+  it("GPUs requested: from resources.gpus, or (ready batch script) from the scheduler's variables recorded in job.json", () => {
+    const slurm = createScheduler({ kind: 'slurm' }, { forkDir: '/nonexistent', selfCommand: ['hpc-wrap'] }).gpuVariables;
+    const ge = createScheduler({ kind: 'gridengine' }, { forkDir: '/nonexistent', selfCommand: ['hpc-wrap'] }).gpuVariables;
+    expect(gpusRequested(2, {}, slurm)).toBe(true);
+    expect(gpusRequested(0, { CUDA_VISIBLE_DEVICES: '0' }, slurm)).toBe(false);
+    expect(gpusRequested(null, { SLURM_JOB_GPUS: '0,1' }, slurm)).toBe(true);
+    // a Slurm variable means nothing under Grid Engine; its own (and the common ones) do
+    expect(gpusRequested(null, { SLURM_JOB_GPUS: '0,1' }, ge)).toBe(false);
+    expect(gpusRequested(null, { SGE_HGR_gpu: 'gpu0' }, ge)).toBe(true);
+    expect(gpusRequested(null, { CUDA_VISIBLE_DEVICES: '1' }, ge)).toBe(true);
+    expect(gpusRequested(null, { CUDA_VISIBLE_DEVICES: 'NoDevFiles' }, slurm)).toBe(false);
+    expect(gpusRequested(null, {}, slurm)).toBe(false);
   });
 
   it('--cleanenv hand-over: hub variables, JUPYTERHUB_* and passEnv under the runtime prefix, never HOME', () => {

@@ -143,7 +143,8 @@ describe('config import treats the legacy file as text', () => {
     expect(rowOf(r, 'home_dir').status).toBe('not mapped');
     expect(rowOf(r, 'cmd_run_job').note).toContain('";" needs a shell');
     expect(r.ignored[0]!.text).toBe(`touch ${marker}`);
-    expect(r.hpc).toEqual({});
+    // sbatch tells the scheduler even though the command itself cannot be kept
+    expect(r.hpc).toEqual({ scheduler: { kind: 'slurm' } });
   });
 
   it('does not repeat secrets in the report or the config', () => {

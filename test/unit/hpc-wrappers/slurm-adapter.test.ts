@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeJsonAtomic } from '../../../hpc-wrappers/json-files.js';
-import { SQUEUE_FORMAT } from '../../../hpc-wrappers/schedulers/squeue-parser.js';
+import { SQUEUE_FORMAT } from '../../../hpc-wrappers/schedulers/slurm/squeue-parser.js';
 import { buildBundle, FIXTURES, makeWorkspace, startRequest, tempDir, type Workspace } from './support/hpc-wrap-bundle.js';
 
 let bundle: string;

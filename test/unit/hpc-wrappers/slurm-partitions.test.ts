@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseSinfoPartitions } from '../../../hpc-wrappers/schedulers/slurm-partitions.js';
+import { parseSinfoPartitions } from '../../../hpc-wrappers/schedulers/slurm/partitions.js';
 import { buildBundle, FIXTURES, makeWorkspace, tempDir, type Workspace } from './support/hpc-wrap-bundle.js';
 
 let bundle: string;

@@ -2,8 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { mapSlurmState, SLURM_STATE_TABLE } from '../../../hpc-wrappers/schedulers/slurm-states.js';
-import { arrayTaskCount, parseSqueue, slurmTimeToIso, statusFor } from '../../../hpc-wrappers/schedulers/squeue-parser.js';
+import { arrayTaskCount, inArrayRange } from '../../../hpc-wrappers/schedulers/shared/array-ranges.js';
+import { mapSlurmState, SLURM_STATE_TABLE } from '../../../hpc-wrappers/schedulers/slurm/states.js';
+import { parseSqueue, slurmTimeToIso, statusFor } from '../../../hpc-wrappers/schedulers/slurm/squeue-parser.js';
 import { FIXTURES } from './support/hpc-wrap-bundle.js';
 
 const recorded = (name: string) => readFileSync(join(FIXTURES, 'squeue', name), 'utf8');
@@ -15,9 +16,10 @@ describe('parseSqueue on recorded output', () => {
 
   it('reads every row with its fields', () => {
     expect(rows.map((r) => r.id)).toEqual(['11', '5', '10_[0-2]', '6', '4', '3', '7', '9', '1', '8', '2']);
-    expect(by('1')).toMatchObject({ state: 'running', partition: 'debug', nodes: 'hwrec', reason: null, priority: 75 });
-    expect(by('5')).toMatchObject({ state: 'pending', reason: 'Resources', nodes: null, startTime: '2026-11-22T00:00:06' });
-    expect(by('9')).toMatchObject({ state: 'pending', reason: 'JobHeldUser', priority: 0, startTime: null });
+    expect(by('1')).toMatchObject({ state: 'running', queueKey: '\u0000debug', nodes: 'hwrec', reason: null, priority: 75 });
+    expect(by('5')).toMatchObject({ state: 'pending', reason: 'Resources', nodes: null, estimatedStart: iso('2026-11-22T00:00:06') });
+    expect(by('9')).toMatchObject({ state: 'pending', reason: 'JobHeldUser', priority: 0, estimatedStart: null, waiting: false });
+    expect(by('10_[0-2]')).toMatchObject({ baseId: '10', arrayTasks: '0-2' });
     expect(by('8').reason).toBe('Nodes required for job are DOWN, DRAINED or reserved for jobs in higher priority partitions');
     expect(by('11').state).toBe('cancelled');
   });
@@ -105,12 +107,16 @@ describe('state table and small parsers', () => {
     expect(Object.values(SLURM_STATE_TABLE)).not.toContain('unknown');
   });
 
-  it('counts array tasks', () => {
-    expect(arrayTaskCount('10_[0-2]')).toBe(3);
-    expect(arrayTaskCount('10_[0-9%2]')).toBe(10);
-    expect(arrayTaskCount('10_[1,3,5-6]')).toBe(4);
-    expect(arrayTaskCount('10_[0-10:5]')).toBe(3);
-    expect(arrayTaskCount('10')).toBe(1);
+  it('counts array tasks of a range spec (Slurm, Grid Engine and PBS spell them alike)', () => {
+    expect(arrayTaskCount('0-2')).toBe(3);
+    expect(arrayTaskCount('0-9%2')).toBe(10);
+    expect(arrayTaskCount('1,3,5-6')).toBe(4);
+    expect(arrayTaskCount('0-10:5')).toBe(3);
+    expect(arrayTaskCount('1-4:1')).toBe(4);
+    expect(arrayTaskCount('garbage')).toBe(1);
+    expect(inArrayRange('0-10:5', 5)).toBe(true);
+    expect(inArrayRange('0-10:5', 6)).toBe(false);
+    expect(inArrayRange('2,3', 3)).toBe(true);
   });
 
   it('converts Slurm local times and refuses placeholders', () => {

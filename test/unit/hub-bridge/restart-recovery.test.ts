@@ -1,15 +1,22 @@
 // The bridge as a real process, killed with SIGKILL mid-spawn and started again.
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { STAND_IN_SERVER, waitFor, writeConfigs } from '../../support/bridge-fixture.js';
+import { stopForkJobs } from '../../support/fork-jobs.js';
 import { startBridgeProcess, type BridgeProcess } from '../../system/bridge-process.js';
 import { freePort } from '../../system/harness/ports.js';
 
 const started: BridgeProcess[] = [];
+const homes: { dir: string; workDir: string }[] = [];
 afterAll(async () => {
   for (const b of started) await b.kill('SIGKILL');
+  // the fork jobs of a test that failed half-way, then the dirs
+  for (const h of homes) {
+    await stopForkJobs(h.workDir);
+    rmSync(h.dir, { recursive: true, force: true });
+  }
 });
 
 /** A bridge on its own temp dir and port; start() may be called again after a kill. */
@@ -17,6 +24,7 @@ async function bridgeHome() {
   const dir = mkdtempSync(join(tmpdir(), 'hpc-bridge-restart-'));
   const port = await freePort();
   const { bridgeConfig, workDir } = writeConfigs(dir, { listen: { host: '127.0.0.1', port } });
+  homes.push({ dir, workDir });
   const start = async () => {
     const b = await startBridgeProcess({ config: bridgeConfig, port, tokenFile: join(dir, 'token') });
     started.push(b);

@@ -6,6 +6,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
+import { killForkJobsSync } from '../../../support/fork-jobs.js';
 
 export const REPO = resolve(import.meta.dirname, '../../../..');
 export const FIXTURES = resolve(import.meta.dirname, '../fixtures');
@@ -42,12 +43,15 @@ export class HpcWrap {
   constructor(
     readonly bundle: string,
     readonly configPath: string | null,
+    /** Run as this account (`runuser -u`; the caller must be root), e.g. where the scheduler refuses root's jobs. */
+    readonly asUser: string | null = null,
   ) {}
 
   run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
     const argv = [this.bundle, ...(this.configPath ? ['--config', this.configPath] : []), ...args];
+    const [cmd, cmdArgs] = this.asUser ? ['runuser', ['-u', this.asUser, '--', process.execPath, ...argv]] : [process.execPath, argv];
     return new Promise((resolvePromise, reject) => {
-      const child = spawn(process.execPath, argv, {
+      const child = spawn(cmd, cmdArgs, {
         cwd: opts.cwd,
         env: opts.env ?? process.env,
         stdio: ['pipe', 'pipe', 'pipe'],
@@ -90,7 +94,11 @@ export function makeWorkspace(bundle: string, config: Record<string, unknown> = 
   const logFile = join(dir, 'log', 'hpc-wrap.log');
   const configPath = join(dir, 'hpc-wrap.yaml');
   writeFileSync(configPath, stringify({ workDir, logging: { file: logFile }, scheduler: { kind: 'fork' }, ...config }));
-  return { dir, workDir, logFile, configPath, wrap: new HpcWrap(bundle, configPath), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  const cleanup = () => {
+    killForkJobsSync(workDir); // a test that failed half-way leaves no fork job running
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { dir, workDir, logFile, configPath, wrap: new HpcWrap(bundle, configPath), cleanup };
 }
 
 export function tempDir(prefix = 'hpc-wrap-bundle-'): string {

@@ -1,13 +1,9 @@
-// Slurm accounting through sacct (needs slurmdbd): ONE `sacct --parsable2 --noheader
-// --allocations --jobs=ID,...` call for all ids (one per cluster on a multi-cluster site),
-// times as epoch seconds (SLURM_TIME_FORMAT=%s, so no time zone guessing). Kept apart from
-// slurm.ts so that it can move into a data-driven dialect as it is: argv builder, parser,
-// error table.
-import type { SlurmSchedulerConfig } from '../../config/schema.js';
-import { runArgv, schedulerMessage } from './run-command.js';
-import { mapSlurmState } from './slurm-states.js';
-import type { AccountingRecord } from '../../contract/accounting.js';
-import type { AccountingResult } from './accounting-types.js';
+// Slurm accounting through sacct (needs slurmdbd), as dialect data: ONE `sacct --parsable2
+// --noheader --allocations --jobs=ID,...` call for all ids (one per cluster on a
+// multi-cluster site), times as epoch seconds (SLURM_TIME_FORMAT=%s), the parser, and the
+// words that mean "no accounting here". The generic adapter runs it.
+import type { AccountingRecord } from '../../../contract/accounting.js';
+import { mapSlurmState } from './states.js';
 
 export const SACCT_FIELDS = [
   'JobID', 'State', 'ExitCode', 'ElapsedRaw', 'CPUTimeRAW', 'TotalCPU', 'AllocCPUS', 'AllocTRES',
@@ -15,7 +11,7 @@ export const SACCT_FIELDS = [
 ] as const;
 
 /** sacct's words for "there is no accounting here" (asking again will not help). */
-const NOT_AVAILABLE = /accounting storage is disabled|AccountingStorageType.*none|not running a supported accounting_storage plugin/i;
+export const SACCT_NOT_AVAILABLE = /accounting storage is disabled|AccountingStorageType.*none|not running a supported accounting_storage plugin/i;
 
 export function sacctArgs(jobs: string[], cluster: string | null): string[] {
   const args = ['--parsable2', '--noheader', '--allocations', `--format=${SACCT_FIELDS.join(',')}`];
@@ -100,25 +96,17 @@ export function parseSacct(stdout: string): Map<string, AccountingRecord> {
 }
 
 /** ONE sacct call per cluster for `ids` (`123` or `123;cluster` as sbatch --parsable printed them). */
-export async function slurmAccounting(cfg: SlurmSchedulerConfig, ids: string[]): Promise<AccountingResult> {
+export function sacctCalls(ids: readonly string[]): { args: string[]; env: Record<string, string>; idOf(listed: string): string }[] {
   const byCluster = new Map<string | null, string[]>();
   for (const id of ids) {
     const [job, cluster] = id.split(';');
     const key = cluster ?? null;
     byCluster.set(key, [...(byCluster.get(key) ?? []), job!]);
   }
-  const jobs = new Map<string, AccountingRecord>();
-  for (const [cluster, group] of byCluster) {
-    const r = await runArgv([...cfg.accounting, ...sacctArgs([...new Set(group)], cluster)], {
-      env: { ...cfg.env, SLURM_TIME_FORMAT: '%s' },
-      timeoutMs: cfg.timeoutSeconds * 1000,
-    });
-    if (!r.ok) {
-      const said = schedulerMessage(r);
-      if (!r.timedOut && NOT_AVAILABLE.test(r.stderr + r.stdout)) return { available: false, reachable: true, error: said, jobs: new Map() };
-      return { available: true, reachable: false, error: said, jobs: new Map() };
-    }
-    for (const [job, rec] of parseSacct(r.stdout)) jobs.set(cluster ? `${job};${cluster}` : job, rec);
-  }
-  return { available: true, reachable: true, error: null, jobs };
+  return [...byCluster].map(([cluster, group]) => ({
+    args: sacctArgs([...new Set(group)], cluster),
+    // epoch seconds: no time zone guessing
+    env: { SLURM_TIME_FORMAT: '%s' },
+    idOf: (job: string) => (cluster ? `${job};${cluster}` : job),
+  }));
 }

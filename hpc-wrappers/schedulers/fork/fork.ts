@@ -7,11 +7,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WrapError } from '../errors.js';
-import { isRecord, readJsonOrNull, writeFileAtomic, writeJsonAtomic } from '../json-files.js';
-import { ensureDir } from '../layout.js';
-import { groupMembers, isSameProcess } from './process-identity.js';
-import { emptyStatus, type JobSubmission, type MarkedJob, type MarkedJobs, type QueryResult, type SchedulerAdapter, type SchedulerJobStatus } from './types.js';
+import { WrapError } from '../../errors.js';
+import { isRecord, readJsonOrNull, writeFileAtomic, writeJsonAtomic } from '../../json-files.js';
+import { ensureDir } from '../../layout.js';
+import { groupMembers, isSameProcess } from '../process-identity.js';
+import { emptyStatus, type JobSubmission, type MarkedJob, type MarkedJobs, type QueryResult, type SchedulerAdapter, type SchedulerJobStatus } from '../types.js';
 
 const FORK_ID = /^fork-(\d{1,12})$/;
 const CANCEL_GRACE_MS = 5000;
@@ -62,6 +62,12 @@ function readExit(file: string): ForkExitRecord | null {
 
 export class ForkAdapter implements SchedulerAdapter {
   readonly name = 'fork';
+  /** Submitting is starting a local supervisor (SUPERVISOR_START_MS) plus some slack. */
+  readonly timeoutMs = 30_000;
+  /** A fork job runs on this machine with whatever GPUs it has: only the common variables tell. */
+  readonly gpuVariables = ['CUDA_VISIBLE_DEVICES', 'ROCR_VISIBLE_DEVICES'];
+  /** Set by the supervisor (fork-supervisor.ts), as a batch system would. */
+  readonly jobIdVariable = 'HPC_WRAP_JOB_ID';
 
   constructor(
     private readonly forkDir: string,

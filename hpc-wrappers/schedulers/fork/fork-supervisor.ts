@@ -6,9 +6,9 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { writeJsonAtomic } from '../json-files.js';
+import { writeJsonAtomic } from '../../json-files.js';
 import { forkJobFiles, type ForkExitRecord } from './fork.js';
-import { processStartTime } from './process-identity.js';
+import { processStartTime } from '../process-identity.js';
 
 export interface ForkRunOptions {
   jobDir: string;

@@ -1,9 +1,7 @@
-// Slurm's partitions from ONE `sinfo` call, for SchedulerAdapter.partitions(): the bridge
-// uses them to mark profiles whose partition does not exist (or is down) before a student
-// picks one. Kept apart from slurm.ts so a data-driven dialect can carry it over as it is.
-import { WrapError } from '../errors.js';
-import { runArgv, schedulerMessage } from './run-command.js';
-import type { PartitionInfo } from './types.js';
+// Slurm's partitions from ONE `sinfo` call, as dialect data for SchedulerAdapter.partitions():
+// the bridge uses them to mark profiles whose partition does not exist (or is down) before a
+// student picks one.
+import type { PartitionInfo } from '../types.js';
 
 /** `--all`: hidden partitions still take jobs; `%P` marks the default one with `*`. */
 export const SINFO_ARGS = ['--noheader', '--all', '--format=%P|%a'];
@@ -20,10 +18,4 @@ export function parseSinfoPartitions(stdout: string): PartitionInfo[] {
     seen.set(name, prev ? { ...prev, available: prev.available || info.available, default: prev.default || info.default } : info);
   }
   return [...seen.values()];
-}
-
-export async function slurmPartitions(argv: readonly string[], env: Record<string, string>, timeoutMs: number): Promise<PartitionInfo[]> {
-  const r = await runArgv([...argv, ...SINFO_ARGS], { env, timeoutMs });
-  if (!r.ok) throw new WrapError('scheduler', `sinfo failed: ${schedulerMessage(r)}`);
-  return parseSinfoPartitions(r.stdout);
 }

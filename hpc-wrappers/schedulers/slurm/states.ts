@@ -1,5 +1,5 @@
-// Slurm job states (squeue %T) mapped onto the generic JobState with ONE table.
-import type { JobState } from './types.js';
+// Slurm job states (squeue %T, sacct State) mapped onto the generic JobState with ONE table.
+import type { JobState } from '../types.js';
 
 export const SLURM_STATE_TABLE: Readonly<Record<string, JobState>> = {
   PENDING: 'pending',

@@ -1,7 +1,9 @@
-// The compute side of the notebook tunnel: one ssh2 connection to the hub's tunnel account
-// that holds the reverse forward hub 127.0.0.1:remotePort → node target, kept alive and
-// re-established with exponential backoff (capped) whenever it drops. Other code asks it
-// for the live connection (the hub API forwarder opens direct-tcpip channels on it).
+// The compute side of the notebook tunnel: one ssh2 connection to the bridge's tunnel
+// endpoint that holds the reverse forward hub 127.0.0.1:remotePort → node target, kept
+// alive and re-established with exponential backoff (capped, with jitter so that many
+// agents do not reconnect in lockstep) whenever it drops. Other code asks it for the live
+// connection (the hub API forwarder opens direct-tcpip channels on it). It also pushes the
+// server's phase to the bridge on a small status channel (docs/tunnel.md).
 import { connect as tcpConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
@@ -19,8 +21,14 @@ export interface TunnelClientOptions {
   onState(state: TunnelState, lastError: string | null): void;
   say(line: string): void;
   backoff?: { initialMs: number; maxMs: number };
-  /** How often to retry a refused forward on one connection (the old one may still hold the port). */
-  forwardRetries?: number;
+}
+
+/** The endpoint's status channel: a direct-tcpip "destination" that can never be a real host. */
+export const STATUS_CHANNEL = { host: 'status.hpc-bridge.invalid', port: 1 } as const;
+
+export interface PhaseReport {
+  phase: 'environment' | 'starting' | 'listening' | 'exited';
+  port: number | null;
 }
 
 const CIPHERS = ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr', 'aes256-ctr', 'chacha20-poly1305@openssh.com'];
@@ -37,6 +45,8 @@ export class TunnelClient {
   private readonly hostKeys: TunnelHostKeys;
   private everUp = false;
   private lastSaid: string | null = null;
+  private phase: PhaseReport | null = null;
+  private statusChannel: Duplex | null = null;
   lastError: string | null = null;
   /** The cipher of the current connection (client → server), for the log. */
   cipher: string | null = null;
@@ -105,6 +115,34 @@ export class TunnelClient {
     this.lastSaid = error;
   }
 
+  /** Tells the bridge the server's phase (now, and again after every reconnect). */
+  reportPhase(report: PhaseReport): void {
+    this.phase = report;
+    this.statusChannel?.write(`${JSON.stringify(report)}\n`);
+  }
+
+  private openStatusChannel(client: ssh2.Client): void {
+    client.forwardOut('127.0.0.1', 0, STATUS_CHANNEL.host, STATUS_CHANNEL.port, (err, ch) => {
+      if (err || this.current !== client) return void ch?.destroy();
+      this.statusChannel = ch;
+      this.streams.add(ch);
+      ch.on('close', () => {
+        this.streams.delete(ch);
+        if (this.statusChannel === ch) this.statusChannel = null;
+      });
+      ch.on('error', () => ch.destroy());
+      ch.resume(); // the endpoint never writes; drain anyway
+      if (this.phase) ch.write(`${JSON.stringify(this.phase)}\n`);
+    });
+  }
+
+  /** The next reconnect delay: the current backoff step with ±25% jitter; the step doubles up to the cap. */
+  private nextDelay(): number {
+    const d = this.delayMs * (0.75 + Math.random() * 0.5);
+    this.delayMs = Math.min(this.delayMs * 2, this.opts.backoff?.maxMs ?? 5000);
+    return Math.round(d);
+  }
+
   private connect(): void {
     if (this.stopped) return;
     this.opts.onState('connecting', this.lastError);
@@ -124,6 +162,7 @@ export class TunnelClient {
         this.delayMs = this.opts.backoff?.initialMs ?? 250;
         this.opts.onState('up', null);
         this.opts.say(`tunnel up: hub 127.0.0.1:${spec.remotePort} → node ${this.opts.target.host}:${this.opts.target.port}`);
+        this.openStatusChannel(client);
         this.wake();
       });
     });
@@ -133,7 +172,7 @@ export class TunnelClient {
       this.relay(accept());
     });
     client.on('error', (err) => {
-      const msg = refused ?? `${err.message}${(err as { level?: string }).level === 'client-authentication' ? ' (the hub did not accept this job\'s tunnel key: expired or revoked?)' : ''}`;
+      const msg = refused ?? `${err.message}${(err as { level?: string }).level === 'client-authentication' ? ' (the bridge did not accept this job\'s tunnel key: the session ended, or the key expired)' : ''}`;
       if (refused && !this.everUp) this.fatal = refused;
       if (!up) this.note(msg);
       else this.lastError = msg;
@@ -149,8 +188,7 @@ export class TunnelClient {
       }
       this.opts.onState('down', this.lastError);
       if (this.fatal) return this.wake();
-      this.timer = setTimeout(() => this.connect(), this.delayMs);
-      this.delayMs = Math.min(this.delayMs * 2, this.opts.backoff?.maxMs ?? 5000);
+      this.timer = setTimeout(() => this.connect(), this.nextDelay());
     });
     client.connect({
       sock: batchingSocket(spec.host, spec.port),
@@ -166,16 +204,18 @@ export class TunnelClient {
     });
   }
 
-  /** Requests the reverse forward; a refusal right after a drop is retried (sshd may still hold the port). */
+  /**
+   * Requests the reverse forward. The endpoint refuses it only for a port that is not this
+   * key's (a configuration error, not a passing state): before the first success that ends
+   * the start at once.
+   */
   private async forward(client: ssh2.Client): Promise<boolean> {
     const { remotePort } = this.opts.spec;
-    const tries = this.opts.forwardRetries ?? 12;
-    for (let i = 0; i < tries && !this.stopped; i++) {
-      const err = await new Promise<Error | undefined>((r) => client.forwardIn('127.0.0.1', remotePort, (e) => r(e)));
-      if (!err) return true;
-      this.note(`the hub refused to listen on 127.0.0.1:${remotePort} (${err.message}); the port may still be held by a dropped connection`);
-      await sleep(Math.min(250 * 2 ** i, 2000));
-    }
+    const err = await new Promise<Error | undefined>((r) => client.forwardIn('127.0.0.1', remotePort, (e) => r(e)));
+    if (!err) return true;
+    const msg = `the bridge refused the forward of its 127.0.0.1:${remotePort} to this job (${err.message})`;
+    if (!this.everUp) this.fatal = msg;
+    this.note(msg);
     return false;
   }
 

@@ -8,6 +8,10 @@ export const isTerminal = (s: SessionState) => TERMINAL_STATES.includes(s);
 export type { JobState } from '../../contract/jobstate.js';
 import type { JobState } from '../../contract/jobstate.js';
 
+/** hub-bridge/tunnel/tunnels.ts explains each state. */
+export const TUNNEL_STATES = ['waiting', 'up', 'down', 'closed'] as const;
+export type TunnelState = (typeof TUNNEL_STATES)[number];
+
 export interface Session {
   id: string;
   /** A small integer naming the session (1, 2, …): the job id stock batchspawner sees. */
@@ -33,6 +37,9 @@ export interface Session {
   /** The job's tunnel public key (valid until tunnelExpiresAt or the job's end). */
   tunnelPublicKey: string | null;
   tunnelExpiresAt: string | null;
+  /** The tunnel as the bridge's endpoint sees it (waiting|up|down|closed), and since when. */
+  tunnelState: TunnelState | null;
+  tunnelSince: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -80,6 +87,7 @@ export function sessionView(s: Session) {
     reason: s.reason,
     message: s.message,
     schedulerReachable: s.schedulerReachable,
+    tunnel: s.tunnelPort !== null && s.tunnelState ? { state: s.tunnelState, since: s.tunnelSince, port: s.tunnelPort } : null,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
   };

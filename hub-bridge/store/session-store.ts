@@ -3,7 +3,7 @@
 import Database from 'better-sqlite3';
 import { dirname } from 'node:path';
 import { ensurePrivateDir, ensurePrivateFile } from './private-files.js';
-import type { EventKind, JobState, Session, SessionEvent, SessionState } from '../sessions/types.js';
+import type { EventKind, JobState, Session, SessionEvent, SessionState, TunnelState } from '../sessions/types.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS sessions (
@@ -86,6 +86,8 @@ function toSession(r: Row): Session {
     tunnelPort: (r.tunnel_port as number | null) ?? null,
     tunnelPublicKey: (r.tunnel_public_key as string | null) ?? null,
     tunnelExpiresAt: (r.tunnel_expires_at as string | null) ?? null,
+    tunnelState: (r.tunnel_state as TunnelState | null) ?? null,
+    tunnelSince: (r.tunnel_since as string | null) ?? null,
     createdAt: r.created_at as string,
     updatedAt: r.updated_at as string,
   };
@@ -111,6 +113,8 @@ const COLUMN: Record<keyof Omit<Session, 'id' | 'number' | 'createdAt'>, string>
   tunnelPort: 'tunnel_port',
   tunnelPublicKey: 'tunnel_public_key',
   tunnelExpiresAt: 'tunnel_expires_at',
+  tunnelState: 'tunnel_state',
+  tunnelSince: 'tunnel_since',
   updatedAt: 'updated_at',
 };
 
@@ -183,6 +187,8 @@ export class SessionStore {
       ['tunnel_public_key', 'TEXT'],
       ['tunnel_expires_at', 'TEXT'],
       ['number', 'INTEGER'],
+      ['tunnel_state', 'TEXT'],
+      ['tunnel_since', 'TEXT'],
     ];
     for (const [name, type] of added) if (!have.has(name)) this.db.prepare(`ALTER TABLE sessions ADD COLUMN ${name} ${type}`).run();
     this.db.prepare('CREATE UNIQUE INDEX IF NOT EXISTS sessions_number ON sessions(number)').run();

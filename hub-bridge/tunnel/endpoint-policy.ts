@@ -1,0 +1,94 @@
+// What a tunnel key may do at the bridge's SSH endpoint, as pure decisions (the endpoint
+// applies them; unit tests pin them down). A job's key may authenticate as the virtual
+// tunnel user with a valid signature while its session lives, listen on exactly its own
+// 127.0.0.1:P, and open exactly 127.0.0.1:<hub API port> (plus the endpoint's own status
+// channel). Everything else is refused: passwords, keyboard-interactive, shells, exec,
+// subsystems (sftp), other listen addresses or ports, other destinations, other names for
+// the same destination ("localhost", "::1"), Unix sockets.
+import type ssh2 from 'ssh2';
+
+/** A live session's key as the endpoint knows it. */
+export interface EndpointKey {
+  sessionId: string;
+  /** The hub-side loopback port this key may listen on. */
+  port: number;
+  /** Epoch ms; refused from then on. */
+  expiresAtMs: number;
+  /** The parsed public key (for the signature check). */
+  key: ssh2.ParsedKey;
+}
+
+export interface AuthRequest {
+  username: string;
+  method: string;
+  /** publickey only: the key's algorithm and wire blob, and the signature if one came. */
+  keyAlgo?: string;
+  keyData?: Buffer;
+  signature?: Buffer;
+  signedData?: Buffer;
+  hashAlgo?: string;
+}
+
+export type AuthDecision =
+  /** A key query without signature for a usable key: answer "this key would do" (PK_OK). */
+  | { kind: 'query'; grant: EndpointKey }
+  | { kind: 'accept'; grant: EndpointKey }
+  | { kind: 'refuse'; why: string };
+
+export const KEY_ALGORITHM = 'ssh-ed25519';
+
+export function decideAuth(req: AuthRequest, user: string, lookup: (blob: Buffer) => EndpointKey | undefined, now: number): AuthDecision {
+  if (req.method !== 'publickey') return { kind: 'refuse', why: `method ${req.method} is not offered (publickey only)` };
+  if (req.username !== user) return { kind: 'refuse', why: `user ${JSON.stringify(req.username.slice(0, 64))} is not the tunnel user` };
+  if (req.keyAlgo !== KEY_ALGORITHM || !req.keyData) return { kind: 'refuse', why: `key type ${req.keyAlgo ?? '?'} is not used for tunnels` };
+  const grant = lookup(req.keyData);
+  if (!grant) return { kind: 'refuse', why: 'not the key of a live session' };
+  if (grant.expiresAtMs <= now) return { kind: 'refuse', why: `the key of session ${grant.sessionId} expired` };
+  if (!req.signature) return { kind: 'query', grant };
+  if (!req.signedData || grant.key.verify(req.signedData, req.signature, req.hashAlgo) !== true) {
+    return { kind: 'refuse', why: `bad signature for the key of session ${grant.sessionId}` };
+  }
+  return { kind: 'accept', grant };
+}
+
+/** tcpip-forward: only 127.0.0.1:<the key's own port>. Returns why not, or null when allowed. */
+export function forwardRefusal(grant: EndpointKey, bindAddr: string, bindPort: number): string | null {
+  if (bindAddr === '127.0.0.1' && bindPort === grant.port) return null;
+  return `listen on ${bindAddr}:${bindPort} (session ${grant.sessionId} may listen on 127.0.0.1:${grant.port} only)`;
+}
+
+/** The pseudo destination of the agent's status channel (a name that can never resolve: RFC 2606). */
+export const STATUS_CHANNEL = { host: 'status.hpc-bridge.invalid', port: 1 } as const;
+
+export type DirectDecision = 'hub-api' | 'status' | 'refuse';
+
+/** direct-tcpip: exactly 127.0.0.1:<hub API port>, or the status channel. */
+export function decideDirect(destIP: string, destPort: number, apiPort: number): DirectDecision {
+  if (destIP === '127.0.0.1' && destPort === apiPort) return 'hub-api';
+  if (destIP === STATUS_CHANNEL.host && destPort === STATUS_CHANNEL.port) return 'status';
+  return 'refuse';
+}
+
+export const AGENT_PHASES = ['environment', 'starting', 'listening', 'exited'] as const;
+export type AgentPhase = (typeof AGENT_PHASES)[number];
+export interface StatusPush {
+  phase: AgentPhase;
+  /** The server's port on the node, or null. */
+  port: number | null;
+}
+
+/** One line of the status channel: `{"phase":"listening","port":43123}`; anything else is null. */
+export function parseStatusPush(line: string): StatusPush | null {
+  if (line.length > 512) return null;
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return null;
+  const { phase, port } = v as Record<string, unknown>;
+  if (!AGENT_PHASES.includes(phase as AgentPhase)) return null;
+  if (port !== null && port !== undefined && !(Number.isInteger(port) && (port as number) >= 1 && (port as number) <= 65535)) return null;
+  return { phase: phase as AgentPhase, port: (port as number | undefined) ?? null };
+}

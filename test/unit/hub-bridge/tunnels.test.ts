@@ -63,7 +63,7 @@ describe('Tunnels', () => {
     const [a, b] = [await e.session(), await e.session()];
     await expect(agent(e.port, b.grant.privateKey, a.grant.remotePort, 'thief')).rejects.toThrow(/Unable to bind/);
     const first = await agent(e.port, a.grant.privateKey, a.grant.remotePort, 'first');
-    const closed = new Promise((r) => first.on('close', r));
+    const closed = new Promise<void>((r) => first.on('close', () => r()));
     await agent(e.port, a.grant.privateKey, a.grant.remotePort, 'second');
     await closed;
     expect(await get(a.grant.remotePort)).toBe('second');

@@ -7,6 +7,8 @@ export interface TcpRelay {
   port: number;
   /** Open relayed connections. */
   connections(): number;
+  /** Ids of the open relayed connections (numbered from 1 in accept order). */
+  openIds(): number[];
   /** Close every relayed connection (both sides). */
   cut(): void;
   /** Stop forwarding on every open connection without closing it; new connections pass. */
@@ -17,12 +19,13 @@ export interface TcpRelay {
 }
 
 export async function startRelay(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpRelay> {
-  const pairs = new Set<{ a: Socket; b: Socket; dead: boolean }>();
+  const pairs = new Set<{ id: number; a: Socket; b: Socket; dead: boolean }>();
   let refusing = false;
+  let nextId = 1;
   const server = createServer({ noDelay: true }, (a) => {
     if (refusing) return void a.destroy();
     const b = connect({ host: targetHost, port: targetPort, noDelay: true });
-    const pair = { a, b, dead: false };
+    const pair = { id: nextId++, a, b, dead: false };
     pairs.add(pair);
     const end = () => {
       pairs.delete(pair);
@@ -41,6 +44,7 @@ export async function startRelay(targetPort: number, targetHost = '127.0.0.1'): 
   return {
     port: (server.address() as { port: number }).port,
     connections: () => [...pairs].filter((p) => !p.dead).length,
+    openIds: () => [...pairs].filter((p) => !p.dead).map((p) => p.id),
     cut: () => {
       for (const p of [...pairs]) {
         p.a.destroy();

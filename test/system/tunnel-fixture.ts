@@ -179,6 +179,8 @@ export { freePort };
 
 export interface SquatReport {
   bound: string[];
+  /** When each address was bound (epoch ms). */
+  boundAt: Record<string, number>;
   attempts: number;
   connections: number;
   bytes: number;

@@ -8,7 +8,7 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { TunnelState } from '../run-dir-files.js';
-import type { TunnelSpec } from '../../contract/tunnel.js';
+import { STATUS_CHANNEL, type StatusPush, type TunnelSpec } from '../../contract/tunnel.js';
 import { tunnelHostKeys, type TunnelHostKeys } from './tunnel-host-key.js';
 import { batchingSocket, splice } from './tunnel-pipe.js';
 
@@ -23,13 +23,7 @@ export interface TunnelClientOptions {
   backoff?: { initialMs: number; maxMs: number };
 }
 
-/** The endpoint's status channel: a direct-tcpip "destination" that can never be a real host. */
-export const STATUS_CHANNEL = { host: 'status.hpc-bridge.invalid', port: 1 } as const;
-
-export interface PhaseReport {
-  phase: 'environment' | 'starting' | 'listening' | 'exited';
-  port: number | null;
-}
+export type PhaseReport = StatusPush;
 
 const CIPHERS = ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr', 'aes256-ctr', 'chacha20-poly1305@openssh.com'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -6,6 +6,9 @@
 // subsystems (sftp), other listen addresses or ports, other destinations, other names for
 // the same destination ("localhost", "::1"), Unix sockets.
 import type ssh2 from 'ssh2';
+import { STATUS_CHANNEL } from '../../contract/tunnel.js';
+
+export { parseStatusPush, STATUS_CHANNEL, type StatusPush } from '../../contract/tunnel.js';
 
 /** A live session's key as the endpoint knows it. */
 export interface EndpointKey {
@@ -57,9 +60,6 @@ export function forwardRefusal(grant: EndpointKey, bindAddr: string, bindPort: n
   return `listen on ${bindAddr}:${bindPort} (session ${grant.sessionId} may listen on 127.0.0.1:${grant.port} only)`;
 }
 
-/** The pseudo destination of the agent's status channel (a name that can never resolve: RFC 2606). */
-export const STATUS_CHANNEL = { host: 'status.hpc-bridge.invalid', port: 1 } as const;
-
 export type DirectDecision = 'hub-api' | 'status' | 'refuse';
 
 /** direct-tcpip: exactly 127.0.0.1:<hub API port>, or the status channel. */
@@ -67,28 +67,4 @@ export function decideDirect(destIP: string, destPort: number, apiPort: number):
   if (destIP === '127.0.0.1' && destPort === apiPort) return 'hub-api';
   if (destIP === STATUS_CHANNEL.host && destPort === STATUS_CHANNEL.port) return 'status';
   return 'refuse';
-}
-
-export const AGENT_PHASES = ['environment', 'starting', 'listening', 'exited'] as const;
-export type AgentPhase = (typeof AGENT_PHASES)[number];
-export interface StatusPush {
-  phase: AgentPhase;
-  /** The server's port on the node, or null. */
-  port: number | null;
-}
-
-/** One line of the status channel: `{"phase":"listening","port":43123}`; anything else is null. */
-export function parseStatusPush(line: string): StatusPush | null {
-  if (line.length > 512) return null;
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch {
-    return null;
-  }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) return null;
-  const { phase, port } = v as Record<string, unknown>;
-  if (!AGENT_PHASES.includes(phase as AgentPhase)) return null;
-  if (port !== null && port !== undefined && !(Number.isInteger(port) && (port as number) >= 1 && (port as number) <= 65535)) return null;
-  return { phase: phase as AgentPhase, port: (port as number | undefined) ?? null };
 }

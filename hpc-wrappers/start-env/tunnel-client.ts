@@ -4,6 +4,7 @@
 // agents do not reconnect in lockstep) whenever it drops. Other code asks it for the live
 // connection (the hub API forwarder opens direct-tcpip channels on it). It also pushes the
 // server's phase to the bridge on a small status channel (docs/tunnel.md).
+import { createPrivateKey, sign as cryptoSign } from 'node:crypto';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
@@ -24,6 +25,17 @@ export interface TunnelClientOptions {
 }
 
 export type PhaseReport = StatusPush;
+
+/** The job's key parsed by ssh2, an ed25519 one signing with a key object made once. */
+function parsedSigningKey(privateKey: string): ssh2.ParsedKey {
+  const parsed = ssh2.utils.parseKey(privateKey);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!key || key instanceof Error || !key.isPrivateKey()) throw new Error("the job's tunnel key (secrets.json tunnelPrivateKey) is not a private key ssh2 can read");
+  if (key.type !== 'ssh-ed25519') return key;
+  const keyObject = createPrivateKey(key.getPrivatePEM());
+  key.sign = (data: Buffer | string) => cryptoSign(null, typeof data === 'string' ? Buffer.from(data) : data, keyObject);
+  return key;
+}
 
 const CIPHERS = ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr', 'aes256-ctr', 'chacha20-poly1305@openssh.com'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -47,9 +59,13 @@ export class TunnelClient {
   /** A host key refusal before the first success: retrying cannot help. */
   fatal: string | null = null;
 
+  /** The job's key, parsed once (ssh2 would parse it, and its PEM for each signature, on every login). */
+  private readonly key: ssh2.ParsedKey;
+
   constructor(private readonly opts: TunnelClientOptions) {
     this.hostKeys = tunnelHostKeys(opts.spec.hostKeys, opts.spec.host, opts.spec.port);
     this.delayMs = opts.backoff?.initialMs ?? 250;
+    this.key = parsedSigningKey(opts.privateKey);
   }
 
   get where(): string {
@@ -145,6 +161,7 @@ export class TunnelClient {
     this.clients.add(client);
     let refused: string | null = null;
     let up = false;
+    let authTried = false;
     client.on('ready', () => {
       void this.forward(client).then((ok) => {
         if (!ok || this.stopped) return void client.end();
@@ -189,7 +206,11 @@ export class TunnelClient {
       host: spec.host,
       port: spec.port,
       username: spec.user,
-      privateKey: this.opts.privateKey,
+      // the parsed key goes through authHandler: ssh2's `privateKey` takes only text
+      authHandler: ((_left: unknown, _partial: unknown, next: (auth: unknown) => void) => {
+        next(authTried ? false : { type: 'publickey', username: spec.user, key: this.key });
+        authTried = true;
+      }) as never,
       hostVerifier: this.hostKeys.verifier((m) => (refused = m)),
       algorithms: { serverHostKey: this.hostKeys.algorithms as never, cipher: CIPHERS as never },
       keepaliveInterval: spec.keepaliveIntervalSeconds * 1000,

@@ -5,7 +5,6 @@
 // channel). Everything else is refused: passwords, keyboard-interactive, shells, exec,
 // subsystems (sftp), other listen addresses or ports, other destinations, other names for
 // the same destination ("localhost", "::1"), Unix sockets.
-import type ssh2 from 'ssh2';
 import { STATUS_CHANNEL } from '../../contract/tunnel.js';
 
 export { parseStatusPush, STATUS_CHANNEL, type StatusPush } from '../../contract/tunnel.js';
@@ -17,8 +16,10 @@ export interface EndpointKey {
   port: number;
   /** Epoch ms; refused from then on. */
   expiresAtMs: number;
-  /** The parsed public key (for the signature check). */
-  key: ssh2.ParsedKey;
+  /** The public key's wire blob. */
+  blob: Buffer;
+  /** Checks a signature by this key over `data` (ed25519). */
+  verify(data: Buffer, signature: Buffer): boolean;
 }
 
 export interface AuthRequest {
@@ -48,14 +49,14 @@ export function decideAuth(req: AuthRequest, user: string, lookup: (blob: Buffer
   if (!grant) return { kind: 'refuse', why: 'not the key of a live session' };
   if (grant.expiresAtMs <= now) return { kind: 'refuse', why: `the key of session ${grant.sessionId} expired` };
   if (!req.signature) return { kind: 'query', grant };
-  if (!req.signedData || grant.key.verify(req.signedData, req.signature, req.hashAlgo) !== true) {
+  if (!req.signedData || !grant.verify(req.signedData, req.signature)) {
     return { kind: 'refuse', why: `bad signature for the key of session ${grant.sessionId}` };
   }
   return { kind: 'accept', grant };
 }
 
 /** tcpip-forward: only 127.0.0.1:<the key's own port>. Returns why not, or null when allowed. */
-export function forwardRefusal(grant: EndpointKey, bindAddr: string, bindPort: number): string | null {
+export function forwardRefusal(grant: Pick<EndpointKey, 'sessionId' | 'port'>, bindAddr: string, bindPort: number): string | null {
   if (bindAddr === '127.0.0.1' && bindPort === grant.port) return null;
   return `listen on ${bindAddr}:${bindPort} (session ${grant.sessionId} may listen on 127.0.0.1:${grant.port} only)`;
 }

@@ -7,6 +7,7 @@
 // Connections are accepted by our own TCP server and handed to ssh2, so that the endpoint
 // can bound the unauthenticated ones (count and login grace time) and cut any connection
 // at once (revocation, keepalive timeout) instead of waiting for TCP to give up.
+import { createPrivateKey, sign as cryptoSign } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { connect as tcpConnect, createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -31,7 +32,7 @@ export interface EndpointOptions {
   apiPort: number;
   /** The live sessions' keys, by public key blob. */
   lookup(blob: Buffer): EndpointKey | undefined;
-  /** A connection that sends nothing for two intervals is dropped. */
+  /** Keepalive interval; a connection silent for KEEPALIVE_MISSED + 1 intervals is dropped. */
   keepaliveMs: number;
   /** Time allowed from TCP connect to successful authentication. */
   loginGraceMs: number;
@@ -64,8 +65,25 @@ export interface EndpointEvents {
   status: [agent: AgentConnection, status: StatusPush];
 }
 
+/**
+ * The host key, parsed by ssh2, signing with a key object made once: ssh2's own sign()
+ * parses the PEM on every handshake (several ms), which made a reconnect storm CPU-bound.
+ */
+function fastSigningKey(privateKey: string): ssh2.ParsedKey {
+  const parsed = ssh2.utils.parseKey(privateKey);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!key || key instanceof Error) throw new Error('the tunnel host key does not parse');
+  if (key.type === 'ssh-ed25519') {
+    const keyObject = createPrivateKey(key.getPrivatePEM());
+    key.sign = (data: Buffer | string) => cryptoSign(null, typeof data === 'string' ? Buffer.from(data) : data, keyObject);
+  }
+  return key;
+}
+
 const CIPHERS = ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'chacha20-poly1305@openssh.com', 'aes128-ctr', 'aes256-ctr'];
 const MAX_AUTH_FAILURES = 6;
+/** Unanswered keepalives tolerated: an agent may take up to this many intervals to answer. */
+export const KEEPALIVE_MISSED = 2;
 const MAX_STATUS_BYTES = 4096;
 
 export class TunnelEndpoint extends EventEmitter<EndpointEvents> {
@@ -83,11 +101,11 @@ export class TunnelEndpoint extends EventEmitter<EndpointEvents> {
   constructor(private readonly o: EndpointOptions) {
     super();
     const serverConfig = {
-      hostKeys: [o.hostKey],
+      hostKeys: [{ key: fastSigningKey(o.hostKey) }],
       ident: 'hpc-bridge-tunnel',
       algorithms: { cipher: CIPHERS },
       keepaliveInterval: o.keepaliveMs,
-      keepaliveCountMax: 1,
+      keepaliveCountMax: KEEPALIVE_MISSED,
     };
     this.ssh = new ssh2.Server(serverConfig as ssh2.ServerConfig, (client, info) => this.onClient(client, info));
     this.ssh.on('error', (err: Error) => o.log.warn({ err: err.message }, 'tunnel endpoint: ssh server error'));
@@ -279,7 +297,7 @@ export class TunnelEndpoint extends EventEmitter<EndpointEvents> {
         return reject?.();
       }
       const { bindAddr, bindPort } = i as ssh2.TcpipBindInfo;
-      const refusal = forwardRefusal({ sessionId: a.sessionId, port: a.port } as EndpointKey, bindAddr, bindPort);
+      const refusal = forwardRefusal(a, bindAddr, bindPort);
       if (refusal) {
         log.warn({ session: a.sessionId, from: remote, refused: refusal }, `tunnel endpoint: refused ${name}`);
         return reject?.();
@@ -296,7 +314,7 @@ export class TunnelEndpoint extends EventEmitter<EndpointEvents> {
 
     client.on('error', (err: Error & { level?: string }) => {
       if (err.level === 'client-timeout') {
-        lostReason ??= `no answer to keepalives for ${Math.round((2 * this.o.keepaliveMs) / 1000)} s`;
+        lostReason ??= `no answer to keepalives for ${(((KEEPALIVE_MISSED + 1) * this.o.keepaliveMs) / 1000).toFixed(1)} s`;
         sock.destroy();
       } else lostReason ??= err.message;
     });

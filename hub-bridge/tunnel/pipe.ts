@@ -4,20 +4,24 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 /**
- * Makes the writes of one tick leave as ONE writev: ssh2 writes each encrypted packet in
- * up to four pieces (length, body, final block, MAC), a syscall each when written alone.
+ * Makes writes leave as ONE writev per tick (`'tick'`: ssh2 writes each encrypted packet in
+ * up to four pieces, a syscall each when written alone) or per turn of the event loop
+ * (`'loop'`: everything decrypted from the reads of one turn, several SSH packets, goes to
+ * the hub-side socket in one syscall instead of one per packet).
  */
-export function coalesceWrites(sock: Socket): Socket {
+export function coalesceWrites(sock: Socket, per: 'tick' | 'loop' = 'tick'): Socket {
   const write = sock.write.bind(sock) as (...args: unknown[]) => boolean;
+  const later = per === 'tick' ? process.nextTick : setImmediate;
   let corked = false;
+  const flush = () => {
+    corked = false;
+    sock.uncork();
+  };
   sock.write = ((...args: unknown[]) => {
     if (!corked) {
       corked = true;
       sock.cork();
-      process.nextTick(() => {
-        corked = false;
-        sock.uncork();
-      });
+      later(flush);
     }
     return write(...args);
   }) as Socket['write'];

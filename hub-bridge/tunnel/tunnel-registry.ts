@@ -1,6 +1,7 @@
 // The live sessions' tunnel keys, in memory (rebuilt from the database on start-up): the
 // endpoint looks a presented key up by its blob. Plus what a grant contains and the small
 // computations around it (expiry, the hub API port, the known_hosts line jobs pin).
+import { createPublicKey, verify as verifySignature } from 'node:crypto';
 import ssh2 from 'ssh2';
 import type { Resources } from '../../config/schema.js';
 import type { EndpointKey } from './endpoint-policy.js';
@@ -68,10 +69,24 @@ export class TunnelKeyRegistry {
   add(sessionId: string, publicKey: string, port: number, expiresAt: string): EndpointKey {
     const parsed = ssh2.utils.parseKey(publicKey);
     const key = Array.isArray(parsed) ? parsed[0] : parsed;
-    if (!key || key instanceof Error) throw new KeyError(`session ${sessionId}: its tunnel public key does not parse`);
+    if (!key || key instanceof Error || key.type !== 'ssh-ed25519') throw new KeyError(`session ${sessionId}: its tunnel public key is not an ed25519 key`);
     this.remove(sessionId);
-    const entry: EndpointKey = { sessionId, port, expiresAtMs: Date.parse(expiresAt), key };
-    this.byBlob.set(key.getPublicSSH().toString('base64'), entry);
+    // parsed once: ssh2's own verify() parses the PEM on every call (~1 ms, a reconnect storm's bottleneck)
+    const keyObject = createPublicKey(key.getPublicPEM());
+    const entry: EndpointKey = {
+      sessionId,
+      port,
+      expiresAtMs: Date.parse(expiresAt),
+      blob: key.getPublicSSH(),
+      verify: (data, signature) => {
+        try {
+          return verifySignature(null, data, keyObject, signature);
+        } catch {
+          return false;
+        }
+      },
+    };
+    this.byBlob.set(entry.blob.toString('base64'), entry);
     this.bySession.set(sessionId, entry);
     return entry;
   }
@@ -92,7 +107,7 @@ export class TunnelKeyRegistry {
     const e = this.bySession.get(sessionId);
     if (!e) return;
     this.bySession.delete(sessionId);
-    this.byBlob.delete(e.key.getPublicSSH().toString('base64'));
+    this.byBlob.delete(e.blob.toString('base64'));
   }
 
   /** Keys whose expiry has passed (their connections are to be cut). */

@@ -14,7 +14,7 @@ import type { Session } from '../sessions/types.js';
 import type { StatusPush } from './endpoint-policy.js';
 import { TunnelEndpoint, type AgentConnection } from './endpoint.js';
 import { loadOrCreateHostKey, type EndpointHostKey } from './host-key.js';
-import { splice } from './pipe.js';
+import { coalesceWrites, splice } from './pipe.js';
 import { SessionPorts } from './session-ports.js';
 import { generateTunnelKey } from './tunnel-keys.js';
 import { expiryFrom, hubApiPort, knownHostsLine, TunnelKeyRegistry, type TunnelGrant } from './tunnel-registry.js';
@@ -258,6 +258,7 @@ export class Tunnels extends EventEmitter<TunnelsEvents> {
       return;
     }
     sock.on('error', () => sock.destroy());
+    coalesceWrites(sock, 'loop');
     agent.openChannel(sock.remoteAddress ?? '127.0.0.1', sock.remotePort ?? 0, (err, ch) => {
       if (err || !ch || sock.destroyed) {
         ch?.destroy();

@@ -92,6 +92,8 @@ export interface AgentOptions {
   command?: string[];
   keepaliveIntervalSeconds?: number;
   user?: string;
+  /** Extra node options for start-env (e.g. --cpu-prof in a benchmark). */
+  nodeArgs?: string[];
 }
 
 let agents = 0;
@@ -135,7 +137,7 @@ export function startAgent(o: AgentOptions): Agent {
     { mode: 0o600 },
   );
   writeFileSync(join(runDir, 'job.sh'), '#!/bin/sh\n', { mode: 0o700 });
-  const child = spawn(process.execPath, [o.bundle, '--config', configPath, 'start-env', '--run-dir', runDir], {
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), o.bundle, '--config', configPath, 'start-env', '--run-dir', runDir], {
     cwd: o.workDir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -6,6 +6,7 @@ import ssh2 from 'ssh2';
 import { describe, expect, it } from 'vitest';
 import { decideAuth, decideDirect, forwardRefusal, parseStatusPush, STATUS_CHANNEL, type AuthRequest, type EndpointKey } from '../../../hub-bridge/tunnel/endpoint-policy.js';
 import { generateTunnelKey } from '../../../hub-bridge/tunnel/tunnel-keys.js';
+import { TunnelKeyRegistry } from '../../../hub-bridge/tunnel/tunnel-registry.js';
 
 const pair = generateTunnelKey();
 const other = generateTunnelKey();
@@ -13,7 +14,7 @@ const priv = ssh2.utils.parseKey(pair.privateKey) as ssh2.ParsedKey;
 const otherPriv = ssh2.utils.parseKey(other.privateKey) as ssh2.ParsedKey;
 const blob = priv.getPublicSSH();
 const NOW = Date.parse('2030-01-01T12:00:00Z');
-const grant: EndpointKey = { sessionId: 's-live', port: 40123, expiresAtMs: NOW + 3600_000, key: ssh2.utils.parseKey(pair.publicKey) as ssh2.ParsedKey };
+const grant: EndpointKey = new TunnelKeyRegistry().add('s-live', pair.publicKey, 40123, new Date(NOW + 3600_000).toISOString());
 const lookup = (b: Buffer) => (b.equals(blob) ? grant : undefined);
 const signed = Buffer.from('session id + userauth request');
 const req = (over: Partial<AuthRequest> = {}): AuthRequest => ({

@@ -83,7 +83,7 @@ describe('Tunnels', () => {
     expect(e.changes.map((c) => c.state)).toEqual(['up', 'closed']);
   });
 
-  it('a silent agent (network black hole) shows as down after two keepalive intervals, and comes back', async () => {
+  it('a silent agent (network black hole) shows as down after three keepalive intervals, and comes back', async () => {
     const e = await endpoint({ endpointKeepaliveSeconds: 0.5 });
     const s = await e.session();
     const relay = await startRelay(e.port);

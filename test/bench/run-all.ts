@@ -4,6 +4,7 @@ import { apiLatency } from './api-latency.js';
 import { batchspawnerQuery } from './batchspawner-query.js';
 import { overlayCreate } from './overlay-create.js';
 import { schedulerLoad } from './scheduler-load.js';
+import { tunnelScale } from './tunnel-scale.js';
 import { tunnelThroughput } from './tunnel-throughput.js';
 
 await schedulerLoad();
@@ -11,3 +12,4 @@ await apiLatency();
 await overlayCreate();
 await batchspawnerQuery();
 await tunnelThroughput();
+await tunnelScale();

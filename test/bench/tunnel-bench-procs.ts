@@ -10,7 +10,12 @@ import { REPO } from './bench-cluster.js';
 /** CPU time (user + system, ms) a process has used so far. */
 export function cpuMs(pid: number | undefined): number {
   if (!pid) return NaN;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return NaN; // exited
+  }
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) * (1000 / 100); // clock ticks (USER_HZ 100)
 }

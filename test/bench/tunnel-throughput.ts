@@ -116,9 +116,11 @@ export async function tunnelThroughput(rounds = 3, requests = 300): Promise<void
       r.agent.push(a.mbs);
       cpu.agent.push(a.cpuPer100[0]!);
       cpu.endpoint.push(a.cpuPer100[1]!);
-      const o = await download(opensshPort, [viaOpenssh.pid]);
+      const sshdPids = sshd.sessionProcesses().flatMap((p) => [p.pid, ...p.descendants]);
+      const o = await download(opensshPort, [viaOpenssh.pid, ...sshdPids]);
       r.openssh.push(o.mbs);
       cpu.sshClient.push(o.cpuPer100[0]!);
+      cpu.sshd.push(o.cpuPer100.slice(1).filter((x) => !Number.isNaN(x)).reduce((a, b) => a + b, 0));
       r.opensshDefault.push((await download(defaultPort)).mbs);
       const e = await download(opensshToEndpointPort, [toEndpoint.pid, endpoint.pid]);
       r.opensshToEndpoint.push(e.mbs);
@@ -137,7 +139,7 @@ export async function tunnelThroughput(rounds = 3, requests = 300): Promise<void
       table([
         ['path', 'MB/s', 'CPU ms/100 MB', 'GET p50 ms', 'GET p99 ms'],
         ['agent (start-env) → bridge endpoint', mb(r.agent), `agent ${median(cpu.agent).toFixed(0)}, endpoint ${median(cpu.endpoint).toFixed(0)}`, ms(latAgent, 50), ms(latAgent, 99)],
-        ['OpenSSH ssh -R → sshd (same cipher)', mb(r.openssh), `ssh client ${median(cpu.sshClient).toFixed(0)}`, ms(latOpenssh, 50), ms(latOpenssh, 99)],
+        ['OpenSSH ssh -R → sshd (same cipher)', mb(r.openssh), `ssh client ${median(cpu.sshClient).toFixed(0)}, sshd ${median(cpu.sshd).toFixed(0)}`, ms(latOpenssh, 50), ms(latOpenssh, 99)],
         ['OpenSSH ssh -R → sshd (its default cipher)', mb(r.opensshDefault), '-', '-', '-'],
         ['OpenSSH ssh -R → bridge endpoint (same cipher)', mb(r.opensshToEndpoint), `endpoint ${median(cpu.endpointWithOpenssh).toFixed(0)}`, '-', '-'],
         ['no tunnel (direct to the node server)', mb(r.direct), '-', ms(latDirect, 50), ms(latDirect, 99)],

@@ -122,8 +122,7 @@ export class SessionService {
       );
       this.secrets.set(id, { env, webdav, tunnelPrivateKey: tunnel?.privateKey ?? null });
       if (grant) {
-        const t = { tunnelPort: grant.remotePort, tunnelPublicKey: grant.publicKey, tunnelExpiresAt: grant.expiresAt };
-        session = this.store.update(id, { ...t, tunnelState: 'waiting', tunnelSince: new Date().toISOString() });
+        session = this.store.update(id, { tunnelPort: grant.remotePort, tunnelPublicKey: grant.publicKey, tunnelExpiresAt: grant.expiresAt, tunnelState: 'waiting', tunnelSince: new Date().toISOString() });
         this.tunnels!.activate(id, grant);
         activated = true;
       }
@@ -295,10 +294,7 @@ export class SessionService {
     }
   }
 
-  /**
-   * Ends a session the bridge must not keep serving (its tunnel port was taken by another
-   * program while the bridge was down): failed now with `message`, its job cancelled.
-   */
+  /** Ends a session the bridge must not serve (its tunnel port was taken while it was down): failed, job cancelled. */
   async abort(id: string, message: string, reason: string): Promise<void> {
     const s = this.store.get(id);
     if (!s || isTerminal(s.state)) return;
@@ -375,9 +371,8 @@ export class SessionService {
     this.announceNotice(s, srv ?? null);
     // Through the tunnel the hub reaches the server at its own 127.0.0.1:P; without one, where start-env said.
     const addr = s.tunnelPort !== null ? { host: '127.0.0.1', port: s.tunnelPort } : srv?.port && srv.host ? { host: srv.host, port: srv.port } : null;
-    // Through a tunnel: once THIS job's agent is logged in with its key and carries P (the
-    // bridge itself holds P, so the probe of 127.0.0.1:P can reach nothing else); without
-    // one, once start-env reports a port.
+    // Through a tunnel: once THIS job's agent is logged in with its key and carries P (the bridge
+    // holds P, so the probe of 127.0.0.1:P reaches nothing else); without one, once start-env reports a port.
     const canProbe = s.tunnelPort !== null ? (this.tunnels?.isUp(s.id) ?? false) : !!srv?.port;
     if (s.state === 'starting' && addr && canProbe) {
       if (s.port !== addr.port || s.host !== addr.host) {

@@ -174,7 +174,9 @@ export const hubBridgeSchema = z
       .strict()
       .prefault({})
       .describe('The orphan reaper: cancels batch jobs no live session owns (left by an interrupted submit).'),
-    ports: portRange.default({ start: 40000, end: 40999 }).describe('Hub-side loopback ports handed to sessions (tunnel ends).'),
+    ports: portRange
+      .default({ start: 40000, end: 40999 })
+      .describe("Hub-side 127.0.0.1 ports, one per tunnel session: the bridge listens on a session's port from grant to end (the hub's proxy reaches the notebook there); ports other programs hold are skipped."),
     tunnel: tunnelSchema,
     profiles: z
       .array(profileSchema)

@@ -17,6 +17,8 @@ export interface TestEndpoint {
   tunnels: Tunnels;
   /** The endpoint's port on 127.0.0.1. */
   port: number;
+  /** Its host key file. */
+  hostKeyFile: string;
   /** The endpoint's log lines (JSON). */
   log(): string;
   changes: TunnelChange[];
@@ -66,6 +68,7 @@ export async function startTestEndpoint(o: { apiPort: number; ports?: { start: n
   return {
     tunnels,
     port: listenPort,
+    hostKeyFile: join(dir, 'host-key'),
     log: () => lines,
     changes,
     async session(id = sessionId()) {

@@ -58,8 +58,8 @@ export const tunnelSchema = z
       .number()
       .min(0.5)
       .max(300)
-      .default(1.5)
-      .describe('Keepalive interval of the endpoint: an agent silent for three intervals (4.5 s by default) is dropped and its session shows the tunnel down; a closed connection shows at once.'),
+      .default(1)
+      .describe('Keepalive interval of the endpoint: an agent silent for three intervals (3 s by default) is dropped and its session shows the tunnel down; a closed connection shows at once.'),
     loginGraceSeconds: z.number().min(1).max(600).default(10).describe('A connection that has not authenticated this long after connecting is closed.'),
     maxUnauthenticated: z
       .number()

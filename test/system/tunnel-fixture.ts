@@ -192,6 +192,8 @@ export interface Squatter {
   child: ChildProcess;
   /** --hold mode: the ports it got. */
   held: Promise<number[]>;
+  /** Resolves once it has tried every port at least once (it keeps trying). */
+  trying: Promise<void>;
   /** Stops it (SIGTERM) and returns what it got and received. */
   stop(): Promise<SquatReport>;
 }
@@ -209,13 +211,20 @@ export function startSquatter(user: string, ports: number[], opts: { hold?: bool
   const held = opts.hold
     ? waitFor(() => lines().find((l) => l.held)?.held as number[] | undefined, { timeoutMs: 30_000, intervalMs: 50, onTimeout: () => `the squatter did not report: ${err}` })
     : Promise.resolve([]);
+  const trying = opts.hold
+    ? held.then(() => undefined)
+    : waitFor(() => lines().some((l) => l.trying) || child.exitCode !== null || undefined, { timeoutMs: 30_000, intervalMs: 20, onTimeout: () => `the squatter did not start: ${err}` }).then(() => undefined);
+  // awaited by the tests that need them; never an unhandled rejection for those that do not
+  held.catch(() => {});
+  trying.catch(() => {});
   return {
     child,
     held,
+    trying,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
-      const report = lines().find((l) => Array.isArray(l.bound));
+      const report = lines().find((l) => Array.isArray(l.bound) && !l.trying);
       if (!report) throw new Error(`the squatter left no report: ${out} ${err}`);
       return report as SquatReport;
     },

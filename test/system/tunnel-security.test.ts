@@ -48,10 +48,14 @@ function canBind(port: number, host = '127.0.0.1'): Promise<boolean> {
   });
 }
 
-/** Connects to host:port; 'refused' | 'reset' | 'open'. */
+/** Connects to host:port; 'refused' | 'reset' | 'open' (| 'timeout'). */
 function probe(host: string, port: number): Promise<string> {
   return new Promise((resolve) => {
-    const s = tcpConnect({ host, port });
+    const s = tcpConnect({ host, port, timeout: 5_000 });
+    s.once('timeout', () => {
+      s.destroy();
+      resolve('timeout');
+    });
     s.once('connect', () => {
       s.write('GET / HTTP/1.0\r\n\r\n');
       s.once('data', () => resolve('open'));
@@ -278,6 +282,7 @@ describe('the hub-side ports against an unprivileged local account', () => {
     const s = await hub.session();
     const P = s.grant.remotePort;
     const squat = startSquatter(SQUAT_USER, [P]);
+    await squat.trying;
     // the queue wait: no agent yet; the hub's proxy tries P
     await sleep(300);
     expect(await probe('127.0.0.1', P)).toBe('reset');

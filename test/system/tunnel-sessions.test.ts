@@ -36,7 +36,8 @@ const squatters: Squatter[] = [];
 function probe(port: number): Promise<string> {
   return new Promise((resolve) => {
     let data = '';
-    const s = tcpConnect({ host: '127.0.0.1', port }, () => s.write('GET /hello HTTP/1.0\r\n\r\n'));
+    const s = tcpConnect({ host: '127.0.0.1', port, timeout: 10_000 }, () => s.write('GET /hello HTTP/1.0\r\n\r\n'));
+    s.once('timeout', () => s.destroy());
     s.on('data', (d) => (data += d));
     s.on('close', () => resolve(data || 'reset'));
     s.on('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED' ? 'refused' : 'reset'));
@@ -145,6 +146,7 @@ describe('a session whose hub-side port an unprivileged account squats the whole
     expect(P).toBeGreaterThanOrEqual(range.start);
     squat = startSquatter(SQUAT_USER, [P]);
     squatters.push(squat);
+    await squat.trying;
     await until('queued', async () => (await session(id)).state === 'queued');
     for (let i = 0; i < 5; i++) {
       expect(await probe(P)).toBe('reset'); // what the hub's proxy would get: nothing, from nobody

@@ -28,7 +28,7 @@ describe('tunnel config', () => {
   it('has working defaults and resolves the host key file next to the config file', () => {
     const { dir, load: l } = load('tunnel:\n  enabled: true\n  publicHost: hub.example.org\n');
     const t = l().tunnel;
-    expect(t).toMatchObject({ listen: { host: '0.0.0.0', port: 2222 }, publicHost: 'hub.example.org', publicPort: null, user: 'tunnelbot', keepaliveIntervalSeconds: 5, endpointKeepaliveSeconds: 1.5 });
+    expect(t).toMatchObject({ listen: { host: '0.0.0.0', port: 2222 }, publicHost: 'hub.example.org', publicPort: null, user: 'tunnelbot', keepaliveIntervalSeconds: 5, endpointKeepaliveSeconds: 1 });
     expect(t.hostKeyFile).toBe(join(dir, '.state/tunnel-host-key'));
   });
 

@@ -5,6 +5,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { resolveContainerPaths } from './schema-container.js';
+import { REMOVED_TUNNEL_KEYS } from './schema-tunnel.js';
 import { hpcWrapSchema, hubBridgeSchema, type HpcWrapConfig, type HubBridgeConfig } from './schema.js';
 
 export class ConfigError extends Error {
@@ -36,6 +37,8 @@ export function formatIssues(raw: unknown, issues: z.core.$ZodIssue[]): string[]
   return issues.map((issue) => {
     const key = issue.path.length ? issue.path.map(String).join('.') : '(top level)';
     if (issue.code === 'unrecognized_keys') {
+      const removed = key === 'tunnel' ? issue.keys.filter((k) => REMOVED_TUNNEL_KEYS[k]) : [];
+      if (removed.length) return `${key}: ${removed.map((k) => `${k} was ${REMOVED_TUNNEL_KEYS[k]}`).join('; ')} (docs/tunnel.md)`;
       return `${key}: unknown key(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')} (check the spelling; \`config docs\` lists every key)`;
     }
     const given = issue.path.length ? showValue(valueAt(raw, issue.path)) : 'the document';
@@ -74,7 +77,7 @@ export function loadHubBridgeConfig(file: string | null, overrides: unknown = un
     stateDb: abs(base, cfg.stateDb),
     metrics: { ...cfg.metrics, tokenFile: abs(base, cfg.metrics.tokenFile) },
     hubService: { ...cfg.hubService, apiTokenFile: abs(base, cfg.hubService.apiTokenFile) },
-    tunnel: { ...cfg.tunnel, keysetFile: abs(base, cfg.tunnel.keysetFile), hostKeyFiles: cfg.tunnel.hostKeyFiles.map((f) => abs(base, f)) },
+    tunnel: { ...cfg.tunnel, hostKeyFile: abs(base, cfg.tunnel.hostKeyFile) },
   };
 }
 

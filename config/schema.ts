@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { environmentsSchema } from './schema-environment.js';
 import { hubServiceSchema, profileCheckSchema } from './schema-hub-service.js';
 import { overlaySchema } from './schema-overlay.js';
+import { tunnelSchema } from './schema-tunnel.js';
 import { webdavSchema } from './schema-webdav.js';
 import { accountingSchema, metricsSchema } from './schema-observability.js';
 import { argv } from './schema-argv.js';
@@ -172,29 +173,10 @@ export const hubBridgeSchema = z
       .strict()
       .prefault({})
       .describe('The orphan reaper: cancels batch jobs no live session owns (left by an interrupted submit).'),
-    ports: portRange.default({ start: 40000, end: 40999 }).describe('Hub-side loopback ports handed to sessions (tunnel ends).'),
-    tunnel: z
-      .object({
-        enabled: z.boolean().default(false).describe('Reach each notebook through a reverse SSH tunnel from its compute node to the hub host (restricted tunnel account, one key per job).'),
-        sshHost: z.string().min(1).default('127.0.0.1').describe("The hub host's SSH server as compute nodes reach it (name or address)."),
-        sshPort: port.default(22).describe("Port of the hub host's SSH server."),
-        user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/).default('tunnelbot').describe('The restricted tunnel account (no shell; keys come only from the AuthorizedKeysCommand).'),
-        hostKeyFiles: z
-          .array(z.string().min(1))
-          .min(1)
-          .default(['/etc/ssh/ssh_host_ed25519_key.pub'])
-          .describe("Public host key file(s) of the hub's SSH server; compute nodes accept only these keys."),
-        keysetFile: z
-          .string()
-          .min(1)
-          .default('.state/tunnel-keys.json')
-          .describe('Where the bridge keeps the currently valid per-job keys (replaced atomically; read by `hpc-bridge authorized-keys`).'),
-        keyLifetimeMarginSeconds: z.number().int().min(0).max(86400).default(600).describe('A key stays valid this long past the job wall time, then expires even if the bridge is down.'),
-        keepaliveIntervalSeconds: z.number().min(1).max(600).default(15).describe('Keepalive interval of the compute-side tunnel agent.'),
-      })
-      .strict()
-      .prefault({})
-      .describe('The notebook tunnel (see docs/tunnel.md).'),
+    ports: portRange
+      .default({ start: 40000, end: 40999 })
+      .describe("Hub-side 127.0.0.1 ports, one per tunnel session: the bridge listens on a session's port from grant to end (the hub's proxy reaches the notebook there); ports other programs hold are skipped."),
+    tunnel: tunnelSchema,
     profiles: z
       .array(profileSchema)
       .min(1)
@@ -223,6 +205,9 @@ export const hubBridgeSchema = z
         path: ['cluster', 'hpcWrap'],
         message: 'is required with the ssh transport: how to run hpc-wrap on the login node, e.g. ["/opt/hpc-wrap/hpc-wrap", "--config", "/etc/hpc-wrap.yaml"]',
       });
+    }
+    if (c.tunnel.enabled && c.tunnel.publicHost === null) {
+      ctx.addIssue({ code: 'custom', path: ['tunnel', 'publicHost'], message: 'is required with tunnel.enabled: the name or address compute nodes use to reach this host' });
     }
     if (c.defaultProfile !== null && !c.profiles.some((p) => p.name === c.defaultProfile)) {
       ctx.addIssue({ code: 'custom', path: ['defaultProfile'], message: `must name one of the profiles (${c.profiles.map((p) => p.name).join(', ')})` });

@@ -16,7 +16,8 @@ import { OrphanReaper } from './sessions/orphan-reaper.js';
 import { StatusPoller } from './sessions/status-poller.js';
 import { SessionStore } from './store/session-store.js';
 import { LocalTransport } from './transport/local-transport.js';
-import { TunnelKeyRegistry } from './tunnel/tunnel-registry.js';
+import { restoreTunnels, wireTunnelEvents } from './sessions/session-tunnels.js';
+import { Tunnels } from './tunnel/tunnels.js';
 import { SshTransport } from './transport/ssh-transport.js';
 import type { Transport } from './transport/types.js';
 import { startAdminWatch, type AdminWatch } from './admin-watch.js';
@@ -49,6 +50,8 @@ export interface Bridge {
   reaper: OrphanReaper;
   /** Metrics (null when metrics.enabled is false) and scheduler accounting. */
   watch: AdminWatch;
+  /** The tunnel endpoint and ports (tunnel.enabled), else null. */
+  tunnels: Tunnels | null;
   server: Server;
   url: string;
   token: string;
@@ -64,8 +67,7 @@ export async function startBridge(config: HubBridgeConfig, log: Logger, opts: { 
   const store = new SessionStore(config.stateDb);
   const transport = opts.transport ?? createTransport(config);
   const cluster = new HpcWrapClient(transport, config.cluster.hpcWrap ?? bundledHpcWrap(), config.cluster.commandTimeoutSeconds * 1000);
-  const tunnels = config.tunnel.enabled ? new TunnelKeyRegistry(config, store) : null;
-  tunnels?.sync(); // the keyset always matches the database, also after a crash
+  const tunnels = config.tunnel.enabled ? new Tunnels(config, log) : null;
   const capabilities = new CapabilitiesCache(cluster, log);
   // Known before the first request when the cluster answers quickly; never blocks the start for long.
   await Promise.race([capabilities.refresh(), new Promise((r) => setTimeout(r, 5000).unref())]);
@@ -75,6 +77,12 @@ export async function startBridge(config: HubBridgeConfig, log: Logger, opts: { 
     startingIntervalMs: config.status.startingIntervalSeconds * 1000,
   }, log);
   const reaper = new OrphanReaper(store, service, cluster, { intervalMs: config.reaper.intervalSeconds * 1000, graceMs: config.reaper.graceSeconds * 1000 }, log);
+  if (tunnels) {
+    // ports first (a live session's P must be ours again before anything else), then the endpoint
+    await restoreTunnels(tunnels, store, service, log);
+    wireTunnelEvents(tunnels, store, service, () => poller.wake());
+    await tunnels.listen();
+  }
   const watch = await startAdminWatch(config, { store, service, poller, cluster, log });
   const availability = new ProfileAvailability(() => cluster.partitions(), config.profiles, config.defaultProfile, config.profileCheck, log);
   const app = createApp({ service, store, token, maxBodyBytes: config.maxBodyBytes, log, metrics: watch.endpoint, accounting: watch.accounting, availability });
@@ -104,12 +112,13 @@ export async function startBridge(config: HubBridgeConfig, log: Logger, opts: { 
   log.info({ url, cluster: cluster.description, sessions: store.live().length }, 'hpc-bridge listening');
 
   return {
-    store, service, poller, reaper, watch, server, url, token, hubService,
+    store, service, poller, reaper, watch, tunnels, server, url, token, hubService,
     async close() {
       await reaper.stop();
       await poller.stop();
       await watch.close();
       await hubService?.close();
+      await tunnels?.close();
       await new Promise<void>((r) => {
         server.close(() => r());
         server.closeAllConnections();

@@ -11,7 +11,6 @@ import { bundledHpcWrap, createTransport, startBridge } from './bridge.js';
 import { formatReport, runDoctor } from './doctor/run-doctor.js';
 import { deployCommand } from './deploy/deploy-command.js';
 import { trustClusterHost } from './transport/ssh-trust.js';
-import { authorizedKeysMain, DEFAULT_TUNNEL_USER } from './tunnel/authorized-keys.js';
 import { createLogger } from './log.js';
 import { pruneCommand, usageCommand } from './accounting/admin-commands.js';
 import { VERSION } from './version.js';
@@ -120,16 +119,12 @@ export async function main(args: string[]): Promise<void> {
       })
     .command(
       'doctor',
-      'Check each link of the chain (config, token, login node and host key, hpc-wrap version, scheduler, hub API, tunnel account, sshd Match block, port range) and say what to fix',
-      (y) =>
-        y
-          .option('json', { type: 'boolean', default: false, describe: 'print the results as JSON' })
-          .option('sshd-config', { type: 'string', describe: "the hub host's sshd_config to check (default: sshd's own)" }),
+      'Check each link of the chain (config, token, login node and host key, hpc-wrap version, scheduler, hub API, tunnel endpoint and host key, port range) and say what to fix',
+      (y) => y.option('json', { type: 'boolean', default: false, describe: 'print the results as JSON' }),
       async (a) => {
         const file = configFile(a);
         const config = loadOrExit(file);
         const results = await runDoctor(config, createTransport(config, { configFile: file }), config.cluster.hpcWrap ?? bundledHpcWrap(), {
-          sshdConfig: typeof a.sshdConfig === 'string' ? a.sshdConfig : null,
           liveTunnelPorts: liveTunnelPorts(config.stateDb),
         });
         process.stdout.write(a.json ? `${JSON.stringify({ results }, null, 2)}\n` : formatReport(results));
@@ -197,24 +192,6 @@ export async function main(args: string[]): Promise<void> {
         .option('fingerprint', { type: 'string', describe: 'record the key only if it has this SHA256:... fingerprint (verified out of band)' })
         .option('yes', { type: 'boolean', default: false, describe: 'record the key without a fingerprint check (only on a network you trust)' }),
       (a) => clusterTrust(configFile(a), a.yes, a.fingerprint ?? null))
-    .command(
-      'authorized-keys <user> <type> <key>',
-      "sshd's AuthorizedKeysCommand for the tunnel account: print the restricted line for a live job key (docs/tunnel.md)",
-      (y) =>
-        y
-          .positional('user', { type: 'string', demandOption: true, describe: "sshd's %u" })
-          .positional('type', { type: 'string', demandOption: true, describe: "sshd's %t" })
-          .positional('key', { type: 'string', demandOption: true, describe: "sshd's %k" })
-          .option('keyset', { type: 'string', demandOption: true, requiresArg: true, describe: 'the keyset file the bridge keeps (tunnel.keysetFile)' })
-          .option('tunnel-user', { type: 'string', default: DEFAULT_TUNNEL_USER, describe: 'the tunnel account (tunnel.user)' })
-          // not `array: true`: that would swallow the positionals after it; repeats still collect
-          .option('owner', { type: 'string', requiresArg: true, describe: "account or uid besides root that may own the keyset (the bridge's); repeatable" }),
-      (a) => {
-        const owners = ([] as unknown[]).concat(a.owner ?? []).map(String);
-        const argv = ['--keyset', a.keyset, '--tunnel-user', a['tunnel-user'], ...owners.flatMap((o) => ['--owner', o]), '--', a.user, a.type, a.key];
-        process.exitCode = authorizedKeysMain(argv, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
-      },
-    )
     .example('$0 serve', 'run on the embedded default (fork scheduler, SQLite in .state/)')
     .example('$0 --config /etc/hpc-bridge/hub-bridge.yaml serve', 'run with a site config')
     .example('$0 --config hub-bridge.yaml config check', 'validate a config file')

@@ -3,7 +3,6 @@
 //    module) so an HPC site needs nothing but Node to run it;
 //  - dist/hpc-bridge.mjs: the hub-side service; npm dependencies stay external
 //    (better-sqlite3 is native and is installed with the package);
-//  - dist/hpc-bridge-authorized-keys.mjs: sshd's AuthorizedKeysCommand (docs/tunnel.md).
 import { build } from 'esbuild';
 import { chmodSync, readFileSync } from 'node:fs';
 
@@ -67,8 +66,5 @@ await build({
   plugins: [noNativeModules, inquirerSideEffectFree],
 });
 await build({ ...common, entryPoints: ['hub-bridge/cli.ts'], outfile: 'dist/hpc-bridge.mjs', packages: 'external' });
-// sshd's AuthorizedKeysCommand for the tunnel account: tiny, node built-ins only (starts fast).
-await build({ ...common, entryPoints: ['hub-bridge/authorized-keys-command.ts'], outfile: 'dist/hpc-bridge-authorized-keys.mjs' });
 chmodSync('dist/hpc-wrap.mjs', 0o755);
 chmodSync('dist/hpc-bridge.mjs', 0o755);
-chmodSync('dist/hpc-bridge-authorized-keys.mjs', 0o755);

@@ -182,7 +182,7 @@ function tunnelUser(o: LegacyOption): Outcome {
 }
 
 function hubHost(o: LegacyOption): Outcome {
-  return HOST_RE.test(o.value.trim()) ? mapped('', hub('tunnel.sshHost', o.value.trim())) : notMapped(`"${o.value}" is not a host name or IP address`);
+  return HOST_RE.test(o.value.trim()) ? mapped('', hub('tunnel.publicHost', o.value.trim())) : notMapped(`"${o.value}" is not a host name or IP address`);
 }
 
 function logDir(o: LegacyOption): Outcome {

@@ -4,7 +4,10 @@
 //   node 127.0.0.1:<free port> →  hub 127.0.0.1:hubApiPort         (the notebook reaches the hub API)
 // and point JUPYTERHUB_API_URL / JUPYTERHUB_ACTIVITY_URL at the node end (paths kept).
 // The agent runs in start-env itself (outside any container), keeps the connection alive,
-// reconnects with backoff, and reports its state in status.json and the job output.
+// reconnects with backoff, and reports its state in status.json and the job output. The
+// moment the server accepts connections it tells the bridge (the status channel), so the
+// bridge probes it at once instead of at its next poll.
+import { connect } from 'node:net';
 import { writeTunnelStatus } from '../run-dir-files.js';
 import type { EnvironmentContext, EnvironmentStep } from './steps.js';
 import { HubApiForwarder } from './tunnel-api-forwarder.js';
@@ -29,6 +32,33 @@ export function rewriteHubUrl(url: string, port: number): string {
 interface Running {
   client: TunnelClient;
   api: HubApiForwarder;
+  watch: { stop(): void };
+}
+
+/** Calls `onListening` once 127.0.0.1:port accepts a connection (checked every `everyMs`). */
+export function watchListening(port: number, onListening: () => void, everyMs = 200): { stop(): void } {
+  let stopped = false;
+  let timer: NodeJS.Timeout | null = null;
+  const attempt = () => {
+    if (stopped) return;
+    const sock = connect({ host: '127.0.0.1', port });
+    sock.once('connect', () => {
+      sock.destroy();
+      if (!stopped) onListening();
+      stopped = true;
+    });
+    sock.once('error', () => {
+      sock.destroy();
+      if (!stopped) timer = setTimeout(attempt, everyMs);
+    });
+  };
+  attempt();
+  return {
+    stop: () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
@@ -41,6 +71,7 @@ export function createTunnelStep(startTimeoutMs = START_TIMEOUT_MS): Environment
     const r = running;
     running = null;
     if (!r) return;
+    r.watch.stop();
     await Promise.all([r.api.close(), r.client.stop()]);
     writeTunnelStatus(ctx.runDir, 'down', null);
   };
@@ -63,7 +94,9 @@ export function createTunnelStep(startTimeoutMs = START_TIMEOUT_MS): Environment
         say: (line) => ctx.say(line),
       });
       const api = new HubApiForwarder({ hubApiPort: spec.hubApiPort, live: (ms) => client.live(ms) });
-      running = { client, api };
+      const serverPort = ctx.port;
+      const watch = watchListening(serverPort, () => client.reportPhase({ phase: 'listening', port: serverPort }));
+      running = { client, api, watch };
       try {
         const apiPort = await api.listen();
         ctx.say(`tunnel: connecting to ${client.where} (hub API 127.0.0.1:${spec.hubApiPort} → node 127.0.0.1:${apiPort})`);

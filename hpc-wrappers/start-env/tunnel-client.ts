@@ -1,12 +1,15 @@
-// The compute side of the notebook tunnel: one ssh2 connection to the hub's tunnel account
-// that holds the reverse forward hub 127.0.0.1:remotePort → node target, kept alive and
-// re-established with exponential backoff (capped) whenever it drops. Other code asks it
-// for the live connection (the hub API forwarder opens direct-tcpip channels on it).
+// The compute side of the notebook tunnel: one ssh2 connection to the bridge's tunnel
+// endpoint that holds the reverse forward hub 127.0.0.1:remotePort → node target, kept
+// alive and re-established with exponential backoff (capped, with jitter so that many
+// agents do not reconnect in lockstep) whenever it drops. Other code asks it for the live
+// connection (the hub API forwarder opens direct-tcpip channels on it). It also pushes the
+// server's phase to the bridge on a small status channel (docs/tunnel.md).
+import { createPrivateKey, sign as cryptoSign } from 'node:crypto';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { TunnelState } from '../run-dir-files.js';
-import type { TunnelSpec } from '../../contract/tunnel.js';
+import { STATUS_CHANNEL, type StatusPush, type TunnelSpec } from '../../contract/tunnel.js';
 import { tunnelHostKeys, type TunnelHostKeys } from './tunnel-host-key.js';
 import { batchingSocket, splice } from './tunnel-pipe.js';
 
@@ -19,8 +22,19 @@ export interface TunnelClientOptions {
   onState(state: TunnelState, lastError: string | null): void;
   say(line: string): void;
   backoff?: { initialMs: number; maxMs: number };
-  /** How often to retry a refused forward on one connection (the old one may still hold the port). */
-  forwardRetries?: number;
+}
+
+export type PhaseReport = StatusPush;
+
+/** The job's key parsed by ssh2, an ed25519 one signing with a key object made once. */
+function parsedSigningKey(privateKey: string): ssh2.ParsedKey {
+  const parsed = ssh2.utils.parseKey(privateKey);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!key || key instanceof Error || !key.isPrivateKey()) throw new Error("the job's tunnel key (secrets.json tunnelPrivateKey) is not a private key ssh2 can read");
+  if (key.type !== 'ssh-ed25519') return key;
+  const keyObject = createPrivateKey(key.getPrivatePEM());
+  key.sign = (data: Buffer | string) => cryptoSign(null, typeof data === 'string' ? Buffer.from(data) : data, keyObject);
+  return key;
 }
 
 const CIPHERS = ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr', 'aes256-ctr', 'chacha20-poly1305@openssh.com'];
@@ -37,15 +51,21 @@ export class TunnelClient {
   private readonly hostKeys: TunnelHostKeys;
   private everUp = false;
   private lastSaid: string | null = null;
+  private phase: PhaseReport | null = null;
+  private statusChannel: Duplex | null = null;
   lastError: string | null = null;
   /** The cipher of the current connection (client → server), for the log. */
   cipher: string | null = null;
   /** A host key refusal before the first success: retrying cannot help. */
   fatal: string | null = null;
 
+  /** The job's key, parsed once (ssh2 would parse it, and its PEM for each signature, on every login). */
+  private readonly key: ssh2.ParsedKey;
+
   constructor(private readonly opts: TunnelClientOptions) {
     this.hostKeys = tunnelHostKeys(opts.spec.hostKeys, opts.spec.host, opts.spec.port);
     this.delayMs = opts.backoff?.initialMs ?? 250;
+    this.key = parsedSigningKey(opts.privateKey);
   }
 
   get where(): string {
@@ -105,6 +125,34 @@ export class TunnelClient {
     this.lastSaid = error;
   }
 
+  /** Tells the bridge the server's phase (now, and again after every reconnect). */
+  reportPhase(report: PhaseReport): void {
+    this.phase = report;
+    this.statusChannel?.write(`${JSON.stringify(report)}\n`);
+  }
+
+  private openStatusChannel(client: ssh2.Client): void {
+    client.forwardOut('127.0.0.1', 0, STATUS_CHANNEL.host, STATUS_CHANNEL.port, (err, ch) => {
+      if (err || this.current !== client) return void ch?.destroy();
+      this.statusChannel = ch;
+      this.streams.add(ch);
+      ch.on('close', () => {
+        this.streams.delete(ch);
+        if (this.statusChannel === ch) this.statusChannel = null;
+      });
+      ch.on('error', () => ch.destroy());
+      ch.resume(); // the endpoint never writes; drain anyway
+      if (this.phase) ch.write(`${JSON.stringify(this.phase)}\n`);
+    });
+  }
+
+  /** The next reconnect delay: the current backoff step with ±25% jitter; the step doubles up to the cap. */
+  private nextDelay(): number {
+    const d = this.delayMs * (0.75 + Math.random() * 0.5);
+    this.delayMs = Math.min(this.delayMs * 2, this.opts.backoff?.maxMs ?? 5000);
+    return Math.round(d);
+  }
+
   private connect(): void {
     if (this.stopped) return;
     this.opts.onState('connecting', this.lastError);
@@ -113,6 +161,7 @@ export class TunnelClient {
     this.clients.add(client);
     let refused: string | null = null;
     let up = false;
+    let authTried = false;
     client.on('ready', () => {
       void this.forward(client).then((ok) => {
         if (!ok || this.stopped) return void client.end();
@@ -124,6 +173,7 @@ export class TunnelClient {
         this.delayMs = this.opts.backoff?.initialMs ?? 250;
         this.opts.onState('up', null);
         this.opts.say(`tunnel up: hub 127.0.0.1:${spec.remotePort} → node ${this.opts.target.host}:${this.opts.target.port}`);
+        this.openStatusChannel(client);
         this.wake();
       });
     });
@@ -133,7 +183,7 @@ export class TunnelClient {
       this.relay(accept());
     });
     client.on('error', (err) => {
-      const msg = refused ?? `${err.message}${(err as { level?: string }).level === 'client-authentication' ? ' (the hub did not accept this job\'s tunnel key: expired or revoked?)' : ''}`;
+      const msg = refused ?? `${err.message}${(err as { level?: string }).level === 'client-authentication' ? ' (the bridge did not accept this job\'s tunnel key: the session ended, or the key expired)' : ''}`;
       if (refused && !this.everUp) this.fatal = refused;
       if (!up) this.note(msg);
       else this.lastError = msg;
@@ -149,15 +199,18 @@ export class TunnelClient {
       }
       this.opts.onState('down', this.lastError);
       if (this.fatal) return this.wake();
-      this.timer = setTimeout(() => this.connect(), this.delayMs);
-      this.delayMs = Math.min(this.delayMs * 2, this.opts.backoff?.maxMs ?? 5000);
+      this.timer = setTimeout(() => this.connect(), this.nextDelay());
     });
     client.connect({
       sock: batchingSocket(spec.host, spec.port),
       host: spec.host,
       port: spec.port,
       username: spec.user,
-      privateKey: this.opts.privateKey,
+      // the parsed key goes through authHandler: ssh2's `privateKey` takes only text
+      authHandler: ((_left: unknown, _partial: unknown, next: (auth: unknown) => void) => {
+        next(authTried ? false : { type: 'publickey', username: spec.user, key: this.key });
+        authTried = true;
+      }) as never,
       hostVerifier: this.hostKeys.verifier((m) => (refused = m)),
       algorithms: { serverHostKey: this.hostKeys.algorithms as never, cipher: CIPHERS as never },
       keepaliveInterval: spec.keepaliveIntervalSeconds * 1000,
@@ -166,16 +219,18 @@ export class TunnelClient {
     });
   }
 
-  /** Requests the reverse forward; a refusal right after a drop is retried (sshd may still hold the port). */
+  /**
+   * Requests the reverse forward. The endpoint refuses it only for a port that is not this
+   * key's (a configuration error, not a passing state): before the first success that ends
+   * the start at once.
+   */
   private async forward(client: ssh2.Client): Promise<boolean> {
     const { remotePort } = this.opts.spec;
-    const tries = this.opts.forwardRetries ?? 12;
-    for (let i = 0; i < tries && !this.stopped; i++) {
-      const err = await new Promise<Error | undefined>((r) => client.forwardIn('127.0.0.1', remotePort, (e) => r(e)));
-      if (!err) return true;
-      this.note(`the hub refused to listen on 127.0.0.1:${remotePort} (${err.message}); the port may still be held by a dropped connection`);
-      await sleep(Math.min(250 * 2 ** i, 2000));
-    }
+    const err = await new Promise<Error | undefined>((r) => client.forwardIn('127.0.0.1', remotePort, (e) => r(e)));
+    if (!err) return true;
+    const msg = `the bridge refused the forward of its 127.0.0.1:${remotePort} to this job (${err.message})`;
+    if (!this.everUp) this.fatal = msg;
+    this.note(msg);
     return false;
   }
 

@@ -1,5 +1,5 @@
-// Host key check of the tunnel agent: the hub's SSH server must present one of the keys
-// the bridge put into the job (known_hosts lines). Nothing is trusted on first use. The
+// Host key check of the tunnel agent: the bridge's tunnel endpoint must present one of the
+// keys the bridge put into the job (known_hosts lines). Nothing is trusted on first use. The
 // known_hosts parsing is the hub side's (pure code, bundled into hpc-wrap).
 import {
   algorithmsForKeyType,
@@ -32,7 +32,7 @@ export function tunnelHostKeys(lines: readonly string[], host: string, port: num
   if (forHost.length === 0) {
     throw new Error(
       `the job's tunnel.hostKeys hold no usable known_hosts line for ${host}:${port} ` +
-        '(check tunnel.sshHost, tunnel.sshPort and tunnel.hostKeyFiles in hub-bridge.yaml)',
+        '(check tunnel.publicHost and tunnel.publicPort in hub-bridge.yaml)',
     );
   }
   const known = forHost.map((e) => `${e.keyType} ${fingerprint(e.key)}`).join(', ');
@@ -45,7 +45,7 @@ export function tunnelHostKeys(lines: readonly string[], host: string, port: num
       onRefused(
         `REFUSED the hub's SSH host key at ${host}:${port}: it presented ${describe(key)}, ` +
           `but the bridge vouches only for ${known}${check.status === 'revoked' ? ' (this key is @revoked)' : ''}. ` +
-          'This may be an attack, or the hub host key changed without tunnel.hostKeyFiles being updated: ask the hub administrators.',
+          'This may be an attack, or the endpoint\'s key (tunnel.hostKeyFile) was replaced after this job was submitted: ask the hub administrators.',
       );
       return false;
     },

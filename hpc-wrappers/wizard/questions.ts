@@ -134,7 +134,7 @@ export const QUESTIONS: readonly Question[] = [
   },
   {
     id: 'tunnel-user', kind: 'text', file: 'hub', key: 'tunnel.user', when: tunnel,
-    message: 'Tunnel account on the hub host',
+    message: 'User name the tunnel agents log in as (virtual: no account is made)',
     default: () => 'tunnelbot',
     check: (raw) => {
       const t = raw.trim();
@@ -143,7 +143,7 @@ export const QUESTIONS: readonly Question[] = [
     },
   },
   {
-    id: 'hub-host', kind: 'text', file: 'hub', key: 'tunnel.sshHost', when: tunnel,
+    id: 'hub-host', kind: 'text', file: 'hub', key: 'tunnel.publicHost', when: tunnel,
     message: "The hub host's name or IP address as compute nodes reach it",
     check: (raw) => {
       const t = raw.trim();

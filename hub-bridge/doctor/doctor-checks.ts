@@ -1,9 +1,7 @@
 // `hpc-bridge doctor`: checks each link of the chain and says what to fix. Each check is a
 // small function returning a result; nothing here changes anything.
-import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { writableOrCreatable } from '../../config/writable-path.js';
-import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import type { HubBridgeConfig } from '../../config/schema.js';
 import type { HpcWrapClient } from '../cluster/hpc-wrap-client.js';
@@ -111,76 +109,3 @@ export async function checkHubApi(cfg: HubBridgeConfig): Promise<CheckResult> {
   }
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
-
-export async function checkPortRange(cfg: HubBridgeConfig, inUseBySessions: number): Promise<CheckResult> {
-  const name = 'tunnel port range';
-  let free = 0;
-  const total = cfg.ports.end - cfg.ports.start + 1;
-  for (let p = cfg.ports.start; p <= cfg.ports.end; p++) if (await portFree(p)) free++;
-  // Bound ports are live tunnels, tunnels sshd has not closed yet, or other programs: only
-  // a range close to exhaustion is a problem.
-  const taken = total - free;
-  const detail = `${free} of ${total} ports free (${inUseBySessions} held by live sessions, ${Math.max(0, taken - inUseBySessions)} bound otherwise)`;
-  if (free === 0) return fail(name, `none of ${cfg.ports.start}-${cfg.ports.end} is free`, 'choose a wider range (ports) no other service uses');
-  if (free < Math.max(2, Math.ceil(total / 10))) return fail(name, detail, 'widen the range (ports): new sessions will soon find no port');
-  return pass(name, detail);
-}
-
-function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(argv[0]!, argv.slice(1), { timeout: 10_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 127) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
-  });
-}
-
-/** The tunnel account and sshd's effective settings for it (`sshd -T -C user=...`). */
-export async function checkTunnelSshd(cfg: HubBridgeConfig, sshdConfig: string | null): Promise<CheckResult[]> {
-  const t = cfg.tunnel;
-  const out: CheckResult[] = [];
-  const passwd = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${t.user}:`));
-  if (!passwd) return [fail('tunnel account', `no account "${t.user}"`, `useradd --system --shell /usr/sbin/nologin ${t.user}`)];
-  const shell = passwd.split(':')[6] ?? '';
-  out.push(/nologin|false/.test(shell) ? pass('tunnel account', `${t.user} exists, shell ${shell}`) : fail('tunnel account', `${t.user} has the login shell ${shell}`, `usermod -s /usr/sbin/nologin ${t.user}`));
-  for (const f of t.hostKeyFiles) {
-    out.push(existsSync(f) ? pass('hub host key', `${f} exists (compute nodes pin it)`) : fail('hub host key', `${f} does not exist`, 'set tunnel.hostKeyFiles to the public host key files of this host\'s sshd'));
-  }
-  const argv = ['/usr/sbin/sshd', '-T', ...(sshdConfig ? ['-f', sshdConfig] : []), '-C', `user=${t.user},host=localhost,addr=127.0.0.1`];
-  const r = await run(argv);
-  if (r.code !== 0) {
-    out.push(fail('sshd Match block', `${argv.join(' ')} failed: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`, 'run doctor as root on the hub host; see examples/sshd_tunnelbot.conf'));
-    return out;
-  }
-  const eff = new Map<string, string>();
-  for (const line of r.stdout.split('\n')) {
-    const i = line.indexOf(' ');
-    if (i > 0) eff.set(line.slice(0, i).toLowerCase(), line.slice(i + 1).trim());
-  }
-  const akc = eff.get('authorizedkeyscommand') ?? 'none';
-  if (!akc.includes('authorized-keys') || !akc.includes(t.keysetFile)) {
-    out.push(fail('AuthorizedKeysCommand', `for ${t.user} it is "${akc}"`, `in the Match User ${t.user} block: AuthorizedKeysCommand /usr/bin/node <install dir>/dist/hpc-bridge-authorized-keys.mjs --keyset ${t.keysetFile} %u %t %k (examples/sshd_tunnelbot.conf)`));
-  } else out.push(pass('AuthorizedKeysCommand', `wired to the bridge's key set (${t.keysetFile})`));
-  const want: Array<[string, (v: string) => boolean, string]> = [
-    ['authorizedkeysfile', (v) => v === 'none', 'AuthorizedKeysFile none'],
-    ['permittty', (v) => v === 'no', 'PermitTTY no'],
-    ['x11forwarding', (v) => v === 'no', 'X11Forwarding no'],
-    ['allowagentforwarding', (v) => v === 'no', 'AllowAgentForwarding no'],
-    ['forcecommand', (v) => v !== 'none' && v !== '', 'ForceCommand /usr/sbin/nologin'],
-    ['gatewayports', (v) => v === 'no', 'GatewayPorts no'],
-  ];
-  const bad = want.filter(([k, ok]) => !ok(eff.get(k) ?? ''));
-  out.push(
-    bad.length === 0
-      ? pass('sshd Match block', `Match User ${t.user}: no keys files, no tty, no agent/X11 forwarding, forced command`)
-      : fail('sshd Match block', `for ${t.user}: ${bad.map(([k]) => `${k}=${eff.get(k) ?? '?'}`).join(', ')}`, `add to the Match User ${t.user} block: ${bad.map(([, , fix]) => fix).join('; ')}`),
-  );
-  return out;
-}

@@ -2,9 +2,10 @@
 import type { HubBridgeConfig } from '../../config/schema.js';
 import { HpcWrapClient } from '../cluster/hpc-wrap-client.js';
 import type { Transport } from '../transport/types.js';
-import { checkCluster, checkHubApi, checkPortRange, checkStateDb, checkTokenFile, checkTunnelSshd, type CheckResult } from './doctor-checks.js';
+import { checkCluster, checkHubApi, checkStateDb, checkTokenFile, type CheckResult } from './doctor-checks.js';
+import { checkPortRange, checkTunnelEndpoint, checkTunnelHostKey } from './tunnel-checks.js';
 
-export async function runDoctor(cfg: HubBridgeConfig, transport: Transport, hpcWrap: string[], opts: { sshdConfig: string | null; liveTunnelPorts: number }): Promise<CheckResult[]> {
+export async function runDoctor(cfg: HubBridgeConfig, transport: Transport, hpcWrap: string[], opts: { liveTunnelPorts: number }): Promise<CheckResult[]> {
   const results: CheckResult[] = [checkTokenFile(cfg), checkStateDb(cfg)];
   const client = new HpcWrapClient(transport, hpcWrap, cfg.cluster.commandTimeoutSeconds * 1000);
   try {
@@ -14,7 +15,8 @@ export async function runDoctor(cfg: HubBridgeConfig, transport: Transport, hpcW
   }
   results.push(await checkHubApi(cfg));
   if (cfg.tunnel.enabled) {
-    results.push(...(await checkTunnelSshd(cfg, opts.sshdConfig)));
+    results.push(checkTunnelHostKey(cfg));
+    results.push(...(await checkTunnelEndpoint(cfg)));
     results.push(await checkPortRange(cfg, opts.liveTunnelPorts));
   }
   return results;

@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import type { HubBridgeConfig, Profile } from '../../config/schema.js';
 import { HpcWrapRefusal, SchedulerUnreachableError, type HpcWrapClient, type JobStatus, type StartJobDocument } from '../cluster/hpc-wrap-client.js';
 import type { SessionStore } from '../store/session-store.js';
-import { tunnelDocument, type TunnelKeyRegistry } from '../tunnel/tunnel-registry.js';
+import { tunnelDocument } from '../tunnel/tunnel-registry.js';
+import type { Tunnels } from '../tunnel/tunnels.js';
 import { refusalByCapabilities } from '../../contract/capabilities.js';
 import type { CapabilitiesCache } from '../cluster/capabilities-cache.js';
 import { checkAgainstContract, InvalidRequest, parseCreateBody, type SubmitPlan, type SubmitSecrets } from './create-request.js';
@@ -55,15 +56,13 @@ export class SessionService {
     private readonly cluster: HpcWrapClient,
     private readonly config: HubBridgeConfig,
     private readonly log: Logger,
-    private readonly tunnels: TunnelKeyRegistry | null = null,
+    private readonly tunnels: Tunnels | null = null,
     private readonly capabilities: CapabilitiesCache | null = null,
   ) {
     this.events.setMaxListeners(0);
     this.observers = new Observers(log);
   }
 
-  /** Last tunnel state reported per session, to announce changes once. */
-  private readonly tunnelState = new Map<string, string>();
   private readonly noticeShown = new Map<string, string>();
 
   profiles(): Profile[] {
@@ -117,6 +116,7 @@ export class SessionService {
     };
     const servicePrefix = env.JUPYTERHUB_SERVICE_PREFIX ?? '/';
     let session: Session;
+    let activated = false;
     try {
       // Checked again after the await: a concurrent request may have created it meanwhile.
       const raced = this.existing(idempotencyKey, fingerprint, user, serverName);
@@ -127,9 +127,17 @@ export class SessionService {
       );
       this.secrets.set(id, { env, webdav, tunnelPrivateKey: tunnel?.privateKey ?? null });
       const timeLimit = script === null ? timeLimitSeconds(profile.resources.walltime) : null;
-      session = this.store.update(id, { timeLimitSeconds: timeLimit, ...(grant ? { tunnelPort: grant.remotePort, tunnelPublicKey: grant.publicKey, tunnelExpiresAt: grant.expiresAt } : {}) });
+      session = this.store.update(id, {
+        timeLimitSeconds: timeLimit,
+        ...(grant ? { tunnelPort: grant.remotePort, tunnelPublicKey: grant.publicKey, tunnelExpiresAt: grant.expiresAt, tunnelState: 'waiting' as const, tunnelSince: new Date().toISOString() } : {}),
+      });
+      if (grant) {
+        this.tunnels!.activate(id, grant);
+        activated = true;
+      }
     } finally {
-      if (grant) this.tunnels!.commit(grant);
+      // P is bound from the grant on: give it back if no session took it
+      if (grant && !activated) this.tunnels!.abandon(grant);
     }
     this.emit(id, 'requested', `Requested a "${profile.displayName}" notebook server`);
     this.log.info({ session: id, user, serverName, profile: profile.name }, 'session created');
@@ -171,7 +179,7 @@ export class SessionService {
     return ev;
   }
 
-  /** The session ended: its tunnel key leaves the keyset (revoked) and its port is free again. */
+  /** The session ended (or is being stopped): tunnel key revoked, its connections cut, its port released. */
   private ended(id: string, { cleanRunDir = true } = {}): void {
     this.secrets.delete(id);
     // The spool may still hold the job's secrets (start-env never ran, or the submit was
@@ -182,9 +190,8 @@ export class SessionService {
         this.log.warn({ session: id, err: (err as Error).message }, 'could not clean up the run dir');
       }));
     }
-    this.tunnelState.delete(id);
     this.noticeShown.delete(id);
-    this.tunnels?.sync();
+    this.tunnels?.end(id);
   }
 
   private fail(id: string, message: string, reason: string | null = null, status: JobStatus | null = null): void {
@@ -284,6 +291,7 @@ export class SessionService {
     if (isTerminal(s.state)) return s;
     if (s.state !== 'stopping') {
       this.store.update(id, { state: 'stopping', cancelRequested: true, stoppedBy: by });
+      this.tunnels?.end(id); // nothing is routed to a server being stopped
       this.emit(id, 'stopping', stoppingMessage(by, s.state !== 'ready'));
       this.events.emit('activity');
     }
@@ -300,6 +308,17 @@ export class SessionService {
     } catch (err) {
       // The poller retries the cancel while the job is still listed.
       this.log.warn({ session: s.id, err: (err as Error).message }, 'cancel failed; will retry');
+    }
+  }
+
+  /** Ends a session the bridge must not serve (its tunnel port was taken while it was down): failed, job cancelled. */
+  async abort(id: string, message: string, reason: string): Promise<void> {
+    const s = this.store.get(id);
+    if (!s || isTerminal(s.state)) return;
+    this.fail(id, message, reason);
+    if (s.jobId) {
+      this.store.recordJobEnded(s.jobId, id, 'cancelled', null);
+      await this.kill(s);
     }
   }
 
@@ -362,26 +381,24 @@ export class SessionService {
       this.emit(s.id, 'running', runningMessage(s.jobId, st.node ?? null));
       this.store.recordJobStarted(s.jobId!, s.id, st.node ?? null);
       this.observers.notify('running', s);
-      if (s.tunnelPort !== null) this.tunnels?.jobStarted(s.id, this.walltimeOf(s));
+      if (s.tunnelPort !== null && this.tunnels) s = this.store.update(s.id, { tunnelExpiresAt: this.tunnels.jobStarted(s.id, this.walltimeOf(s)) });
     } else {
       s = this.store.update(s.id, base);
     }
     const srv = st.server;
-    this.announceTunnel(s, srv?.tunnel ?? null);
     this.announceNotice(s, srv ?? null);
     // Through the tunnel the hub reaches the server at its own 127.0.0.1:P; without one, where start-env said.
     const addr = s.tunnelPort !== null ? { host: '127.0.0.1', port: s.tunnelPort } : srv?.port && srv.host ? { host: srv.host, port: srv.port } : null;
-    // Through a tunnel the probe of 127.0.0.1:P decides (the run dir may not be readable
-    // by the service account, e.g. in identity sudo); without one, once start-env reports a port.
-    if (s.state === 'starting' && addr && (s.tunnelPort !== null || srv?.port)) {
+    // Through a tunnel: once THIS job's agent is logged in with its key and carries P (the bridge
+    // holds P, so the probe of 127.0.0.1:P reaches nothing else); without one, once start-env reports a port.
+    const canProbe = s.tunnelPort !== null ? (this.tunnels?.isUp(s.id) ?? false) : !!srv?.port;
+    if (s.state === 'starting' && addr && canProbe) {
       if (s.port !== addr.port || s.host !== addr.host) {
         s = this.store.update(s.id, { host: addr.host, port: addr.port, message: 'Starting Jupyter' });
         this.emit(s.id, 'starting', `Starting Jupyter on ${s.node ?? 'the node'}`);
       }
       const url = `http://${addr.host}:${addr.port}${s.servicePrefix.endsWith('/') ? s.servicePrefix : s.servicePrefix + '/'}api`;
       if (await probeServer(url, this.config.status.probeTimeoutSeconds * 1000)) {
-        // the probe went through 127.0.0.1:P, so the tunnel is up even if the report predates it
-        if (s.tunnelPort !== null) this.announceTunnel(s, 'up');
         const ready = this.store.update(s.id, { state: 'ready', message: 'Ready' });
         this.observers.notify('ready', ready);
         this.emit(s.id, 'ready', readyMessage(s.node ?? addr.host, endsAt(ready), ready.timeLimitSeconds));
@@ -400,16 +417,6 @@ export class SessionService {
 
   private walltimeOf(s: Session): string {
     return this.config.profiles.find((p) => p.name === s.profile)?.resources.walltime ?? '01:00:00';
-  }
-
-  /** Tunnel up/down as progress events, once per change. */
-  private announceTunnel(s: Session, state: string | null): void {
-    if (s.tunnelPort === null || !state || this.tunnelState.get(s.id) === state) return;
-    const before = this.tunnelState.get(s.id);
-    this.tunnelState.set(s.id, state);
-    this.observers.notify('tunnel', s, state, before ?? null);
-    if (state === 'up') this.emit(s.id, 'info', before === 'down' ? 'The tunnel to your server is up again' : `Tunnel up: the hub reaches your server through 127.0.0.1:${s.tunnelPort}`);
-    else if (state === 'down') this.emit(s.id, 'info', 'The tunnel to your server is down; reconnecting');
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,10 @@ export const isTerminal = (s: SessionState) => TERMINAL_STATES.includes(s);
 export type { JobState } from '../../contract/jobstate.js';
 import type { JobState } from '../../contract/jobstate.js';
 
+/** hub-bridge/tunnel/tunnels.ts explains each state. */
+export const TUNNEL_STATES = ['waiting', 'up', 'down', 'closed'] as const;
+export type TunnelState = (typeof TUNNEL_STATES)[number];
+
 export interface Session {
   id: string;
   /** A small integer naming the session (1, 2, …): the job id stock batchspawner sees. */
@@ -39,6 +43,9 @@ export interface Session {
   timeLimitSeconds: number | null;
   /** Who asked for the stop: JupyterHub or the student (on the hub service's page). */
   stoppedBy: 'hub' | 'user' | null;
+  /** The tunnel as the bridge's endpoint sees it (waiting|up|down|closed), and since when. */
+  tunnelState: TunnelState | null;
+  tunnelSince: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -97,6 +104,7 @@ export function sessionView(s: Session) {
     timeLimitSeconds: s.timeLimitSeconds,
     endsAt: endsAt(s),
     stoppedBy: s.stoppedBy,
+    tunnel: s.tunnelPort !== null && s.tunnelState ? { state: s.tunnelState, since: s.tunnelSince, port: s.tunnelPort } : null,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
   };

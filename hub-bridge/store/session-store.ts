@@ -3,7 +3,7 @@
 import Database from 'better-sqlite3';
 import { dirname } from 'node:path';
 import { ensurePrivateDir, ensurePrivateFile } from './private-files.js';
-import type { EventKind, JobState, Session, SessionEvent, SessionState } from '../sessions/types.js';
+import type { EventKind, JobState, Session, SessionEvent, SessionState, TunnelState } from '../sessions/types.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS sessions (
@@ -89,6 +89,8 @@ function toSession(r: Row): Session {
     startedAt: (r.started_at as string | null) ?? null,
     timeLimitSeconds: (r.time_limit_seconds as number | null) ?? null,
     stoppedBy: (r.stopped_by as Session['stoppedBy']) ?? null,
+    tunnelState: (r.tunnel_state as TunnelState | null) ?? null,
+    tunnelSince: (r.tunnel_since as string | null) ?? null,
     createdAt: r.created_at as string,
     updatedAt: r.updated_at as string,
   };
@@ -117,6 +119,8 @@ const COLUMN: Record<keyof Omit<Session, 'id' | 'number' | 'createdAt'>, string>
   startedAt: 'started_at',
   timeLimitSeconds: 'time_limit_seconds',
   stoppedBy: 'stopped_by',
+  tunnelState: 'tunnel_state',
+  tunnelSince: 'tunnel_since',
   updatedAt: 'updated_at',
 };
 
@@ -192,6 +196,8 @@ export class SessionStore {
       ['started_at', 'TEXT'],
       ['time_limit_seconds', 'INTEGER'],
       ['stopped_by', 'TEXT'],
+      ['tunnel_state', 'TEXT'],
+      ['tunnel_since', 'TEXT'],
     ];
     for (const [name, type] of added) if (!have.has(name)) this.db.prepare(`ALTER TABLE sessions ADD COLUMN ${name} ${type}`).run();
     this.db.prepare('CREATE UNIQUE INDEX IF NOT EXISTS sessions_number ON sessions(number)').run();

@@ -1,13 +1,10 @@
-// TunnelKeyRegistry: hands each session a hub-side loopback port and a fresh key pair, and
-// keeps the keyset file (what sshd's AuthorizedKeysCommand reads) equal to the live
-// sessions' keys. A key expires at the job's wall-time end plus a margin, so a stopped
-// bridge cannot leave a door open, and a restarting one does not break a live tunnel.
-import { readFileSync } from 'node:fs';
-import type { HubBridgeConfig, Resources } from '../../config/schema.js';
-import type { SessionStore } from '../store/session-store.js';
-import { writeKeyset } from './keyset-file.js';
-import { allocatePort } from './port-allocator.js';
-import { generateTunnelKey } from './tunnel-keys.js';
+// The live sessions' tunnel keys, in memory (rebuilt from the database on start-up): the
+// endpoint looks a presented key up by its blob. Plus what a grant contains and the small
+// computations around it (expiry, the hub API port, the known_hosts line jobs pin).
+import { createPublicKey, verify as verifySignature } from 'node:crypto';
+import ssh2 from 'ssh2';
+import type { Resources } from '../../config/schema.js';
+import type { EndpointKey } from './endpoint-policy.js';
 
 /** What the job's tunnel agent needs (the startjob document's `tunnel`; privateKey is SECRET). */
 export interface TunnelGrant {
@@ -52,84 +49,73 @@ export function hubApiPort(hubApiUrl: string): number {
   return u.protocol === 'https:' ? 443 : 80;
 }
 
-/** known_hosts lines for the hub's sshd, from its public host key files. */
-export function hostKeyLines(files: string[], host: string, port: number): string[] {
-  const pattern = port === 22 ? host : `[${host}]:${port}`;
-  return files.map((f) => {
-    const [type, blob] = readFileSync(f, 'utf8').trim().split(/\s+/);
-    if (!type || !blob) throw new Error(`${f} (tunnel.hostKeyFiles) is not an SSH public key file`);
-    return `${pattern} ${type} ${blob}`;
-  });
+/** The known_hosts line a job pins for the endpoint (`host` alone for port 22, else `[host]:port`). */
+export function knownHostsLine(host: string, port: number, publicKey: string): string {
+  return `${port === 22 ? host : `[${host}]:${port}`} ${publicKey}`;
 }
 
+/** When a key stops being valid: wall time plus the margin after `from`. */
+export function expiryFrom(from: number, walltime: Resources['walltime'], marginSeconds: number): string {
+  return new Date(from + (walltimeSeconds(walltime) + marginSeconds) * 1000).toISOString();
+}
+
+export class KeyError extends Error {}
+
 export class TunnelKeyRegistry {
-  private readonly reserved = new Set<number>();
-  private readonly apiPort: number;
-  private readonly hostKeys: string[];
+  private readonly byBlob = new Map<string, EndpointKey>();
+  private readonly bySession = new Map<string, EndpointKey>();
 
-  constructor(
-    private readonly config: HubBridgeConfig,
-    private readonly store: SessionStore,
-  ) {
-    this.apiPort = hubApiPort(config.hubApiUrl);
-    this.hostKeys = hostKeyLines(config.tunnel.hostKeyFiles, config.tunnel.sshHost, config.tunnel.sshPort);
-  }
-
-  /** Ports held by live sessions (and grants being made right now). */
-  private inUse(): Set<number> {
-    const ports = new Set(this.reserved);
-    for (const s of this.store.live()) if (s.tunnelPort !== null) ports.add(s.tunnelPort);
-    return ports;
-  }
-
-  /** A port and key for a new session; call commit() once the session row holds them. */
-  async grant(resources: Resources): Promise<TunnelGrant> {
-    const remotePort = await allocatePort(this.config.ports, this.inUse());
-    this.reserved.add(remotePort);
-    const key = generateTunnelKey();
-    const t = this.config.tunnel;
-    const expiresAt = this.expiryFrom(Date.now(), resources.walltime);
-    return {
-      host: t.sshHost,
-      port: t.sshPort,
-      user: t.user,
-      hostKeys: this.hostKeys,
-      remotePort,
-      hubApiPort: this.apiPort,
-      keepaliveIntervalSeconds: t.keepaliveIntervalSeconds,
-      privateKey: key.privateKey,
-      publicKey: key.publicKey,
-      expiresAt,
+  /** Registers a session's public key (`ssh-ed25519 AAAA…`) for its port until `expiresAt`. */
+  add(sessionId: string, publicKey: string, port: number, expiresAt: string): EndpointKey {
+    const parsed = ssh2.utils.parseKey(publicKey);
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (!key || key instanceof Error || key.type !== 'ssh-ed25519') throw new KeyError(`session ${sessionId}: its tunnel public key is not an ed25519 key`);
+    this.remove(sessionId);
+    // parsed once: ssh2's own verify() parses the PEM on every call (~1 ms, a reconnect storm's bottleneck)
+    const keyObject = createPublicKey(key.getPublicPEM());
+    const entry: EndpointKey = {
+      sessionId,
+      port,
+      expiresAtMs: Date.parse(expiresAt),
+      blob: key.getPublicSSH(),
+      verify: (data, signature) => {
+        try {
+          return verifySignature(null, data, keyObject, signature);
+        } catch {
+          return false;
+        }
+      },
     };
+    this.byBlob.set(entry.blob.toString('base64'), entry);
+    this.bySession.set(sessionId, entry);
+    return entry;
   }
 
-  /** When a key stops being valid: wall time plus the margin after `from`. */
-  expiryFrom(from: number, walltime: string): string {
-    return new Date(from + (walltimeSeconds(walltime) + this.config.tunnel.keyLifetimeMarginSeconds) * 1000).toISOString();
+  lookup = (blob: Buffer): EndpointKey | undefined => this.byBlob.get(blob.toString('base64'));
+
+  get(sessionId: string): EndpointKey | undefined {
+    return this.bySession.get(sessionId);
   }
 
-  /**
-   * The job started: its key stays valid for its wall time from NOW (a long queue wait
-   * must not eat into it), then expires even if the bridge is down.
-   */
-  jobStarted(sessionId: string, walltime: string): void {
-    this.store.update(sessionId, { tunnelExpiresAt: this.expiryFrom(Date.now(), walltime) });
-    this.sync();
+  extend(sessionId: string, expiresAt: string): void {
+    const e = this.bySession.get(sessionId);
+    if (e) e.expiresAtMs = Date.parse(expiresAt);
   }
 
-  /** The grant is recorded in the session row (or abandoned): rewrite the keyset. */
-  commit(grant: TunnelGrant): void {
-    this.reserved.delete(grant.remotePort);
-    this.sync();
+  /** Revokes the key: from now on it cannot log in. */
+  remove(sessionId: string): void {
+    const e = this.bySession.get(sessionId);
+    if (!e) return;
+    this.bySession.delete(sessionId);
+    this.byBlob.delete(e.blob.toString('base64'));
   }
 
-  /** Writes the keyset: exactly the live sessions' unexpired keys. */
-  sync(): void {
-    const now = Date.now();
-    const keys = this.store
-      .live()
-      .filter((s) => s.tunnelPort !== null && s.tunnelPublicKey && s.tunnelExpiresAt && Date.parse(s.tunnelExpiresAt) > now)
-      .map((s) => ({ publicKey: s.tunnelPublicKey!, port: s.tunnelPort!, expiresAt: s.tunnelExpiresAt!, sessionId: s.id }));
-    writeKeyset(this.config.tunnel.keysetFile, { version: 1, apiPort: this.apiPort, keys });
+  /** Keys whose expiry has passed (their connections are to be cut). */
+  expired(now = Date.now()): EndpointKey[] {
+    return [...this.bySession.values()].filter((e) => e.expiresAtMs <= now);
+  }
+
+  get size(): number {
+    return this.bySession.size;
   }
 }

@@ -5,6 +5,7 @@ import { batchspawnerQuery } from './batchspawner-query.js';
 import { metricsEndpoint } from './metrics-endpoint.js';
 import { overlayCreate } from './overlay-create.js';
 import { schedulerLoad } from './scheduler-load.js';
+import { tunnelScale } from './tunnel-scale.js';
 import { tunnelThroughput } from './tunnel-throughput.js';
 
 await schedulerLoad();
@@ -13,3 +14,4 @@ await metricsEndpoint();
 await overlayCreate();
 await batchspawnerQuery();
 await tunnelThroughput();
+await tunnelScale();

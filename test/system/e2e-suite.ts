@@ -9,14 +9,14 @@ import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync,
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authorizeKey, ensureUser, runOk, pidsMatching, processEnviron, sampleCmdlines, freePort, makeClientKey, startHub, startSshd, type Hub, type Sshd, type UserInfo } from './harness/index.js';
+import { authorizeKey, ensureUser, pidsMatching, processEnviron, sampleCmdlines, freePort, makeClientKey, startHub, startSshd, type Hub, type Sshd, type UserInfo } from './harness/index.js';
 import { startE2eCluster, type E2eCluster, type E2eSchedulerKind } from './e2e-cluster.js';
 import { REPO, startBridgeProcess, type BridgeProcess } from './bridge-process.js';
-import { matchBlock, TUNNEL_USER } from './tunnel-fixture.js';
+import { startRelay, type TcpRelay } from '../support/tcp-relay.js';
 
 export interface E2eMode {
   transport: 'local' | 'ssh';
-  /** Reach each notebook through the restricted reverse tunnel (hub sshd + tunnel account). */
+  /** Reach each notebook through the restricted reverse tunnel (the bridge's own SSH endpoint). */
   tunnel: boolean;
   /** The batch system (default slurm). */
   scheduler?: E2eSchedulerKind;
@@ -25,8 +25,7 @@ export interface E2eMode {
 export function defineEndToEnd(mode: E2eMode): void {
 const SERVICE_ACCOUNT = 'hpcbridge-svc';
 let sshd: Sshd | null = null;
-let hubSshd: Sshd | null = null;
-let cmdDir: string | null = null;
+let relay: TcpRelay | null = null;
 let dir: string;
 let cluster: E2eCluster;
 const schedulerKind = mode.scheduler ?? 'slurm';
@@ -82,32 +81,19 @@ async function clusterTransport(): Promise<Record<string, unknown>> {
 }
 
 /**
- * The hub host's side of the tunnel: a real sshd with the shipped Match block for the tunnel
- * account, its AuthorizedKeysCommand (the built bundle) reading the bridge's keyset, both in a
- * root-owned directory outside /tmp (sshd refuses world-writable path components).
+ * The tunnel: the bridge's own SSH endpoint on loopback, reached by the jobs' agents through
+ * a relay (so that a test can cut their connections as a network would).
  */
-const E2E_TUNNEL_USER = 'hpcbridge-tbot';
-
-async function hubHostTunnel(): Promise<Record<string, unknown>> {
-  // its own tunnel account, set up as docs/tunnel.md says (no login shell)
-  await ensureUser(E2E_TUNNEL_USER);
-  await runOk(['usermod', '-s', '/usr/sbin/nologin', E2E_TUNNEL_USER]);
-  cmdDir = mkdtempSync('/var/lib/hpcb-e2e-');
-  chmodSync(cmdDir, 0o755);
-  const commandFile = join(cmdDir, 'hpc-bridge-authorized-keys.mjs');
-  copyFileSync(join(REPO, 'dist/hpc-bridge-authorized-keys.mjs'), commandFile);
-  chmodSync(commandFile, 0o755);
-  const keysetFile = join(cmdDir, 'tunnel-keys.json');
-  const block = matchBlock({ commandFile, keysetFile, apiPort: hub.ports.hub, variant: 'example' }).map((l) => l.replaceAll(TUNNEL_USER, E2E_TUNNEL_USER));
-  hubSshd = await startSshd({ dir: join(dir, 'hub-sshd'), extraConfig: block });
+async function bridgeTunnel(): Promise<Record<string, unknown>> {
+  const endpointPort = await freePort();
+  relay = await startRelay(endpointPort);
   return {
     enabled: true,
-    sshHost: '127.0.0.1',
-    sshPort: hubSshd.port,
-    user: E2E_TUNNEL_USER,
-    hostKeyFiles: [join(hubSshd.dir, 'ssh_host_ed25519_key.pub')],
-    keysetFile,
-    keepaliveIntervalSeconds: 5,
+    listen: { host: '127.0.0.1', port: endpointPort },
+    publicHost: '127.0.0.1',
+    publicPort: relay.port,
+    hostKeyFile: join(dir, 'bridge/tunnel-host-key'),
+    keepaliveIntervalSeconds: 2,
   };
 }
 
@@ -164,7 +150,7 @@ beforeAll(async () => {
       },
       status: { intervalSeconds: 2, startingIntervalSeconds: 0.5, probeTimeoutSeconds: 2 },
       hubApiUrl: `http://127.0.0.1:${hub.ports.hub}/hub/api`,
-      ...(mode.tunnel ? { tunnel: await hubHostTunnel(), ports: { start: 42000, end: 42999 } } : {}),
+      ...(mode.tunnel ? { tunnel: await bridgeTunnel(), ports: { start: 42000, end: 42999 } } : {}),
       profiles: [{ name: 'small', displayName: 'Small (1 CPU)', resources: cluster.profileResources }],
     }),
   );
@@ -177,8 +163,7 @@ afterAll(async () => {
   await bridge?.kill('SIGTERM').catch(() => {});
   await cluster?.stop().catch(() => {});
   await sshd?.stop().catch(() => {});
-  await hubSshd?.stop().catch(() => {});
-  if (cmdDir) rmSync(cmdDir, { recursive: true, force: true });
+  await relay?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, 120_000);
 
@@ -228,6 +213,7 @@ describe(`JupyterHub → bridge (${mode.transport}${mode.tunnel ? ' + tunnel' : 
         const status = JSON.parse(readFileSync(join(workDir, 'users', user, 'sessions', s.id, 'status.json'), 'utf8'));
         expect(status.tunnel).toBe('up');
         expect(status.port).not.toBe(s.port); // the node-side port is another one
+        expect(s.tunnel).toMatchObject({ state: 'up', port: s.port });
       }
       // reported as a progress event by the bridge (the hub's stream may end at "ready" before
       // its last poll of the bridge's events, so read them at the source)
@@ -259,9 +245,8 @@ describe(`JupyterHub → bridge (${mode.transport}${mode.tunnel ? ' + tunnel' : 
 
   // Only in tunnel mode (there is no tunnel to kill otherwise).
   if (mode.tunnel) it('a killed tunnel connection comes back within 10 s; the hub never stops the server', async () => {
-    const before = hubSshd!.sessionProcesses();
-    expect(before.length).toBeGreaterThanOrEqual(2); // alice's and bob's tunnels
-    for (const p of before) await hubSshd!.dropConnection(p.pid);
+    expect(relay!.connections()).toBeGreaterThanOrEqual(2); // alice's and bob's tunnels
+    relay!.cut();
     const t0 = Date.now();
     for (const user of ['alice', 'bob']) {
       await until(`${user} reachable again`, async () => ((await hub.userProxyGet(user, 'api')).status === 200 ? true : undefined), 10_000, 200);
@@ -357,15 +342,18 @@ describe(`JupyterHub → bridge (${mode.transport}${mode.tunnel ? ' + tunnel' : 
     // A scheduler that forgets a job at once (Grid Engine) may be quicker than the bridge's next poll.
     for (const user of users) await until(`${user}'s session stopped`, async () => ((await sessionOf(user)).state === 'stopped' ? true : undefined), 30_000);
     if (mode.tunnel) {
-      // revoked: the keyset holds no key of a stopped session
-      const keyset = JSON.parse(readFileSync(join(cmdDir!, 'tunnel-keys.json'), 'utf8'));
-      const live = new Set((await bridge.api('GET', '/v1/sessions')).json.sessions.filter((x: { state: string }) => !['stopped', 'failed'].includes(x.state)).map((x: { id: string }) => x.id));
-      for (const k of keyset.keys) expect(live.has(k.sessionId)).toBe(true);
+      // revoked: each stopped session's tunnel is closed, and nothing carries its port any more
+      for (const user of ['alice', 'bob', 'carol']) {
+        const s = await sessionOf(user);
+        expect(s.tunnel.state).toBe('closed');
+        const r = await fetch(`http://127.0.0.1:${s.tunnel.port}/`).then((x) => x.status, (e: Error) => e.message);
+        expect(r).toBe('fetch failed');
+      }
     }
   });
 
   it('doctor checks every link of the chain and finds nothing to fix', async () => {
-    const argv = [join(REPO, 'dist/hpc-bridge.mjs'), '--config', bridgeConfig, 'doctor', '--json', ...(hubSshd ? ['--sshd-config', join(hubSshd.dir, 'sshd_config')] : [])];
+    const argv = [join(REPO, 'dist/hpc-bridge.mjs'), '--config', bridgeConfig, 'doctor', '--json'];
     const out = await new Promise<string>((resolve) => {
       execFile(process.execPath, argv, { timeout: 60_000 }, (_err, stdout) => resolve(String(stdout)));
     });
@@ -373,7 +361,7 @@ describe(`JupyterHub → bridge (${mode.transport}${mode.tunnel ? ' + tunnel' : 
     expect(results.filter((r) => !r.ok)).toEqual([]);
     const names = results.map((r) => r.name);
     expect(names).toEqual(expect.arrayContaining(['login node and hpc-wrap', 'hpc-wrap version', 'scheduler', 'JupyterHub API']));
-    if (mode.tunnel) expect(names).toEqual(expect.arrayContaining(['tunnel account', 'AuthorizedKeysCommand', 'sshd Match block', 'tunnel port range']));
+    if (mode.tunnel) expect(names).toEqual(expect.arrayContaining(['tunnel host key', 'tunnel endpoint', 'tunnel public address', 'tunnel port range']));
   });
 
   it('left no secret in the bridge log and no file outside the escaped user dirs', () => {

@@ -1,105 +1,18 @@
-// A hub host for tunnel tests and the tunnel benchmark: a real sshd on loopback with the
-// Match block of examples/sshd_tunnelbot.conf for a tunnel account, the built
-// AuthorizedKeysCommand in a root-owned directory (sshd refuses paths under /tmp), a
-// keyset, and a stand-in for the hub API. Plus ssh2 helpers and the compute-side agent
-// (start-env from the built hpc-wrap bundle) with a spool as startjob writes it.
+// Helpers for the tunnel system tests and benchmarks: ssh2 client helpers, a stand-in for
+// the hub API, the compute-side agent (start-env from the built hpc-wrap bundle, with a
+// spool as startjob writes it), and a port squatter running as an unprivileged account.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, get, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import ssh2 from 'ssh2';
 import { stringify } from 'yaml';
-import { writeKeyset, type TunnelKeyEntry } from '../../hub-bridge/tunnel/keyset-file.js';
-import { ensureUser, freePort, startSshd, terminate, waitFor, type Sshd, type UserInfo } from './harness/index.js';
+import { freePort, terminate, waitFor } from './harness/index.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
-export const TUNNEL_USER = 'hpcbridge-tunnel';
+export const TUNNEL_USER = 'tunnelbot';
 export const NODE_SERVER = join(REPO, 'test/fixtures/tunnel-node-server.mjs');
-
-/**
- * example: the shipped Match block as is (with MaxSessions 0 and ForceCommand);
- * key-options-only: without ForceCommand, MaxSessions, PermitOpen and PermitListen, so
- * that only the options the AuthorizedKeysCommand prints restrict the key.
- */
-export type SshdVariant = 'example' | 'key-options-only';
-
-/** The example Match block, rewritten for this test's paths, account and API port. */
-export function matchBlock(o: { commandFile: string; keysetFile: string; apiPort: number; variant: SshdVariant }): string[] {
-  const text = readFileSync(join(REPO, 'examples/sshd_tunnelbot.conf'), 'utf8')
-    .replaceAll('/opt/hpc-bridge/dist/hpc-bridge-authorized-keys.mjs', o.commandFile)
-    .replaceAll('/var/lib/hpc-bridge/tunnel-keys.json', o.keysetFile)
-    .replaceAll('--owner hpcbridge', '--owner root')
-    .replaceAll('PermitOpen 127.0.0.1:8081', `PermitOpen 127.0.0.1:${o.apiPort}`)
-    .replaceAll('tunnelbot', TUNNEL_USER);
-  const drop = o.variant === 'key-options-only' ? /^(ForceCommand|MaxSessions|PermitOpen|PermitListen)\b/ : /^$/;
-  return text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#') && !drop.test(l));
-}
-
-export interface HubHost {
-  dir: string;
-  /** Root-owned, 0755, outside /tmp: the command, the keyset, the subsystem script. */
-  cmdDir: string;
-  keysetFile: string;
-  sshd: Sshd;
-  tunnel: UserInfo;
-  /** Port of the hub API stand-in (answers `hub-api <path>`). */
-  apiPort: number;
-  /** Rewrites the keyset with these entries. */
-  setKeys(keys: TunnelKeyEntry[]): void;
-  stop(): Promise<void>;
-}
-
-export async function startHubHost(o: { variant: SshdVariant; subsystemMarker?: string; extraConfig?: string[] }): Promise<HubHost> {
-  const tunnel = await ensureUser(TUNNEL_USER);
-  const dir = mkdtempSync('/tmp/hpcb-tunnel-');
-  const cmdDir = mkdtempSync('/var/lib/hpcb-tunnel-');
-  chmodSync(cmdDir, 0o755);
-  const commandFile = join(cmdDir, 'hpc-bridge-authorized-keys.mjs');
-  copyFileSync(join(REPO, 'dist/hpc-bridge-authorized-keys.mjs'), commandFile);
-  chmodSync(commandFile, 0o755);
-  const keysetFile = join(cmdDir, 'tunnel-keys.json');
-  const api = createServer((req, res) => res.end(`hub-api ${req.url}`));
-  await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
-  const apiPort = (api.address() as { port: number }).port;
-  let keys: TunnelKeyEntry[] = [];
-  const setKeys = (k: TunnelKeyEntry[]) => {
-    keys = k;
-    writeKeyset(keysetFile, { version: 1, apiPort, keys });
-  };
-  setKeys([]);
-  const extra: string[] = [...(o.extraConfig ?? [])];
-  if (o.subsystemMarker) {
-    const script = join(cmdDir, 'make-marker');
-    writeFileSync(script, '#!/bin/sh\n# a subsystem that leaves a marker file: proof that it ran\nexec touch "$1.$(id -un)"\n', { mode: 0o755 });
-    extra.push(`Subsystem markersub ${script} ${o.subsystemMarker}`);
-  }
-  extra.push(...matchBlock({ commandFile, keysetFile, apiPort, variant: o.variant }));
-  const sshd = await startSshd({ dir: join(dir, 'sshd'), extraConfig: extra });
-  return {
-    dir,
-    cmdDir,
-    keysetFile,
-    sshd,
-    tunnel,
-    apiPort,
-    setKeys,
-    async stop() {
-      await sshd.stop();
-      await new Promise((r) => api.close(r));
-      rmSync(dir, { recursive: true, force: true });
-      rmSync(cmdDir, { recursive: true, force: true });
-    },
-  };
-}
-
-export function keyEntry(publicKey: string, port: number, opts: { expiresInMs?: number; sessionId?: string } = {}): TunnelKeyEntry {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
-  const sid = opts.sessionId ?? `s-${Array.from({ length: 26 }, () => alphabet[Math.floor(Math.random() * 32)]).join('')}`;
-  return { publicKey, port, expiresAt: new Date(Date.now() + (opts.expiresInMs ?? 3600_000)).toISOString(), sessionId: sid };
-}
+export const SQUATTER = join(REPO, 'test/fixtures/port-squatter.mjs');
 
 // ---- ssh2 helpers ---------------------------------------------------------------------
 
@@ -145,11 +58,15 @@ export function httpGet(port: number, path: string, timeoutMs = 5_000): Promise<
   });
 }
 
-/** A local HTTP server answering `<name> <path>`. */
-export async function namedServer(name: string): Promise<{ server: Server; port: number }> {
-  const server = createServer((req, res) => res.end(`${name} ${req.url}`));
+/** A local HTTP server answering `<name> <path>`, recording the paths it was asked for. */
+export async function namedServer(name: string): Promise<{ server: Server; port: number; requests: string[] }> {
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    requests.push(req.url ?? '');
+    res.end(`${name} ${req.url}`);
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, port: (server.address() as { port: number }).port };
+  return { server, port: (server.address() as { port: number }).port, requests };
 }
 
 // ---- the compute-side agent: start-env from the bundle -------------------------------
@@ -166,6 +83,7 @@ export interface Agent {
 export interface AgentOptions {
   workDir: string;
   bundle: string;
+  /** Where the agent connects: the endpoint (or a relay in front of it). */
   sshPort: number;
   hostKeys: string[];
   privateKey: string;
@@ -173,6 +91,9 @@ export interface AgentOptions {
   hubApiPort: number;
   command?: string[];
   keepaliveIntervalSeconds?: number;
+  user?: string;
+  /** Extra node options for start-env (e.g. --cpu-prof in a benchmark). */
+  nodeArgs?: string[];
 }
 
 let agents = 0;
@@ -204,7 +125,7 @@ export function startAgent(o: AgentOptions): Agent {
       tunnel: {
         host: '127.0.0.1',
         port: o.sshPort,
-        user: TUNNEL_USER,
+        user: o.user ?? TUNNEL_USER,
         hostKeys: o.hostKeys,
         remotePort: o.remotePort,
         hubApiPort: o.hubApiPort,
@@ -216,7 +137,7 @@ export function startAgent(o: AgentOptions): Agent {
     { mode: 0o600 },
   );
   writeFileSync(join(runDir, 'job.sh'), '#!/bin/sh\n', { mode: 0o700 });
-  const child = spawn(process.execPath, [o.bundle, '--config', configPath, 'start-env', '--run-dir', runDir], {
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), o.bundle, '--config', configPath, 'start-env', '--run-dir', runDir], {
     cwd: o.workDir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -255,3 +176,68 @@ export async function agentReady(a: Agent, timeoutMs = 30_000): Promise<void> {
 }
 
 export { freePort };
+
+// ---- a port squatter as an unprivileged account ----------------------------------------
+
+export interface SquatReport {
+  bound: string[];
+  /** When each address was bound (epoch ms). */
+  boundAt: Record<string, number>;
+  attempts: number;
+  connections: number;
+  bytes: number;
+}
+
+export interface Squatter {
+  child: ChildProcess;
+  /** --hold mode: the ports it got. */
+  held: Promise<number[]>;
+  /** Resolves once it has tried every port at least once (it keeps trying). */
+  trying: Promise<void>;
+  /** Stops it (SIGTERM) and returns what it got and received. */
+  stop(): Promise<SquatReport>;
+}
+
+/** Runs test/fixtures/port-squatter.mjs as `user` (runuser): tries the ports until stopped, or holds them. */
+export function startSquatter(user: string, ports: number[], opts: { hold?: boolean; everyMs?: number } = {}): Squatter {
+  const argv = [process.execPath, SQUATTER, '--ports', ports.join(','), '--every-ms', String(opts.everyMs ?? 10), ...(opts.hold ? ['--hold'] : [])];
+  const child = spawn('runuser', ['-u', user, '--', ...argv], { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<void>((r) => child.on('close', () => r()));
+  const lines = () => out.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const held = opts.hold
+    ? waitFor(() => lines().find((l) => l.held)?.held as number[] | undefined, { timeoutMs: 30_000, intervalMs: 50, onTimeout: () => `the squatter did not report: ${err}` })
+    : Promise.resolve([]);
+  const trying = opts.hold
+    ? held.then(() => undefined)
+    : waitFor(() => lines().some((l) => l.trying) || child.exitCode !== null || undefined, { timeoutMs: 30_000, intervalMs: 20, onTimeout: () => `the squatter did not start: ${err}` }).then(() => undefined);
+  // awaited by the tests that need them; never an unhandled rejection for those that do not
+  held.catch(() => {});
+  trying.catch(() => {});
+  return {
+    child,
+    held,
+    trying,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+      const report = lines().find((l) => Array.isArray(l.bound) && !l.trying);
+      if (!report) throw new Error(`the squatter left no report: ${out} ${err}`);
+      return report as SquatReport;
+    },
+  };
+}
+
+/** A stand-in for JupyterHub's API (answers `hub-api <path>`), counting requests. */
+export async function hubApiStandIn(): Promise<{ server: Server; port: number; requests: string[] }> {
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    requests.push(req.url ?? '');
+    res.end(`hub-api ${req.url}`);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: (server.address() as { port: number }).port, requests };
+}

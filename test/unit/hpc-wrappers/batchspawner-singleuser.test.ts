@@ -1,7 +1,7 @@
 // `hpc-wrap batchspawner-singleuser` (stock batchspawner's batchspawner_singleuser_cmd):
-// - through the tunnel (the bundle against an in-process ssh2 hub, as in
-//   tunnel-agent.test.ts): the port report goes over the tunnel's API forward and names
-//   the HUB-side port (tunnel.remotePort), where the server then answers;
+// - through the tunnel (the bundle against the bridge's real tunnel endpoint, in this
+//   process, as in tunnel-agent.test.ts): the port report goes over the tunnel's API
+//   forward and names the HUB-side port (tunnel.remotePort), where the server then answers;
 // - the command line: the server's own options are never read as hpc-wrap's;
 // - the port-report step in-process: refusals that retrying cannot fix fail at once with
 //   what to do, an unreachable hub fails after the deadline, https with a client
@@ -14,20 +14,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { generateTunnelKey } from '../../../hub-bridge/tunnel/tunnel-keys.js';
 import type { AppLog } from '../../../hpc-wrappers/app-log.js';
 import { parseSingleuserArgs } from '../../../hpc-wrappers/batchspawner-singleuser.js';
 import { batchspawnerApiUrl, createPortReportStep } from '../../../hpc-wrappers/start-env/port-report-step.js';
 import type { EnvironmentContext } from '../../../hpc-wrappers/start-env/steps.js';
 import type { JobDescription } from '../../../hpc-wrappers/startjob/job-description.js';
-import { startStandInHubApi, type StandInHubApi } from '../../support/stand-in-hub-api.js';
-import { startFakeSshHub, type FakeSshHub } from './support/fake-ssh-hub.js';
+import { startStandInHubApi } from '../../support/stand-in-hub-api.js';
+import { startTestEndpoint } from '../../support/tunnel-endpoint.js';
 import { buildBundle, makeWorkspace, REPO, tempDir, waitFor, type Workspace } from './support/hpc-wrap-bundle.js';
 
 const STAND_IN_SERVER = join(REPO, 'test/fixtures/http-stand-in-server.mjs');
 const TOKEN = 'hub-token-5f1e9a7c3b2d';
-const hostPair = generateTunnelKey();
-const jobKey = generateTunnelKey();
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -44,7 +41,7 @@ describe('batchspawner-singleuser through the tunnel', () => {
   afterAll(() => ws.cleanup());
 
   /** The run dir startjob writes for a ready script with a tunnel. */
-  function runDir(ssh: FakeSshHub, api: StandInHubApi, remotePort: number): string {
+  function runDir(tunnel: JobDescription['tunnel'], privateKey: string): string {
     const dir = join(ws.workDir, 'users', 'alice', 'sessions', `s-${'b'.repeat(26)}`);
     mkdirSync(join(dir, 'spool'), { recursive: true, mode: 0o700 });
     const env = {
@@ -53,7 +50,7 @@ describe('batchspawner-singleuser through the tunnel', () => {
       // the hub's own view of its API: not reachable from the "node", only through the tunnel
       JUPYTERHUB_API_URL: 'http://hub.invalid:8081/hub/api',
     };
-    writeFileSync(join(dir, 'spool', 'secrets.json'), JSON.stringify({ env, tunnelPrivateKey: jobKey.privateKey }), { mode: 0o600 });
+    writeFileSync(join(dir, 'spool', 'secrets.json'), JSON.stringify({ env, tunnelPrivateKey: privateKey }), { mode: 0o600 });
     const job: JobDescription = {
       version: 1,
       sessionId: `s-${'b'.repeat(26)}`,
@@ -66,15 +63,7 @@ describe('batchspawner-singleuser through the tunnel', () => {
       gpuVariables: [],
       gpus: null,
       overlay: null,
-      tunnel: {
-        host: '127.0.0.1',
-        port: ssh.port,
-        user: 'tunnelbot',
-        hostKeys: [`[127.0.0.1]:${ssh.port} ${hostPair.publicKey}`],
-        remotePort,
-        hubApiPort: api.port,
-        keepaliveIntervalSeconds: 5,
-      },
+      tunnel,
       webdav: null,
       logFile: ws.logFile,
       createdAt: new Date().toISOString(),
@@ -86,10 +75,11 @@ describe('batchspawner-singleuser through the tunnel', () => {
   it('reports P = tunnel.remotePort over the tunnel API forward; the hub reaches the server at P', async () => {
     const api = await startStandInHubApi({ tokens: [TOKEN] });
     cleanup.push(() => api.close());
-    const ssh = await startFakeSshHub({ hostPrivateKey: hostPair.privateKey, clientPrivateKey: jobKey.privateKey, apiPort: api.port });
-    cleanup.push(() => ssh.close());
-    const remotePort = 40123;
-    const dir = runDir(ssh, api, remotePort);
+    const endpoint = await startTestEndpoint({ apiPort: api.port });
+    cleanup.push(() => endpoint.close());
+    const session = await endpoint.session();
+    const remotePort = session.grant.remotePort;
+    const dir = runDir(session.spec, session.grant.privateKey);
 
     // as in a batchspawner script: the run dir only in $HPC_WRAP_RUN_DIR (startjob exports it)
     const child = spawn(process.execPath, [bundle, '--config', ws.configPath, 'batchspawner-singleuser', process.execPath, STAND_IN_SERVER, '--debug'], {
@@ -110,12 +100,12 @@ describe('batchspawner-singleuser through the tunnel', () => {
     expect(report.raw).toBe(`{"port":${remotePort}}`);
     expect(report.token).toBe(TOKEN);
     expect(api.requests).toHaveLength(1);
-    expect(ssh.apiChannels).toBeGreaterThanOrEqual(1); // it went through the tunnel, not to hub.invalid
-    expect(ssh.forwardedPort()).toBe(remotePort);
+    // it went through the tunnel (JUPYTERHUB_API_URL names hub.invalid), carried by this session's connection
+    expect(endpoint.tunnels.state(session.sessionId)?.state).toBe('up');
 
     // what the hub's proxy does next: connect to 127.0.0.1:P on the hub host, i.e. through the forward
     const body = await waitFor(async () => {
-      const b = await ssh.fetchThroughForward('/user/alice/api').catch(() => '');
+      const b = await fetch(`http://127.0.0.1:${remotePort}/user/alice/api`).then((r) => r.text()).catch(() => '');
       return b.includes('stand-in') ? b : null;
     }, 'the server through the forward');
     expect(JSON.parse(body)).toMatchObject({ version: 'stand-in', user: null });

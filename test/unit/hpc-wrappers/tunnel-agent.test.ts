@@ -1,12 +1,10 @@
-// The compute side of the tunnel without a real sshd (the system suite has one): the
-// startjob `tunnel` field and where its private key lands, the hub URL rewrite, the host
-// key check, and the agent's connection logic against an in-process ssh2 server that
-// refuses the first forward requests (as sshd does while a dropped connection still holds
-// the port) and can be cut off.
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+// The compute side of the tunnel: the startjob `tunnel` field and where its private key
+// lands, the hub URL rewrite, the host key check, and the agent's connection logic against
+// the bridge's real tunnel endpoint running in this process (forward, relay, drop and
+// reconnect, status push, refusals).
+import { readFileSync, statSync } from 'node:fs';
 import { createServer as createHttpServer, get, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateTunnelKey } from '../../../hub-bridge/tunnel/tunnel-keys.js';
@@ -15,7 +13,7 @@ import { HubApiForwarder } from '../../../hpc-wrappers/start-env/tunnel-api-forw
 import { TunnelClient } from '../../../hpc-wrappers/start-env/tunnel-client.js';
 import { tunnelHostKeys } from '../../../hpc-wrappers/start-env/tunnel-host-key.js';
 import type { TunnelState } from '../../../hpc-wrappers/run-dir-files.js';
-import { startFakeSshHub } from './support/fake-ssh-hub.js';
+import { freeLoopbackPort, startTestEndpoint, type TestEndpoint } from '../../support/tunnel-endpoint.js';
 import { buildBundle, makeWorkspace, startRequest, tempDir, type Workspace } from './support/hpc-wrap-bundle.js';
 
 const hostPair = generateTunnelKey();
@@ -90,10 +88,7 @@ describe('host key check', () => {
   });
 });
 
-// ---- the agent against an in-process ssh2 server -------------------------------------
-
-const fakeHub = (o: { refuseForwards: number; apiPort: number }) =>
-  startFakeSshHub({ hostPrivateKey: hostKey.private, clientPrivateKey: jobKey.privateKey, ...o });
+// ---- the agent against the bridge's real tunnel endpoint, in this process ------------
 
 function httpServer(answer: string): Promise<{ server: HttpServer; port: number }> {
   const server = createHttpServer((req, res) => res.end(`${answer} ${req.url}`));
@@ -115,50 +110,71 @@ describe('TunnelClient', () => {
     for (const c of cleanup.splice(0).reverse()) await c();
   });
 
-  function client(port: number, target: number, opts: Partial<ConstructorParameters<typeof TunnelClient>[0]> = {}) {
+  async function endpoint(apiPort = 1): Promise<TestEndpoint> {
+    const e = await startTestEndpoint({ apiPort });
+    cleanup.push(() => e.close());
+    return e;
+  }
+
+  async function client(e: TestEndpoint, target: number, opts: Partial<ConstructorParameters<typeof TunnelClient>[0]> = {}) {
+    const s = await e.session();
     const states: [TunnelState, string | null][] = [];
     const lines: string[] = [];
     const c = new TunnelClient({
-      spec: { host: '127.0.0.1', port, user: 'tunnelbot', hostKeys: [`[127.0.0.1]:${port} ${hostKey.public}`], remotePort: 40123, hubApiPort: 1, keepaliveIntervalSeconds: 5 },
-      privateKey: jobKey.privateKey,
+      spec: s.spec,
+      privateKey: s.grant.privateKey,
       target: { host: '127.0.0.1', port: target },
-      onState: (s, e) => states.push([s, e]),
+      onState: (st, err) => states.push([st, err]),
       say: (l) => lines.push(l),
       backoff: { initialMs: 50, maxMs: 200 },
       ...opts,
     });
     cleanup.push(() => c.stop());
-    return { c, states, lines };
+    return { c, states, lines, s };
   }
 
-  it('retries a refused forward on the same connection, relays hub connections, reconnects after a drop', async () => {
+  it('brings the forward up, relays the hub\'s connections on P, reconnects after a drop', async () => {
     const node = await httpServer('node');
     cleanup.push(() => new Promise((r) => node.server.close(r)));
-    const hub = await fakeHub({ refuseForwards: 2, apiPort: 1 });
-    cleanup.push(() => hub.close());
-    const { c, states, lines } = client(hub.port, node.port);
+    const e = await endpoint();
+    const { c, states, lines, s } = await client(e, node.port);
+    const P = s.grant.remotePort;
+    await expect(httpGet(P, '/before')).rejects.toThrow(/ECONNRESET|socket hang up/); // no agent yet: refused, served by nobody
     c.start();
     await c.waitUp(10_000);
-    expect(hub.refusedForwards).toBe(2);
-    expect(lines.some((l) => /refused to listen on 127\.0\.0\.1:40123/.test(l))).toBe(true);
-    expect(await hub.fetchThroughForward('/a')).toBe('node /a');
+    expect(await httpGet(P, '/a')).toBe('node /a');
     expect(states.at(-1)).toEqual(['up', null]);
+    expect(e.tunnels.state(s.sessionId)?.state).toBe('up');
 
-    hub.dropClients();
+    for (const a of e.tunnels.endpoint.agentsOf(s.sessionId)) a.close(50); // the hub side drops the connection
     await expect.poll(() => lines.some((l) => l.startsWith('tunnel down: '))).toBe(true);
     await c.waitUp(10_000);
-    expect(await hub.fetchThroughForward('/b')).toBe('node /b');
-    expect(lines.filter((l) => l.startsWith('tunnel up: hub 127.0.0.1:40123 → node 127.0.0.1:'))).toHaveLength(2);
-    expect(states.map(([s]) => s)).toEqual(expect.arrayContaining(['connecting', 'up', 'down']));
+    await expect.poll(() => e.tunnels.state(s.sessionId)?.state).toBe('up');
+    expect(await httpGet(P, '/b')).toBe('node /b');
+    expect(lines.filter((l) => l.startsWith(`tunnel up: hub 127.0.0.1:${P} → node 127.0.0.1:`))).toHaveLength(2);
+    expect(states.map(([st]) => st)).toEqual(expect.arrayContaining(['connecting', 'up', 'down']));
+    expect(e.changes.filter((ch) => ch.sessionId === s.sessionId).map((ch) => ch.state)).toEqual(['up', 'down', 'up']);
+  });
+
+  it('pushes the server phase on the status channel, again after a reconnect', async () => {
+    const e = await endpoint();
+    const { c, s } = await client(e, 1);
+    const pushed: string[] = [];
+    e.tunnels.on('status', (id, st) => id === s.sessionId && pushed.push(`${st.phase}:${st.port}`));
+    c.start();
+    await c.waitUp(10_000);
+    c.reportPhase({ phase: 'listening', port: 4242 });
+    await expect.poll(() => pushed).toEqual(['listening:4242']);
+    for (const a of e.tunnels.endpoint.agentsOf(s.sessionId)) a.close(50);
+    await expect.poll(() => pushed).toEqual(['listening:4242', 'listening:4242']);
   });
 
   it('the API forwarder opens the hub API through the live connection', async () => {
     const api = await httpServer('hub-api');
     cleanup.push(() => new Promise((r) => api.server.close(r)));
-    const hub = await fakeHub({ refuseForwards: 0, apiPort: api.port });
-    cleanup.push(() => hub.close());
-    const { c } = client(hub.port, 1);
-    const fwd = new HubApiForwarder({ hubApiPort: api.port, live: (ms) => c.live(ms) });
+    const e = await endpoint(api.port);
+    const { c, s } = await client(e, 1);
+    const fwd = new HubApiForwarder({ hubApiPort: s.spec.hubApiPort, live: (ms) => c.live(ms) });
     cleanup.push(() => fwd.close());
     const local = await fwd.listen();
     c.start(); // the forwarder's first connection waits for the tunnel
@@ -166,25 +182,38 @@ describe('TunnelClient', () => {
   });
 
   it('a wrong host key fails at once with the refusal, no retry loop', async () => {
-    const hub = await fakeHub({ refuseForwards: 0, apiPort: 1 });
-    cleanup.push(() => hub.close());
+    const e = await endpoint();
     const other = generateTunnelKey().publicKey;
-    const { c } = client(hub.port, 1, {
-      spec: { host: '127.0.0.1', port: hub.port, user: 'tunnelbot', hostKeys: [`[127.0.0.1]:${hub.port} ${other}`], remotePort: 40123, hubApiPort: 1, keepaliveIntervalSeconds: 5 },
-    });
+    const s = await e.session();
+    const { c } = await client(e, 1, { spec: { ...s.spec, hostKeys: [`[127.0.0.1]:${e.port} ${other}`] } });
     c.start();
     const t0 = Date.now();
     await expect(c.waitUp(20_000)).rejects.toThrow(/^REFUSED the hub's SSH host key/);
     expect(Date.now() - t0).toBeLessThan(5_000);
   });
 
+  it('a forward the endpoint refuses (not this key\'s port) fails the start at once, saying so', async () => {
+    const e = await endpoint();
+    const s = await e.session();
+    const { c } = await client(e, 1, { spec: { ...s.spec, remotePort: s.grant.remotePort + 1 } });
+    c.start();
+    await expect(c.waitUp(20_000)).rejects.toThrow(new RegExp(`the bridge refused the forward of its 127\\.0\\.0\\.1:${s.grant.remotePort + 1} to this job`));
+  });
+
+  it('a revoked key keeps being retried with backoff (the job is being ended anyway), said once', async () => {
+    const e = await endpoint();
+    const { c, s, lines } = await client(e, 1);
+    e.tunnels.end(s.sessionId);
+    c.start();
+    await expect(c.waitUp(1_500)).rejects.toThrow(/did not come up within 2 s: All configured authentication methods failed \(the bridge did not accept this job's tunnel key/);
+    expect(lines.filter((l) => l.includes('authentication methods failed'))).toHaveLength(1);
+  });
+
   it('nothing listening: the start times out naming the last error', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tunnel-'));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-    const probe = createHttpServer();
-    const port = await new Promise<number>((r) => probe.listen(0, '127.0.0.1', () => r((probe.address() as AddressInfo).port)));
-    await new Promise((r) => probe.close(r));
-    const { c, lines } = client(port, 1);
+    const e = await endpoint();
+    const s = await e.session();
+    const port = await freeLoopbackPort();
+    const { c, lines } = await client(e, 1, { spec: { ...s.spec, port, hostKeys: [`[127.0.0.1]:${port} ${e.tunnels.hostKey.publicKey}`] } });
     c.start();
     await expect(c.waitUp(1_000)).rejects.toThrow(new RegExp(`did not come up within 1 s: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}`));
     expect(lines.filter((l) => l.includes('ECONNREFUSED'))).toHaveLength(1); // said once, not per retry

@@ -68,7 +68,7 @@ describe('hpc-wrap wizard --non-interactive', () => {
     expect(cfg.logging.level).toBe('debug');
     const hubCfg = loadHubBridgeConfig(join(dir, 'full', 'hub-bridge.yaml'));
     expect(hubCfg.hubApiUrl).toBe(`http://127.0.0.1:${hubPort}/hub/api`);
-    expect(hubCfg.tunnel.sshHost).toBe('localhost');
+    expect(hubCfg.tunnel.publicHost).toBe('localhost');
     // Each key is preceded by its description from the schema.
     expect(readFileSync(out, 'utf8')).toMatch(/# Environment modules that provide the runtime[^\n]*\n(\s*#[^\n]*\n)?\s*loadModules: \[ singularity \]/);
   });

@@ -78,7 +78,7 @@ describe('hpc-wrap wizard in a terminal', () => {
     t.type(String(hubPort));
     t.key('Enter');
     await answer("JupyterHub's API URL", null); // default http://127.0.0.1:<port>/hub/api, answered by the test hub
-    await answer('Tunnel account on the hub host', null);
+    await answer('User name the tunnel agents log in as', null);
     await answer("The hub host's name", 'no-such-host.invalid');
     await t.waitFor('no-such-host.invalid does not resolve from this machine');
     await answer('Use this answer anyway?', null); // default No: asked again
@@ -126,6 +126,6 @@ describe('hpc-wrap wizard in a terminal', () => {
 
     const hubCfg = loadHubBridgeConfig(join(dir, 'hub-bridge.yaml'));
     expect(hubCfg.hubApiUrl).toBe(`http://127.0.0.1:${hubPort}/hub/api`);
-    expect(hubCfg.tunnel).toMatchObject({ enabled: true, user: 'tunnelbot', sshHost: 'localhost' });
+    expect(hubCfg.tunnel).toMatchObject({ enabled: true, user: 'tunnelbot', publicHost: 'localhost' });
   });
 });

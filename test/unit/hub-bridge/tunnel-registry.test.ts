@@ -1,34 +1,12 @@
-// TunnelKeyRegistry: a port and a key per session, the keyset file equal to the live
-// sessions' unexpired keys, expiry counted from the job's start.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// The tunnel key registry (the live sessions' keys by blob) and the small computations of
+// a grant: wall times, the hub API port, the known_hosts line jobs pin, expiry.
 import { describe, expect, it } from 'vitest';
-import { loadHubBridgeConfig } from '../../../config/load.js';
-import { SessionStore } from '../../../hub-bridge/store/session-store.js';
 import { generateTunnelKey } from '../../../hub-bridge/tunnel/tunnel-keys.js';
-import { hubApiPort, TunnelKeyRegistry, walltimeSeconds } from '../../../hub-bridge/tunnel/tunnel-registry.js';
+import { expiryFrom, hubApiPort, knownHostsLine, TunnelKeyRegistry, walltimeSeconds } from '../../../hub-bridge/tunnel/tunnel-registry.js';
 
-function setup() {
-  const dir = mkdtempSync(join(tmpdir(), 'tunnel-registry-'));
-  const hostKey = join(dir, 'ssh_host_ed25519_key.pub');
-  writeFileSync(hostKey, `${generateTunnelKey().publicKey} root@hub\n`);
-  const config = loadHubBridgeConfig(null, {
-    hubApiUrl: 'http://127.0.0.1:8081/hub/api',
-    ports: { start: 43100, end: 43109 },
-    tunnel: { enabled: true, sshHost: 'hub.example.org', sshPort: 2222, hostKeyFiles: [hostKey], keysetFile: join(dir, 'keys.json'), keyLifetimeMarginSeconds: 60 },
-  });
-  const store = new SessionStore(join(dir, 'db.sqlite'));
-  return { dir, config, store, registry: new TunnelKeyRegistry(config, store), keyset: () => JSON.parse(readFileSync(join(dir, 'keys.json'), 'utf8')) };
-}
+const blob = (publicKey: string) => Buffer.from(publicKey.split(' ')[1]!, 'base64');
 
-let n = 0;
-function session(store: SessionStore) {
-  const id = `s-${'abcdefghijklmnopqrstuvwxyz'.slice(0, 25)}${'234567'[n++ % 6]}`;
-  return store.create({ id, user: `u${n}`, serverName: '', profile: 'default', servicePrefix: '/', submitDoc: '{}' }, null);
-}
-
-describe('TunnelKeyRegistry', () => {
+describe('grant computations', () => {
   it('parses Slurm wall times and the hub API port', () => {
     expect(walltimeSeconds('90')).toBe(5400);
     expect(walltimeSeconds('01:30')).toBe(90);
@@ -39,46 +17,40 @@ describe('TunnelKeyRegistry', () => {
     expect(hubApiPort('https://127.0.0.1/hub/api')).toBe(443);
   });
 
-  it('grants distinct ports in the range, pins the hub host key, and lists only live keys', async () => {
-    const { store, registry, keyset } = setup();
-    const a = session(store);
-    const g1 = await registry.grant({ walltime: '01:00:00' } as never);
-    store.update(a.id, { tunnelPort: g1.remotePort, tunnelPublicKey: g1.publicKey, tunnelExpiresAt: g1.expiresAt });
-    registry.commit(g1);
-    const b = session(store);
-    const g2 = await registry.grant({ walltime: '01:00:00' } as never);
-    store.update(b.id, { tunnelPort: g2.remotePort, tunnelPublicKey: g2.publicKey, tunnelExpiresAt: g2.expiresAt });
-    registry.commit(g2);
-
-    expect(g1.remotePort).not.toBe(g2.remotePort);
-    for (const g of [g1, g2]) {
-      expect(g.remotePort).toBeGreaterThanOrEqual(43100);
-      expect(g.remotePort).toBeLessThanOrEqual(43109);
-      expect(g.hostKeys[0]).toMatch(/^\[hub\.example\.org\]:2222 ssh-ed25519 /);
-      expect(g.hubApiPort).toBe(8081);
-      expect(g.privateKey).toMatch(/BEGIN OPENSSH PRIVATE KEY/);
-    }
-    expect(keyset().apiPort).toBe(8081);
-    expect(keyset().keys.map((k: { sessionId: string }) => k.sessionId).sort()).toEqual([a.id, b.id].sort());
-
-    store.update(a.id, { state: 'stopped' });
-    registry.sync();
-    expect(keyset().keys.map((k: { sessionId: string }) => k.sessionId)).toEqual([b.id]); // revoked
-    expect(JSON.stringify(keyset())).not.toContain('PRIVATE');
+  it('pins the endpoint as known_hosts does: bare host on 22, [host]:port otherwise', () => {
+    expect(knownHostsLine('hub.example.org', 2222, 'ssh-ed25519 AAAA')).toBe('[hub.example.org]:2222 ssh-ed25519 AAAA');
+    expect(knownHostsLine('hub.example.org', 22, 'ssh-ed25519 AAAA')).toBe('hub.example.org ssh-ed25519 AAAA');
   });
 
-  it('counts the key lifetime from the job start, and drops expired keys', async () => {
-    const { store, registry, keyset } = setup();
-    const a = session(store);
-    const g = await registry.grant({ walltime: '00:10:00' } as never);
-    // pretend the job waited in the queue longer than its wall time + margin
-    store.update(a.id, { tunnelPort: g.remotePort, tunnelPublicKey: g.publicKey, tunnelExpiresAt: new Date(Date.now() - 1000).toISOString() });
-    registry.commit(g);
-    expect(keyset().keys).toEqual([]);
-    registry.jobStarted(a.id, '00:10:00');
-    const [k] = keyset().keys;
-    const left = Date.parse(k.expiresAt) - Date.now();
-    expect(left).toBeGreaterThan(600_000 + 50_000);
-    expect(left).toBeLessThanOrEqual(660_000);
+  it('a key lives for the wall time plus the margin', () => {
+    expect(Date.parse(expiryFrom(0, '00:10:00', 60))).toBe(660_000);
+  });
+});
+
+describe('TunnelKeyRegistry', () => {
+  it('finds a live key by its blob, forgets it on remove (revocation), lists expired ones', () => {
+    const r = new TunnelKeyRegistry();
+    const [k1, k2] = [generateTunnelKey(), generateTunnelKey()];
+    const future = new Date(Date.now() + 3600_000).toISOString();
+    r.add('s-one', k1.publicKey, 40001, future);
+    r.add('s-two', k2.publicKey, 40002, new Date(Date.now() - 1000).toISOString());
+    expect(r.lookup(blob(k1.publicKey))).toMatchObject({ sessionId: 's-one', port: 40001 });
+    expect(r.lookup(blob(generateTunnelKey().publicKey))).toBeUndefined();
+    expect(r.expired().map((e) => e.sessionId)).toEqual(['s-two']);
+    r.extend('s-two', future);
+    expect(r.expired()).toEqual([]);
+    r.remove('s-one');
+    expect(r.lookup(blob(k1.publicKey))).toBeUndefined();
+    expect(r.size).toBe(1);
+  });
+
+  it('a session re-added with a new key loses its old one', () => {
+    const r = new TunnelKeyRegistry();
+    const [k1, k2] = [generateTunnelKey(), generateTunnelKey()];
+    const future = new Date(Date.now() + 3600_000).toISOString();
+    r.add('s-one', k1.publicKey, 40001, future);
+    r.add('s-one', k2.publicKey, 40001, future);
+    expect(r.lookup(blob(k1.publicKey))).toBeUndefined();
+    expect(r.lookup(blob(k2.publicKey))?.sessionId).toBe('s-one');
   });
 });

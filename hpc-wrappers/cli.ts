@@ -22,6 +22,9 @@ import { BATCHSPAWNER_SINGLEUSER, BATCHSPAWNER_SINGLEUSER_USAGE, batchspawnerSin
 import { MAX_REQUEST_BYTES } from '../contract/startjob.js';
 import { readBounded } from './startjob/stdin.js';
 import { startJob } from './startjob/startjob.js';
+import {
+  cleanCommandModule, launchCommand, launchEnvCommand, launchJobsCommand, listCommandModule, statusCommandModule, stopCommandModule, urlCommandModule,
+} from './launch/launch-cli.js';
 
 declare const __HPC_BRIDGE_VERSION__: string | undefined;
 const VERSION = typeof __HPC_BRIDGE_VERSION__ === 'string' ? __HPC_BRIDGE_VERSION__ : 'dev';
@@ -132,6 +135,14 @@ export function buildCli(argv: string[]): Argv<Global> {
       (y) => y.example('$0 --config /etc/hpc-wrap.yaml doctor', 'prints {"version","workDir":{...},"scheduler":{...}}'),
       (a) => runCommand('doctor', a.config, async (ctx) => ({ output: await selfCheck(ctx) })),
     )
+    .command(launchCommand)
+    .command(listCommandModule)
+    .command(statusCommandModule)
+    .command(urlCommandModule)
+    .command(stopCommandModule)
+    .command(cleanCommandModule)
+    .command(launchEnvCommand)
+    .command(launchJobsCommand)
     .command(wizardCommand)
     .command(logsCommand)
     .command(

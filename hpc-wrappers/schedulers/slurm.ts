@@ -8,9 +8,10 @@ import { WrapError } from '../errors.js';
 import { runArgv, schedulerMessage, type CommandResult } from './run-command.js';
 import { indexRows, parseSqueue, SQUEUE_FORMAT, statusFor } from './squeue-parser.js';
 import { mapSlurmState } from './slurm-states.js';
-import type { JobSubmission, MarkedJob, MarkedJobs, QueryResult, SchedulerAdapter, SchedulerJobStatus } from './types.js';
+import type { JobSubmission, MarkedJob, MarkedJobs, OwnedJobsResult, QueryResult, SchedulerAdapter, SchedulerJobStatus } from './types.js';
 import { slurmAccounting } from './slurm-accounting.js';
 import type { AccountingResult } from './accounting-types.js';
+import { ownedJobsArgs, parseOwnedJobs } from './slurm-owned-jobs.js';
 
 /** sbatch interprets % in --output as a pattern (%j …); %% is a literal %. */
 const outputPattern = (p: string) => p.replace(/%/g, '%%');
@@ -20,7 +21,10 @@ export function resourceOptions(r: Resources): string[] {
   if (r.partition) opts.push(`--partition=${r.partition}`);
   opts.push(`--cpus-per-task=${r.cpus}`);
   if (r.memoryMB !== null) opts.push(`--mem=${r.memoryMB}M`);
-  if (r.gpus > 0) opts.push(`--gres=gpu:${r.gpus}`);
+  if (r.nodes != null) opts.push(`--nodes=${r.nodes}`);
+  if (r.ntasksPerNode != null) opts.push(`--ntasks-per-node=${r.ntasksPerNode}`);
+  const gres = [...(r.gpus > 0 ? [`gpu:${r.gpus}`] : []), ...(r.gres ?? [])];
+  if (gres.length) opts.push(`--gres=${gres.join(',')}`);
   opts.push(`--time=${r.walltime}`);
   if (r.account) opts.push(`--account=${r.account}`);
   if (r.qos) opts.push(`--qos=${r.qos}`);
@@ -35,6 +39,7 @@ export const slurmDialect = {
   submitArgs(job: JobSubmission): string[] {
     // The command line wins over a ready script's #SBATCH lines, so the marker always holds.
     const args = [`--job-name=${job.name}`, `--output=${outputPattern(job.outputPath)}`, `--comment=${job.marker}`];
+    if (job.afterJob) args.push(`--dependency=afterany:${job.afterJob.split(';')[0]}`);
     if (job.resources) {
       if (job.chdir) args.push(`--chdir=${job.chdir}`);
       args.push(...resourceOptions(job.resources));
@@ -152,6 +157,21 @@ export class SlurmAdapter implements SchedulerAdapter {
   /** sacct, one call for all ids (slurm-accounting.ts). */
   accounting(ids: string[]): Promise<AccountingResult> {
     return slurmAccounting(this.cfg, ids);
+  }
+
+  async ownedJobs(filter: { users?: string[]; ids?: string[] }): Promise<OwnedJobsResult> {
+    const r = await this.run([...this.cfg.query, ...ownedJobsArgs(filter)]);
+    if (!r.ok) {
+      if (!r.timedOut && r.exitCode !== null && slurmDialect.forgotten.test(r.stderr)) return { reachable: true, error: null, jobs: [] };
+      return { reachable: false, error: schedulerMessage(r), jobs: [] };
+    }
+    return { reachable: true, error: null, jobs: parseOwnedJobs(r.stdout) };
+  }
+
+  async setComment(id: string, comment: string): Promise<void> {
+    const [job, cluster] = validateJobId(id).split(';');
+    const r = await this.run([...this.cfg.control, ...(cluster ? [`--clusters=${cluster}`] : []), 'update', `JobId=${job}`, `Comment=${comment}`]);
+    if (!r.ok) throw new WrapError('scheduler', `scontrol could not set the comment of job ${id}: ${schedulerMessage(r)}`);
   }
 
   describe() {

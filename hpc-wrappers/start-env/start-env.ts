@@ -35,6 +35,9 @@ export interface StartEnvOptions {
   reportPortToHub?: boolean;
 }
 
+/** The steps after the base steps, in order (`hpc-wrap launch-env` puts its own step between). */
+export const ENVIRONMENT_STEPS: readonly EnvironmentStep[] = [environmentPreflightStep, tunnelStep, webdavStep, modulesStep, condaStep, overlayStep, containerStep];
+
 function say(line: string): void {
   process.stderr.write(`[hpc-wrap start-env ${new Date().toISOString()}] ${line}\n`);
 }
@@ -83,7 +86,7 @@ export async function startEnv(ctx: CommandContext, opts: StartEnvOptions): Prom
   // inside the container, one listed after it outside (env changes reach the server either way).
   // The tunnel agent runs in this process (not in the container); it goes right after the
   // port step so the hub API URLs it rewrites are in env before later steps read env.
-  const steps = opts.steps ?? [...BASE_STEPS, environmentPreflightStep, tunnelStep, webdavStep, modulesStep, condaStep, overlayStep, containerStep];
+  const steps = opts.steps ?? [...BASE_STEPS, ...ENVIRONMENT_STEPS];
   const pipeline = new EnvironmentPipeline(opts.reportPortToHub ? [...steps, portReportStep] : steps);
   const fail = async (message: string, status: number, signal: NodeJS.Signals | null = null): Promise<number> => {
     say(message);

@@ -55,6 +55,8 @@ export class JobChecker {
   constructor(
     private readonly jobs: ClusterJobs,
     private readonly maxPending: number,
+    /** How long the first waiting check waits for others to join its query. */
+    private readonly windowMs = 25,
     /** Ids per query (a very long --job list is split). */
     private readonly batchSize = 1000,
   ) {}
@@ -81,8 +83,8 @@ export class JobChecker {
   private kick(): void {
     if (this.running) return;
     this.running = (async () => {
-      // Let registrations that arrive in the same tick join this batch.
-      await new Promise((r) => setImmediate(r));
+      // Let registrations that arrive meanwhile (TLS handshakes take time) join this query.
+      await new Promise((r) => setTimeout(r, this.windowMs));
       while (this.waiting.size) {
         const batch = new Map([...this.waiting.entries()].slice(0, this.batchSize));
         for (const id of batch.keys()) this.waiting.delete(id);

@@ -73,7 +73,7 @@ export async function launch(ctx: LaunchContext, args: Record<string, unknown>):
     keepAlive: resolved.keepAlive,
     bindAddress: cfg.launch.bindAddress ?? (gw ? '0.0.0.0' : '127.0.0.1'),
     secretHash: secretHash(routeSecret),
-    gateway: null,
+    gateway: gw ? { base: gw.url, label: null, url: null, mode: null } : null,
   };
   writeLaunchSecret(paths, id, { routeSecret, oneTimeToken: null });
   writeLaunchRecord(paths, rec);

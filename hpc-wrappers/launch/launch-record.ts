@@ -28,14 +28,18 @@ export const launchRecordSchema = z.object({
   bindAddress: z.string(),
   /** sha256 of the route secret: the value in the job comment. */
   secretHash: z.string(),
+  /**
+   * The gateway route; label, url and mode are null until `launch` has registered the job
+   * (the job may start before that: its launch step waits for them).
+   */
   gateway: z
     .object({
       /** The gateway's base URL (launch.gateway.url at launch time). */
       base: z.string(),
-      label: z.string(),
+      label: z.string().nullable(),
       /** The route URL without the one-time token. */
-      url: z.string(),
-      mode: z.enum(['subdomain', 'path']),
+      url: z.string().nullable(),
+      mode: z.enum(['subdomain', 'path']).nullable(),
     })
     .nullable(),
 });

@@ -45,6 +45,21 @@ async function ownJobId(runDir: string, waitMs: number): Promise<string> {
   throw new Error(`${join(runDir, 'jobid')} did not appear within ${Math.round(waitMs / 1000)} s and the job id is not in the environment`);
 }
 
+/**
+ * launch.json once `launch` has registered the job with the gateway: the job can start
+ * before the registration returns, and in path mode the server's base URL is the label.
+ */
+async function registeredRecord(paths: LaunchPaths, id: string, waitMs: number): Promise<LaunchRecord> {
+  const until = Date.now() + waitMs;
+  for (;;) {
+    const rec = readLaunchRecord(paths, id);
+    if (!rec.gateway || rec.gateway.label !== null) return rec;
+    if (stoppedAt(paths, id)) throw new Error('the launch was stopped before the gateway registered it');
+    if (Date.now() >= until) throw new Error(`the launch was not registered with the gateway within ${Math.round(waitMs / 1000)} s (hpc-wrap launch gave up?)`);
+    await sleep(250);
+  }
+}
+
 interface State {
   configDir: string;
   timer: NodeJS.Timeout | null;
@@ -61,7 +76,7 @@ export function launchServerStep(opts: LaunchStepOptions): EnvironmentStep {
       const where = launchOfRunDir(ctx.runDir);
       if (!where) throw new Error(`${ctx.runDir} is not the run dir of a launch (<stateDir>/launches/<id>/jobs/<n>)`);
       const paths = new LaunchPaths(dirname(dirname(where.launchDir)));
-      const rec = readLaunchRecord(paths, where.id);
+      const rec = await registeredRecord(paths, where.id, opts.jobIdWaitMs ?? 60_000);
       const secret = readLaunchSecret(paths, where.id);
       if (ctx.port === null) throw new Error('no port was picked for the server');
       const configDir = writeJupyterConfig(join(ctx.runDir, 'jupyter'), {

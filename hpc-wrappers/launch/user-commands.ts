@@ -76,16 +76,19 @@ export async function urlCommand(ctx: LaunchContext, o: UrlOptions): Promise<Use
   const rec = v.record;
   const secret = readLaunchSecret(ctx.paths, id);
   if (rec.gateway) {
+    if (rec.gateway.url === null) throw new WrapError('invalid', `launch ${id} was never registered with the gateway (its job was cancelled; see hpc-wrap status ${id})`);
+    let routeUrl = rec.gateway.url;
     let token = secret.oneTimeToken;
     if (o.renew || token === null) {
       if (!ctx.config.launch.gateway) throw new WrapError('internal', 'launch.gateway is no longer set in hpc-wrap.yaml: no new link can be made');
       token = randomSecret();
       const route = await new GatewayClient(ctx.config.launch.gateway).reissue({ version: 1, secret: secret.routeSecret, tokenHash: secretHash(token) });
       writeLaunchSecret(ctx.paths, id, { routeSecret: secret.routeSecret, oneTimeToken: token });
-      if (route.url !== rec.gateway.url) writeLaunchRecord(ctx.paths, { ...rec, gateway: { ...rec.gateway, url: route.url, label: route.label, mode: route.mode } });
+      if (route.url !== routeUrl) writeLaunchRecord(ctx.paths, { ...rec, gateway: { ...rec.gateway, url: route.url, label: route.label, mode: route.mode } });
+      routeUrl = route.url;
       ctx.log.info('launch.url-renewed', { launch: id });
     }
-    const url = urlWithToken(rec.gateway.url, token);
+    const url = urlWithToken(routeUrl, token);
     const text = [url, '', o.renew ? 'A new one-time link (the old one no longer works).' : `This link works once. If it was used already: hpc-wrap url --new ${id}`].join('\n');
     return { text, json: { id, url, state: v.state } };
   }

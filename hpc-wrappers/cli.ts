@@ -45,7 +45,7 @@ function usageError(msg: string | null, err: Error | undefined): never {
 export function buildCli(argv: string[]): Argv<Global> {
   return yargs(argv)
     .scriptName('hpc-wrap')
-    .usage('$0 <command> [options]\n\nThe HPC side of jupyterhub-hpc-bridge. Every command prints JSON on stdout; errors are\n{"error":{"code","message"}} with exit status 1 (internal), 2 (invalid), 3 (maintenance), 4 (scheduler).')
+    .usage('$0 <command> [options]\n\nThe HPC side of jupyterhub-hpc-bridge. Users without a hub: `launch` (then list, status, url, stop, logs, clean).\nThe commands the bridge runs print JSON on stdout; errors are {"error":{"code","message"}} with exit status\n1 (internal), 2 (invalid), 3 (maintenance), 4 (scheduler). The user commands print text, JSON with --json.')
     .option('config', {
       type: 'string',
       describe: 'hpc-wrap.yaml to use (default: $HPC_WRAP_CONFIG, else the embedded defaults: fork scheduler, workDir .state/hpc)',

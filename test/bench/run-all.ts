@@ -3,6 +3,7 @@
 import { apiLatency } from './api-latency.js';
 import { batchspawnerQuery } from './batchspawner-query.js';
 import { metricsEndpoint } from './metrics-endpoint.js';
+import { gatewayBench } from './gateway.js';
 import { overlayCreate } from './overlay-create.js';
 import { schedulerLoad } from './scheduler-load.js';
 import { tunnelThroughput } from './tunnel-throughput.js';
@@ -13,3 +14,4 @@ await metricsEndpoint();
 await overlayCreate();
 await batchspawnerQuery();
 await tunnelThroughput();
+await gatewayBench();

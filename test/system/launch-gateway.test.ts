@@ -66,8 +66,18 @@ async function browser(name: string): Promise<BrowserContext> {
   return ctx;
 }
 
+/** A screenshot; the waiting page reloads itself every 2 s, so a capture may land mid-navigation: retried. */
 async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(OUT, `${name}.png`), fullPage: true });
+  for (let i = 0; ; i++) {
+    try {
+      await page.waitForLoadState('load');
+      await page.screenshot({ path: join(OUT, `${name}.png`), fullPage: true });
+      return;
+    } catch (err) {
+      if (i >= 10) throw err;
+      await sleep(150);
+    }
+  }
 }
 
 async function until<T>(what: string, f: () => Promise<T | null | undefined | false>, ms: number, everyMs = 250): Promise<T> {
@@ -135,6 +145,8 @@ beforeAll(async () => {
   const transport = new LocalTransport({ runAs: null });
   jobs = new HpcWrapLaunchJobs(transport, config.cluster.hpcWrap!, 30_000);
   gateway = await startGateway(config, { transport, jobs });
+  rmSync(join(home, 'nb'), { recursive: true, force: true });
+  rmSync(join(home, '.hpc-wrap'), { recursive: true, force: true });
   mkdirSync(join(home, 'nb'), { recursive: true });
   execFileSync('chown', [`${USER}:${USER}`, join(home, 'nb')]);
   sampler = sampleCmdlines(50);
@@ -146,7 +158,7 @@ afterAll(async () => {
   for (const b of browsers) await b.close().catch(() => {});
   await gateway?.close();
   await slurm?.stop(); // cancels every job
-  rmSync(join(home ?? '/nonexistent', '.hpc-wrap'), { recursive: true, force: true });
+  for (const d of ['.hpc-wrap', 'nb']) rmSync(join(home ?? '/nonexistent', d), { recursive: true, force: true });
 }, 120_000);
 
 interface Launched {
@@ -198,9 +210,9 @@ describe('hpc-wrap launch through the gateway (real Slurm, users, Jupyter, Chrom
 
     // A new notebook, as a user makes it: New → Python 3.
     await page.locator('#new-dropdown-button').click();
-    const [nbPage] = await Promise.all([ctx.waitForEvent('page', { timeout: 30_000 }), page.locator('#kernel-python3 a, [id^="kernel-python3"] a, li[id^="kernel-"] a').first().click()]);
-    await nbPage.waitForURL(/\/notebooks\/Untitled.*\.ipynb/, { timeout: 30_000 });
-    await nbPage.locator('#kernel_indicator_icon.kernel_idle_icon').waitFor({ timeout: 60_000 });
+    const [nbPage] = await Promise.all([ctx.waitForEvent('page', { timeout: 60_000 }), page.locator('#kernel-python3 a, [id^="kernel-python3"] a, li[id^="kernel-"] a').first().click()]);
+    await nbPage.waitForURL(/\/notebooks\/Untitled.*\.ipynb/, { timeout: 90_000 });
+    await nbPage.locator('#kernel_indicator_icon.kernel_idle_icon').waitFor({ timeout: 90_000 });
     const cell = nbPage.locator('.CodeMirror').first();
     await cell.click();
     await nbPage.keyboard.type('1+1');
@@ -250,7 +262,7 @@ describe('hpc-wrap launch through the gateway (real Slurm, users, Jupyter, Chrom
     const fakeId = fake.stdout.trim();
     await until('mallory\'s job to run', async () => (await slurm.squeue()).find((j) => j.id === fakeId && j.state === 'RUNNING'), 30_000);
     const calls = jobs.calls;
-    await until('two more polls', async () => jobs.calls >= calls + 2, 10_000);
+    await until('two more polls', async () => jobs.calls >= calls + 2, 60_000);
     expect(route.record.jobId).toBe(main.jobId);
     expect(route.live.job).toMatchObject({ id: main.jobId, user: USER, node: before.node });
     expect(route.live.port).toBe(portBefore);

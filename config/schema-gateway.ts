@@ -24,8 +24,7 @@ export const gatewaySchema = z
         keyFile: z.string().min(1).describe('Its private key (PEM, mode 0600).'),
       })
       .strict()
-      .nullable()
-      .default(null)
+      .optional()
       .describe('TLS certificate; required to run the gateway.'),
     domain: z
       .string()
@@ -44,7 +43,10 @@ export const gatewaySchema = z
     probeTimeoutSeconds: z.number().min(0.1).max(60).default(2).describe('Timeout of the readiness probe of a notebook server.'),
     endedRetentionSeconds: z.number().min(0).max(86400).default(600).describe('How long an ended session still shows "this session has ended" (nothing is proxied).'),
     backendPorts: z
-      .object({ start: z.number().int().min(1).max(65535).default(1024), end: z.number().int().min(1).max(65535).default(65535) })
+      .object({
+        start: z.number().int().min(1).max(65535).default(1024).describe('Lowest port (inclusive).'),
+        end: z.number().int().min(1).max(65535).default(65535).describe('Highest port (inclusive).'),
+      })
       .strict()
       .prefault({})
       .describe('Node ports a job may announce; others are refused.'),

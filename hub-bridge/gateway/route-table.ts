@@ -4,7 +4,7 @@
 // timingSafeEqual, against a dummy when there is no entry, so a hit, a near miss and a
 // miss do the same work. Also indexed by the secret's hash (registration, `url --new`,
 // `stop`) and counted per owner (maxRoutesPerUser).
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
 import { LABEL_RE } from '../../contract/launch.js';
 import { newLiveState, type Route, type RouteRecord } from './route.js';
 
@@ -14,7 +14,7 @@ interface Entry {
 }
 
 export class RouteTable {
-  private readonly key = randomBytes(32);
+  private readonly key = createSecretKey(randomBytes(32));
   private readonly byDigest = new Map<string, Entry>();
   private readonly bySecret = new Map<string, Route>();
   private readonly dummy: Entry = { digest: randomBytes(32), route: { record: null as unknown as RouteRecord, live: newLiveState() } };

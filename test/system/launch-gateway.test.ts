@@ -192,6 +192,7 @@ describe('hpc-wrap launch through the gateway (real Slurm, users, Jupyter, Chrom
     expect(await state.textContent()).toMatch(/queued|running on|starting Jupyter|Checking your job/);
     expect(new URL(page.url()).search).toBe(''); // the token is gone from the address bar
     await shot(page, '1-waiting-page');
+    expect(await state.count()).toBe(1); // the screenshot shows the waiting page
 
     const job = execFileSync('scontrol', ['show', 'job', main.jobId], { env: slurm.fullEnv(), encoding: 'utf8' });
     expect(job).toMatch(/UserId=lgalice\(/);

@@ -128,11 +128,13 @@ describe('registration', () => {
   });
 
   it('checks many registrations with few scheduler calls', async () => {
+    jobs.delayMs = 150; // what one `hpc-wrap launch-jobs` over SSH takes, roughly
     const before = jobs.calls.filter((c) => c.ids.length).length;
     const many = await Promise.all(Array.from({ length: 40 }, (_, i) => launched(`batch${i}`)));
     expect(many.every((m) => m.reg.status === 201)).toBe(true);
     const calls = jobs.calls.filter((c) => c.ids.length).length - before;
     expect(calls).toBeLessThan(20); // one per registration without batching
+    jobs.delayMs = 20;
   });
 });
 
@@ -291,5 +293,39 @@ describe('routing follows the scheduler', () => {
     const { cookie } = await redeem(l.label, l.token);
     const text = audit();
     for (const s of [l.token, l.secret, l.label, cookie.split('=')[1]!, jupyterToken(l.secret)]) expect(text).not.toContain(s);
+  });
+});
+
+describe('path mode (https://<domain>/<label>/)', () => {
+  it('redeems into a cookie scoped to /<label>/, proxies the full path (the server runs with base_url /<label>/), redirects /<label> to /<label>/', async () => {
+    const pjobs = new ScriptedJobs();
+    const p = await gatewayFixture({ mode: 'path', nodes: { addresses: { cn1: '127.0.0.1' } } }, { jobs: pjobs });
+    try {
+      const host = `gw.test:${p.gateway.port}`;
+      const pca = readFileSync(p.cert, 'utf8');
+      const secret = randomSecret();
+      const token = randomSecret();
+      pjobs.set('1', { user: 'alice', state: 'running', node: 'cn1', comment: formatComment(secretHash(secret), backendPort) });
+      const reg = await httpsTo(p.gateway.port, pca, { host, path: '/_hpcwrap/v1/routes', method: 'POST', body: JSON.stringify({ version: 1, jobId: '1', secret, tokenHash: secretHash(token) }) });
+      const { label, url, mode } = JSON.parse(reg.body) as { label: string; url: string; mode: string };
+      expect(mode).toBe('path');
+      expect(url).toBe(`https://gw.test/${label}/`);
+      const bare = await httpsTo(p.gateway.port, pca, { host, path: `/${label}?${TOKEN_PARAM}=${token}` });
+      expect(bare.status).toBe(301);
+      expect(bare.headers.location).toBe(`/${label}/?${TOKEN_PARAM}=${token}`);
+      const redeemed = await httpsTo(p.gateway.port, pca, { host, path: `/${label}/?${TOKEN_PARAM}=${token}` });
+      expect(redeemed.status).toBe(303);
+      expect(redeemed.headers.location).toBe(`/${label}/`);
+      expect(String(redeemed.headers['set-cookie'])).toMatch(new RegExp(`^__Secure-hpcwrap=[A-Za-z0-9_-]{43}; Path=/${label}/; Secure; HttpOnly; SameSite=Lax$`));
+      const cookie = String(redeemed.headers['set-cookie']).split(';')[0]!;
+      await waitFor('ready', () => p.gateway.table.find(label)?.live.ready ?? null);
+      const r = await httpsTo(p.gateway.port, pca, { host, path: `/${label}/api/status`, headers: { cookie } });
+      expect(r.status).toBe(200);
+      expect((JSON.parse(r.body) as { url: string }).url).toBe(`/${label}/api/status`);
+      // another label's path with this cookie: refused
+      expect((await httpsTo(p.gateway.port, pca, { host, path: `/${'c'.repeat(26)}/api/status`, headers: { cookie } })).status).toBe(403);
+    } finally {
+      await p.close();
+    }
   });
 });

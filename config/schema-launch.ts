@@ -66,9 +66,8 @@ export const launchSchema = z
     defaults: launchDefaultsSchema.prefault({}).describe('What launch asks for when the user does not say (galyleo.conf).'),
     limits: launchLimitsSchema.prefault({}).describe('What users may ask for; a request above a limit is refused before anything is submitted.'),
     gateway: launchGatewaySchema
-      .nullable()
-      .default(null)
-      .describe('The HTTPS gateway that gives each launch a one-time URL; null = none: users get `ssh -L` instructions instead.'),
+      .optional()
+      .describe('The HTTPS gateway that gives each launch a one-time URL; absent = none: users get `ssh -L` instructions instead.'),
     bindAddress: z
       .string()
       .min(1)

@@ -39,6 +39,9 @@ function recordingScheduler(submitted: string[][]): SchedulerAdapter {
       return { reachable: true, error: null, jobs: new Map() };
     },
     async cancel() {},
+    async findMarked() {
+      return { reachable: true, error: null, jobs: [] };
+    },
     describe: () => ({ name: 'slurm', batchSystem: true, summary: 'recording' }),
   };
 }

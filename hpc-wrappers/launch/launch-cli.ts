@@ -28,7 +28,6 @@ export function launchOptions(y: Argv<Global>): Argv<A> {
       group: `${o.group}:`,
       requiresArg: o.type !== 'boolean',
       ...(o.choices ? { choices: o.choices as string[] } : {}),
-      ...(o.repeatable || o.type === 'boolean' ? {} : {}),
     });
   }
   return out;

@@ -23,7 +23,7 @@ import { MAX_REQUEST_BYTES } from '../contract/startjob.js';
 import { readBounded } from './startjob/stdin.js';
 import { startJob } from './startjob/startjob.js';
 import {
-  cleanCommandModule, launchCommand, launchEnvCommand, launchJobsCommand, listCommandModule, statusCommandModule, stopCommandModule, urlCommandModule,
+  cleanLaunches, launchCommand, launchEnvCommand, launchJobsCommand, listCommandModule, statusCommandModule, stopCommandModule, urlCommandModule,
 } from './launch/launch-cli.js';
 
 declare const __HPC_BRIDGE_VERSION__: string | undefined;
@@ -111,23 +111,29 @@ export function buildCli(argv: string[]): Argv<Global> {
       (a) => runCommand('accounting', a.config, async (ctx) => ({ output: await accounting(ctx, (a.ids ?? []).map(String)) })),
     )
     .command(
-      'clean',
-      'Remove run dirs of sessions whose job is over and that nothing touched for --older-than (asks the scheduler once; removes nothing if it cannot)',
+      'clean [launches..]',
+      'Your launches: remove the files of ended ones (running ones are kept). Operators, with --older-than: remove run dirs of sessions whose job is over and that nothing touched for that long (asks the scheduler once; removes nothing if it cannot)',
       (y) =>
         y
-          .option('older-than', { type: 'string', demandOption: true, requiresArg: true, describe: 'age such as 30d, 12h (units s, m, h, d, w)' })
-          .option('dry-run', { type: 'boolean', default: false, describe: 'print what would be removed, remove nothing' })
-          .example('$0 --config /etc/hpc-wrap.yaml clean --older-than 30d', 'daily from cron or a systemd timer (docs/retention.md)'),
+          .positional('launches', { type: 'string', array: true, describe: 'launches to clean (default: all your ended ones)' })
+          .option('cache', { type: 'boolean', default: false, describe: 'your launches: also remove the --cache conda environments' })
+          .option('json', { type: 'boolean', default: false, describe: 'your launches: print one JSON document' })
+          .option('older-than', { type: 'string', requiresArg: true, describe: 'operators: age such as 30d, 12h (units s, m, h, d, w)' })
+          .option('dry-run', { type: 'boolean', default: false, describe: 'operators: print what would be removed, remove nothing' })
+          .example('$0 clean', 'remove the files of your ended launches')
+          .example('$0 --config /etc/hpc-wrap.yaml clean --older-than 30d', 'operators: daily from cron or a systemd timer (docs/retention.md)'),
       (a) =>
-        runCommand('clean', a.config, async (ctx) => {
-          let olderThanSeconds: number;
-          try {
-            olderThanSeconds = parseAge(String(a['older-than']));
-          } catch (err) {
-            throw new WrapError('invalid', (err as Error).message);
-          }
-          return { output: await clean(ctx, { olderThanSeconds, dryRun: a['dry-run'] }) };
-        }),
+        a['older-than'] === undefined
+          ? cleanLaunches(a)
+          : runCommand('clean', a.config, async (ctx) => {
+              let olderThanSeconds: number;
+              try {
+                olderThanSeconds = parseAge(String(a['older-than']));
+              } catch (err) {
+                throw new WrapError('invalid', (err as Error).message);
+              }
+              return { output: await clean(ctx, { olderThanSeconds, dryRun: a['dry-run'] }) };
+            }),
     )
     .command(
       'doctor',
@@ -140,7 +146,6 @@ export function buildCli(argv: string[]): Argv<Global> {
     .command(statusCommandModule)
     .command(urlCommandModule)
     .command(stopCommandModule)
-    .command(cleanCommandModule)
     .command(launchEnvCommand)
     .command(launchJobsCommand)
     .command(wizardCommand)

@@ -1,5 +1,6 @@
 // The launch commands as yargs command modules: `launch` (options from the table, grouped
-// as galyleo groups them), `list`, `status`, `url`, `stop`, `clean`, and the two the
+// as galyleo groups them), `list`, `status`, `url`, `stop` (`clean` and `logs` share their
+// names with the operator's forms: cli.ts, operator-commands.ts), and the two the
 // machinery runs: `launch-env` (the job's entry point) and `launch-jobs` (the gateway's).
 import type { Argv, CommandModule } from 'yargs';
 import { runCommand } from '../command-context.js';
@@ -88,16 +89,10 @@ export const stopCommandModule: CommandModule<Global, A> = {
   handler: (a) => runUserCommand('stop', a.config, a.json === true, (ctx) => stopCommand(ctx, a.launch as string | undefined)),
 };
 
-export const cleanCommandModule: CommandModule<Global, A> = {
-  command: 'clean [launches..]',
-  describe: 'Remove the files of ended launches (all, or the ones named); running ones are kept',
-  builder: (y) =>
-    y
-      .positional('launches', { type: 'string', array: true })
-      .option('cache', { type: 'boolean', default: false, describe: 'also remove the --cache conda environments' })
-      .option('json', json) as Argv<A>,
-  handler: (a) => runUserCommand('clean', a.config, a.json === true, (ctx) => cleanCommand(ctx, ((a.launches as string[] | undefined) ?? []).map(String), a.cache === true)),
-};
+/** `clean` without --older-than (the operator's form, cli.ts): the user's ended launches. */
+export function cleanLaunches(a: Global & Record<string, unknown>): Promise<void> {
+  return runUserCommand('clean', a.config, a.json === true, (ctx) => cleanCommand(ctx, ((a.launches as string[] | undefined) ?? []).map(String), a.cache === true));
+}
 
 export const launchEnvCommand: CommandModule<Global, A> = {
   command: 'launch-env',

@@ -75,6 +75,11 @@ export const condaSchema = z
       .default(null)
       .describe('Node-local scratch directory (galyleo --scratch-dir); a per-job directory (mode 0700) is made in it. null = $TMPDIR of the job, else /tmp.'),
     keepScratch: z.boolean().default(false).describe('Keep the per-job scratch directory when the server ends (default: removed).'),
+    cacheDir: absolutePath
+      .nullish()
+      .describe(
+        'With yml (galyleo --cache): keep the created environment as a conda-pack tarball in this directory, keyed by the yml\'s content, and unpack it next time instead of creating it again. Needs conda-pack in the environment or `conda pack`.',
+      ),
     timeoutSeconds: z
       .number()
       .min(1)
@@ -85,6 +90,7 @@ export const condaSchema = z
   .strict()
   .superRefine((c, ctx) => {
     if (c.pack !== null && c.yml !== null) ctx.addIssue({ code: 'custom', path: ['yml'], message: 'give either pack or yml, not both' });
+    if (c.cacheDir != null && c.yml === null) ctx.addIssue({ code: 'custom', path: ['cacheDir'], message: 'only with yml (it caches the environment made from it)' });
     if (c.env === null && c.pack === null && c.yml === null) {
       ctx.addIssue({ code: 'custom', path: ['env'], message: 'one of env, pack or yml is required' });
     }

@@ -2,6 +2,8 @@
 // `config check`, `config docs` and the wizard are generated from it.
 import { z } from 'zod';
 import { environmentsSchema } from './schema-environment.js';
+import { gatewaySchema } from './schema-gateway.js';
+import { launchSchema } from './schema-launch.js';
 import { hubServiceSchema, profileCheckSchema } from './schema-hub-service.js';
 import { overlaySchema } from './schema-overlay.js';
 import { tunnelSchema } from './schema-tunnel.js';
@@ -36,6 +38,14 @@ export const resourcesSchema = z
     qos: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).nullable().default(null).describe('Quality of service (--qos).'),
     reservation: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).nullable().default(null).describe('Reservation (--reservation).'),
     constraint: z.string().regex(/^[A-Za-z0-9_.&|()!,\[\]*-]{1,128}$/).nullable().default(null).describe('Node feature constraint (--constraint).'),
+    // Optional (no default) so that documents and literals written before them stay as they were.
+    nodes: z.number().int().min(1).max(100_000).nullish().describe('Nodes (--nodes); null = the scheduler default (1).'),
+    ntasksPerNode: z.number().int().min(1).max(100_000).nullish().describe('Tasks per node (--ntasks-per-node); null = the scheduler default.'),
+    gres: z
+      .array(z.string().regex(/^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+){0,2}$/, 'a generic resource such as gpu:p100:1 or gpu:2'))
+      .max(16)
+      .optional()
+      .describe('Generic resources (--gres), joined with commas after gpu:N when gpus > 0.'),
     extraArgs: z
       .array(z.string().regex(/^--[a-z][a-z0-9-]*(=[^\n\r\0]*)?$/, 'each extra argument must look like --name or --name=value'))
       .default([])
@@ -196,6 +206,7 @@ export const hubBridgeSchema = z
       .strict()
       .prefault({})
       .describe('Logging (JSON lines on stderr, secrets redacted).'),
+    gateway: gatewaySchema,
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -287,6 +298,7 @@ export const hpcWrapSchema = z
       .strict()
       .prefault({})
       .describe('Logging.'),
+    launch: launchSchema,
   })
   .strict()
   .superRefine((c, ctx) => {

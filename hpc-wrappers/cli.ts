@@ -23,6 +23,9 @@ import { BATCHSPAWNER_SINGLEUSER, BATCHSPAWNER_SINGLEUSER_USAGE, batchspawnerSin
 import { MAX_REQUEST_BYTES } from '../contract/startjob.js';
 import { readBounded } from './startjob/stdin.js';
 import { startJob } from './startjob/startjob.js';
+import {
+  cleanLaunches, launchCommand, launchEnvCommand, launchJobsCommand, listCommandModule, statusCommandModule, stopCommandModule, urlCommandModule,
+} from './launch/launch-cli.js';
 
 declare const __HPC_BRIDGE_VERSION__: string | undefined;
 const VERSION = typeof __HPC_BRIDGE_VERSION__ === 'string' ? __HPC_BRIDGE_VERSION__ : 'dev';
@@ -49,7 +52,7 @@ export function buildCli(argv: string[]): Argv<Global> {
   const cli = yargs(argv);
   return cli
     .scriptName('hpc-wrap')
-    .usage('$0 <command> [options]\n\nThe HPC side of jupyterhub-hpc-bridge. Every command prints JSON on stdout; errors are\n{"error":{"code","message"}} with exit status 1 (internal), 2 (invalid), 3 (maintenance), 4 (scheduler).')
+    .usage('$0 <command> [options]\n\nThe HPC side of jupyterhub-hpc-bridge. Users without a hub: `launch` (then list, status, url, stop, logs, clean).\nThe commands the bridge runs print JSON on stdout; errors are {"error":{"code","message"}} with exit status\n1 (internal), 2 (invalid), 3 (maintenance), 4 (scheduler). The user commands print text, JSON with --json.')
     .option('config', {
       type: 'string',
       describe: 'hpc-wrap.yaml to use (default: $HPC_WRAP_CONFIG, else the embedded defaults: fork scheduler, workDir .state/hpc)',
@@ -115,23 +118,29 @@ export function buildCli(argv: string[]): Argv<Global> {
       (a) => runCommand('accounting', a.config, async (ctx) => ({ output: await accounting(ctx, (a.ids ?? []).map(String)) })),
     )
     .command(
-      'clean',
-      'Remove run dirs of sessions whose job is over and that nothing touched for --older-than (asks the scheduler once; removes nothing if it cannot)',
+      'clean [launches..]',
+      'Your launches: remove the files of ended ones (running ones are kept). Operators, with --older-than: remove run dirs of sessions whose job is over and that nothing touched for that long (asks the scheduler once; removes nothing if it cannot)',
       (y) =>
         y
-          .option('older-than', { type: 'string', demandOption: true, requiresArg: true, describe: 'age such as 30d, 12h (units s, m, h, d, w)' })
-          .option('dry-run', { type: 'boolean', default: false, describe: 'print what would be removed, remove nothing' })
-          .example('$0 --config /etc/hpc-wrap.yaml clean --older-than 30d', 'daily from cron or a systemd timer (docs/retention.md)'),
+          .positional('launches', { type: 'string', array: true, describe: 'launches to clean (default: all your ended ones)' })
+          .option('cache', { type: 'boolean', default: false, describe: 'your launches: also remove the --cache conda environments' })
+          .option('json', { type: 'boolean', default: false, describe: 'your launches: print one JSON document' })
+          .option('older-than', { type: 'string', requiresArg: true, describe: 'operators: age such as 30d, 12h (units s, m, h, d, w)' })
+          .option('dry-run', { type: 'boolean', default: false, describe: 'operators: print what would be removed, remove nothing' })
+          .example('$0 clean', 'remove the files of your ended launches')
+          .example('$0 --config /etc/hpc-wrap.yaml clean --older-than 30d', 'operators: daily from cron or a systemd timer (docs/retention.md)'),
       (a) =>
-        runCommand('clean', a.config, async (ctx) => {
-          let olderThanSeconds: number;
-          try {
-            olderThanSeconds = parseAge(String(a['older-than']));
-          } catch (err) {
-            throw new WrapError('invalid', (err as Error).message);
-          }
-          return { output: await clean(ctx, { olderThanSeconds, dryRun: a['dry-run'] }) };
-        }),
+        a['older-than'] === undefined
+          ? cleanLaunches(a)
+          : runCommand('clean', a.config, async (ctx) => {
+              let olderThanSeconds: number;
+              try {
+                olderThanSeconds = parseAge(String(a['older-than']));
+              } catch (err) {
+                throw new WrapError('invalid', (err as Error).message);
+              }
+              return { output: await clean(ctx, { olderThanSeconds, dryRun: a['dry-run'] }) };
+            }),
     )
     .command(
       'partitions',
@@ -145,6 +154,13 @@ export function buildCli(argv: string[]): Argv<Global> {
       (y) => y.example('$0 --config /etc/hpc-wrap.yaml doctor', 'prints {"version","workDir":{...},"scheduler":{...}}'),
       (a) => runCommand('doctor', a.config, async (ctx) => ({ output: await selfCheck(ctx) })),
     )
+    .command(launchCommand)
+    .command(listCommandModule)
+    .command(statusCommandModule)
+    .command(urlCommandModule)
+    .command(stopCommandModule)
+    .command(launchEnvCommand)
+    .command(launchJobsCommand)
     .command(wizardCommand)
     .command(logsCommand)
     .command(

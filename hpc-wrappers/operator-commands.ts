@@ -5,6 +5,8 @@ import { runCommand } from './command-context.js';
 import { runImport } from './legacy-import/import-command.js';
 import { schedulerDefinition, schedulerKinds } from './schedulers/registry.js';
 import { showLogs } from './logs/logs-command.js';
+import { runUserCommand } from './launch/launch-context.js';
+import { launchLogsCommand } from './launch/user-commands.js';
 import { wizardHandler, wizardOptions } from './wizard/wizard-command.js';
 
 interface Global {
@@ -18,11 +20,15 @@ export const wizardCommand: CommandModule<Global, Global> = {
   handler: (a) => wizardHandler(a as unknown as Record<string, unknown>),
 };
 
-export const logsCommand: CommandModule<Global, Global & { follow: boolean; user?: string; job?: string; lines: number; app?: boolean; 'job-output'?: boolean }> = {
-  command: 'logs',
-  describe: 'Show the application log (filtered by user or job) or the output of a job; --follow for new lines',
+type LogsArgs = Global & { launch?: string; json: boolean; follow: boolean; user?: string; job?: string; lines: number; app?: boolean; 'job-output'?: boolean };
+
+export const logsCommand: CommandModule<Global, LogsArgs> = {
+  command: 'logs [launch]',
+  describe: 'The output of one of your launches (LAUNCH: its id, job id or `last`); for operators: the application log (filtered by user or job) or the output of a job; --follow for new lines',
   builder: (y) =>
     y
+      .positional('launch', { type: 'string', describe: 'one of your launches (hpc-wrap list): its id, a unique prefix, its job id, or `last`' })
+      .option('json', { type: 'boolean', default: false, describe: 'with LAUNCH: JSON (one document, or one line per output line with --follow)' })
       .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'keep printing new lines until Ctrl-C' })
       .option('user', { alias: 'u', type: 'string', requiresArg: true, describe: 'only entries of this JupyterHub user (with --job-output: the newest session of this user)' })
       .option('job', { alias: 'j', type: 'string', requiresArg: true, describe: 'only entries of this job (with --job-output: the output of this job)' })
@@ -31,12 +37,15 @@ export const logsCommand: CommandModule<Global, Global & { follow: boolean; user
       .option('job-output', { type: 'boolean', describe: "the job's output log (stdout + stderr of the job) instead" })
       .conflicts('app', 'job-output')
       .example('$0 logs --user alice -n 50', "alice's last 50 application log entries")
-      .example('$0 logs --job 123 --job-output -f', 'the output of job 123, followed') as Argv<Global & { follow: boolean; user?: string; job?: string; lines: number; app?: boolean; 'job-output'?: boolean }>,
+      .example('$0 logs --job 123 --job-output -f', 'the output of job 123, followed')
+      .example('$0 logs last -f', 'the output of your newest launch, followed') as Argv<LogsArgs>,
   handler: (a) =>
-    runCommand('logs', a.config, async (ctx) => {
-      await showLogs(ctx, { follow: a.follow, user: a.user, job: a.job, lines: a.lines, jobOutput: a['job-output'] === true });
-      return {};
-    }),
+    a.launch !== undefined
+      ? runUserCommand('logs', a.config, a.json, (ctx) => launchLogsCommand(ctx, { ref: a.launch === 'last' ? undefined : a.launch, follow: a.follow, lines: a.lines }, a.json))
+      : runCommand('logs', a.config, async (ctx) => {
+          await showLogs(ctx, { follow: a.follow, user: a.user, job: a.job, lines: a.lines, jobOutput: a['job-output'] === true });
+          return {};
+        }),
 };
 
 export const configImportCommand: CommandModule<Global, Global & { file: string; out?: string; 'hub-out'?: string; format: string; scheduler?: string; json: boolean; force: boolean }> = {

@@ -13,6 +13,7 @@ import { deployCommand } from './deploy/deploy-command.js';
 import { trustClusterHost } from './transport/ssh-trust.js';
 import { createLogger } from './log.js';
 import { pruneCommand, usageCommand } from './accounting/admin-commands.js';
+import { gatewayCommand } from './gateway/gateway-command.js';
 import { VERSION } from './version.js';
 
 function configFile(argv: object): string | null {
@@ -107,6 +108,9 @@ export async function main(args: string[]): Promise<void> {
     .usage('$0 <command>\n\nThe hub side of jupyterhub-hpc-bridge: the service JupyterHub talks to, and its admin commands.')
     .option('config', { alias: 'c', type: 'string', describe: 'hub-bridge.yaml to use (or $HPC_BRIDGE_CONFIG); without it, the embedded default' })
     .command('serve', 'Run the bridge service (HTTP API on 127.0.0.1:8099 by default)', {}, (a) => serve(configFile(a)))
+    .command('gateway', 'Run the HTTPS gateway that gives each `hpc-wrap launch` a one-time URL (the `gateway` section; docs/launch.md)', {}, (a) =>
+      gatewayCommand(loadOrExit(configFile(a)), configFile(a)),
+    )
     .command('config <action>', 'Check or document hub-bridge.yaml', (y) =>
       y.positional('action', { choices: ['check', 'docs'] as const, describe: 'check: print the effective config or its errors; docs: every key with its description' }),
       (a) => {

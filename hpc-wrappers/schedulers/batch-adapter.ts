@@ -9,7 +9,7 @@ import type { BatchSettings } from './batch-settings.js';
 import type { SchedulerDialect } from './dialect.js';
 import { runArgv, schedulerMessage, type CommandResult } from './run-command.js';
 import { assignPositions, indexListing, statusFor, type ListedJob } from './shared/listing.js';
-import type { JobSubmission, MarkedJobs, PartitionInfo, QueryResult, SchedulerAdapter, SchedulerJobStatus } from './types.js';
+import type { JobSubmission, MarkedJobs, OwnedJobsResult, PartitionInfo, QueryResult, SchedulerAdapter, SchedulerJobStatus } from './types.js';
 import { NO_ACCOUNTING, type AccountingResult } from './accounting-types.js';
 import type { AccountingRecord } from '../../contract/accounting.js';
 
@@ -23,6 +23,9 @@ export class BatchAdapter<Extra extends z.ZodRawShape> implements SchedulerAdapt
   readonly timeoutMs: number;
   readonly gpuVariables: readonly string[];
   readonly jobIdVariable: string;
+  /** Only where the dialect has them (the launch gateway's needs). */
+  readonly ownedJobs?: (filter: { users?: string[]; ids?: string[] }) => Promise<OwnedJobsResult>;
+  readonly setComment?: (id: string, comment: string) => Promise<void>;
 
   constructor(
     private readonly dialect: SchedulerDialect<Extra>,
@@ -32,6 +35,9 @@ export class BatchAdapter<Extra extends z.ZodRawShape> implements SchedulerAdapt
     this.timeoutMs = settings.timeoutSeconds * 1000;
     this.gpuVariables = [...dialect.gpuVariables, ...COMMON_GPU_VARIABLES];
     this.jobIdVariable = dialect.jobIdVariable;
+    const { owned, setComment } = dialect;
+    if (owned) this.ownedJobs = (filter) => this.listOwned(owned, filter);
+    if (setComment) this.setComment = (id, comment) => this.writeComment(setComment, id, comment);
   }
 
   private run(argv: string[], env: Record<string, string> = {}): Promise<CommandResult> {
@@ -120,6 +126,20 @@ export class BatchAdapter<Extra extends z.ZodRawShape> implements SchedulerAdapt
     } catch (err) {
       return { reachable: false, error: `${this.program('query')} printed something hpc-wrap cannot read (${(err as Error).message})`, jobs: [] };
     }
+  }
+
+  private async listOwned(owned: NonNullable<SchedulerDialect<Extra>['owned']>, filter: { users?: string[]; ids?: string[] }): Promise<OwnedJobsResult> {
+    const r = await this.run([...this.settings.query, ...owned.args(filter)]);
+    if (!r.ok) {
+      if (!r.timedOut && r.exitCode !== null && this.dialect.forgotten?.(r)) return { reachable: true, error: null, jobs: [] };
+      return { reachable: false, error: schedulerMessage(r), jobs: [] };
+    }
+    return { reachable: true, error: null, jobs: owned.parse(r.stdout) };
+  }
+
+  private async writeComment(set: NonNullable<SchedulerDialect<Extra>['setComment']>, id: string, comment: string): Promise<void> {
+    const r = await this.run([...set.command(this.settings), ...set.args(validateJobId(id), comment)]);
+    if (!r.ok) throw new WrapError(this.failureCode(r), `${set.program} could not set the comment of job ${id}: ${schedulerMessage(r)}`);
   }
 
   async partitions(): Promise<PartitionInfo[] | null> {

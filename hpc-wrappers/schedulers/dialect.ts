@@ -8,7 +8,7 @@ import type { Resources } from '../../config/schema.js';
 import type { AccountingRecord } from '../../contract/accounting.js';
 import type { BatchSettings } from './batch-settings.js';
 import type { ArrayTaskOf, ListedJob } from './shared/listing.js';
-import type { JobState, JobSubmission, MarkedJob, PartitionInfo } from './types.js';
+import type { JobState, JobSubmission, MarkedJob, OwnedJob, PartitionInfo } from './types.js';
 
 /** How sure a legacy jh_config command is this scheduler's (`config import`). */
 export type Recognition = 'certain' | 'possible' | 'no';
@@ -106,6 +106,22 @@ export interface SchedulerDialect<Extra extends z.ZodRawShape = z.ZodRawShape> {
     calls(ids: readonly string[]): { args: string[]; env?: Record<string, string>; idOf(listed: string): string }[];
     parse(stdout: string): Map<string, AccountingRecord>;
     readonly notAvailable: RegExp;
+  };
+
+  /**
+   * Optional, for `hpc-wrap launch` with a gateway: ONE call listing the jobs of users (or
+   * the given ids) with owner, batch host and comment, finished ones included (the
+   * arguments after scheduler.query), and its parser.
+   */
+  readonly owned?: {
+    args(filter: { users?: string[]; ids?: string[] }): string[];
+    parse(stdout: string): OwnedJob[];
+  };
+  /** Optional, with `owned`: sets the comment (marker) of a job of the calling user. */
+  readonly setComment?: {
+    readonly program: string;
+    command(s: BatchSettings & z.infer<z.ZodObject<Extra>>): string[];
+    args(id: string, comment: string): string[];
   };
 
   /**

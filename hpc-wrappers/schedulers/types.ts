@@ -26,9 +26,12 @@ export interface JobSubmission {
   /**
    * A tag the scheduler keeps with the job and lists back (Slurm: --comment), carrying the
    * session id (`hpc-bridge:<sessionId>`), so a job whose submit was interrupted can be
-   * found again (adopted or reaped). ASCII, no spaces.
+   * found again (adopted or reaped). ASCII, no spaces. A launch job's is its route binding
+   * (`hpcwrap-launch:v1:<hash>`, docs/launch.md), which the bridge's reaper leaves alone.
    */
   marker: string;
+  /** Start only after this job has ended (a launch's keep-alive successor); absent = at once. */
+  afterJob?: string | null;
 }
 
 /** A live job listed with our marker. */
@@ -44,6 +47,22 @@ export interface MarkedJobs {
   reachable: boolean;
   error: string | null;
   jobs: MarkedJob[];
+}
+
+/** A job with its owner and comment (marker): what the launch gateway verifies a route with. */
+export interface OwnedJob {
+  id: string;
+  user: string;
+  state: JobState;
+  /** The node that runs the job script (batch host), or null. */
+  node: string | null;
+  comment: string | null;
+}
+
+export interface OwnedJobsResult {
+  reachable: boolean;
+  error: string | null;
+  jobs: OwnedJob[];
 }
 
 export interface SchedulerJobStatus {
@@ -103,6 +122,14 @@ export interface SchedulerAdapter {
   cancel(id: string): Promise<void>;
   /** ONE scheduler call: the live (not finished) jobs whose marker starts with `prefix`. */
   findMarked(prefix: string): Promise<MarkedJobs>;
+  /**
+   * Launch gateway (optional): ONE call listing the jobs of `users` (or the jobs `ids`)
+   * with owner, batch host and comment, finished ones included. A scheduler without it
+   * cannot serve `hpc-wrap launch` routes.
+   */
+  ownedJobs?(filter: { users?: string[]; ids?: string[] }): Promise<OwnedJobsResult>;
+  /** Sets the comment (marker) of a job of the calling user (a launch job announces its port). Optional. */
+  setComment?(id: string, comment: string): Promise<void>;
   describe(): SchedulerDescription;
   /** Optional: ONE accounting call for jobs that ended (accounting-types.ts); absent = no accounting. */
   accounting?(ids: string[]): Promise<AccountingResult>;

@@ -4,7 +4,8 @@
 // through a shell: `conda shell.posix activate` is read as data (conda-activation.ts).
 // The per-job scratch directory is <scratch>/hpc-wrap-<session id> (0700), removed at
 // teardown unless keepScratch.
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { CondaSpec } from '../../config/schema-software.js';
@@ -116,6 +117,37 @@ async function createFromYml(ctx: CondaContext, spec: CondaSpec, scratchDir: str
   return prefix;
 }
 
+/** The --cache tarball of a yml: keyed by the yml's content and the tool that creates it. */
+export function cachedPack(spec: CondaSpec): string {
+  const key = createHash('sha256').update(readFileSync(spec.yml!)).update(spec.useMamba ? '\0mamba' : '\0conda').digest('hex').slice(0, 32);
+  return join(spec.cacheDir!, `${key}.tar.gz`);
+}
+
+/**
+ * Packs a freshly created environment into the cache with conda-pack (the env's own
+ * `conda-pack`, else `conda pack`). A failure only means no cache: the session goes on.
+ */
+async function packIntoCache(ctx: CondaContext, spec: CondaSpec, prefix: string, conda: string | null, timeoutMs: number): Promise<void> {
+  const target = cachedPack(spec);
+  const own = join(prefix, 'bin', 'conda-pack');
+  const argv = existsSync(own) ? [own] : conda ? [conda, 'pack'] : null;
+  if (!argv) {
+    ctx.say('conda.cacheDir: no conda-pack (in the environment) and no conda to run `conda pack`: the environment is not cached');
+    return;
+  }
+  mkdirSync(spec.cacheDir!, { recursive: true, mode: 0o700 });
+  const tmp = `${target}.${process.pid}.tmp`;
+  ctx.say(`caching the environment as ${target}`);
+  const r = await runHelper([...argv, '--prefix', prefix, '--output', tmp, '--quiet'], { env: helperEnv(ctx), timeoutMs });
+  if (!succeeded(r)) {
+    rmSync(tmp, { force: true });
+    ctx.say(`conda.cacheDir: conda-pack failed (${helperFailure('conda-pack', r, timeoutMs)}${helperMessage(r) ? `: ${helperMessage(r)}` : ''}); not cached`);
+    return;
+  }
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, target);
+}
+
 async function activation(ctx: CondaContext, spec: CondaSpec, scratch: () => string): Promise<{ act: CondaActivation; what: string }> {
   const timeoutMs = spec.timeoutSeconds * 1000;
   const conda = findCondaProgram('conda', spec.init, helperEnv(ctx));
@@ -123,8 +155,17 @@ async function activation(ctx: CondaContext, spec: CondaSpec, scratch: () => str
     const prefix = await unpackCondaPack({ tarball: spec.pack, scratchDir: scratch(), env: helperEnv(ctx), timeoutMs, say: ctx.say });
     return { act: prefixActivation(prefix, spec.env ?? envDisplayName(spec.pack), helperEnv(ctx)), what: prefix };
   }
+  if (spec.yml !== null && spec.cacheDir) {
+    const cached = cachedPack(spec);
+    if (existsSync(cached)) {
+      ctx.say(`using the cached environment of ${spec.yml}: ${cached}`);
+      const prefix = await unpackCondaPack({ tarball: cached, scratchDir: scratch(), env: helperEnv(ctx), timeoutMs, say: ctx.say });
+      return { act: prefixActivation(prefix, spec.env ?? 'env', helperEnv(ctx)), what: prefix };
+    }
+  }
   if (spec.yml !== null) {
     const prefix = await createFromYml(ctx, spec, scratch(), timeoutMs);
+    if (spec.cacheDir) await packIntoCache(ctx, spec, prefix, conda, timeoutMs);
     if (conda) return { act: await condaActivate(ctx, conda, prefix, 'conda.yml', 60_000), what: prefix };
     return { act: prefixActivation(prefix, spec.env ?? 'env', helperEnv(ctx)), what: prefix };
   }

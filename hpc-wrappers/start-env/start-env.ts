@@ -34,6 +34,9 @@ export interface StartEnvOptions {
   reportPortToHub?: boolean;
 }
 
+/** The steps after the base steps, in order (`hpc-wrap launch-env` puts its own step between). */
+export const ENVIRONMENT_STEPS: readonly EnvironmentStep[] = [tunnelStep, webdavStep, modulesStep, condaStep, overlayStep, containerStep];
+
 function say(line: string): void {
   process.stderr.write(`[hpc-wrap start-env ${new Date().toISOString()}] ${line}\n`);
 }
@@ -85,7 +88,7 @@ export async function startEnv(ctx: CommandContext, opts: StartEnvOptions): Prom
   // port step so the hub API URLs it rewrites are in env before later steps read env.
   // Every step's check runs before the first prepare (steps.ts): a wrong conda file is
   // reported before a WebDAV mount or `module load` is tried.
-  const steps = opts.steps ?? [...BASE_STEPS, tunnelStep, webdavStep, modulesStep, condaStep, overlayStep, containerStep];
+  const steps = opts.steps ?? [...BASE_STEPS, ...ENVIRONMENT_STEPS];
   const pipeline = new EnvironmentPipeline(opts.reportPortToHub ? [...steps, portReportStep] : steps);
   const fail = async (message: string, status: number, signal: NodeJS.Signals | null = null): Promise<number> => {
     say(message);

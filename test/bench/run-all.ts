@@ -6,6 +6,7 @@ import { metricsEndpoint } from './metrics-endpoint.js';
 import { overlayCreate } from './overlay-create.js';
 import { schedulerLoad } from './scheduler-load.js';
 import { tunnelScale } from './tunnel-scale.js';
+import { gatewayBench } from './gateway.js';
 import { tunnelThroughput } from './tunnel-throughput.js';
 
 await schedulerLoad();
@@ -15,3 +16,4 @@ await overlayCreate();
 await batchspawnerQuery();
 await tunnelThroughput();
 await tunnelScale();
+await gatewayBench();

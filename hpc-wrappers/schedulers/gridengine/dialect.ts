@@ -2,6 +2,7 @@
 // `qsub -terse` prints the bare id, `qstat -xml -u '*'` lists every job in ONE call,
 // `qdel` cancels. Cores come from a parallel environment, memory and GPUs from complex
 // attributes whose names differ per site (settings below).
+import { slurmOnlyResource } from '../shared/slurm-only-resources.js';
 import { z } from 'zod';
 import type { Resources } from '../../../config/schema.js';
 import { WrapError } from '../../errors.js';
@@ -41,6 +42,8 @@ function cannot(what: string, hint: string): never {
 }
 
 export function gridEngineResourceArgs(r: Resources, s: Settings): string[] {
+  const slurmOnly = slurmOnlyResource(r);
+  if (slurmOnly) cannot(slurmOnly, 'give the request in scheduler.submit (hpc-wrap.yaml), or use a Slurm cluster');
   const args: string[] = [];
   if (r.partition) args.push('-q', r.partition);
   if (r.cpus > 1) {

@@ -2,6 +2,7 @@
 // in ONE call with the scheduler's comment ("Not Running: Insufficient amount of resource
 // …") and, when it computes one, estimated.start_time; qdel cancels. Resources become one
 // select chunk. Recorded-from-the-docs outputs: test/unit/hpc-wrappers/fixtures/pbs/.
+import { slurmOnlyResource } from '../shared/slurm-only-resources.js';
 import { z } from 'zod';
 import type { Resources } from '../../../config/schema.js';
 import { WrapError } from '../../errors.js';
@@ -29,6 +30,8 @@ function cannot(what: string, hint: string): never {
 }
 
 export function pbsProResourceArgs(r: Resources, s: { gpuResource: string | null }): string[] {
+  const slurmOnly = slurmOnlyResource(r);
+  if (slurmOnly) cannot(slurmOnly, 'give the request in scheduler.submit (hpc-wrap.yaml), or use a Slurm cluster');
   const chunk = [`select=1`, `ncpus=${r.cpus}`];
   if (r.memoryMB !== null) chunk.push(`mem=${r.memoryMB}mb`);
   if (r.gpus > 0) {

@@ -1,6 +1,7 @@
 // Torque (PBS/TORQUE, with Maui/Moab or pbs_sched) as data: qsub prints `123.server`;
 // `qstat -f -x` lists every job as XML in ONE call; qdel cancels. Resources become a
 // `nodes=1:ppn=N` request. Recorded-from-the-docs outputs: test/unit/hpc-wrappers/fixtures/pbs/.
+import { slurmOnlyResource } from '../shared/slurm-only-resources.js';
 import { z } from 'zod';
 import type { Resources } from '../../../config/schema.js';
 import { WrapError } from '../../errors.js';
@@ -22,6 +23,8 @@ function cannot(what: string, hint: string): never {
 }
 
 export function torqueResourceArgs(r: Resources): string[] {
+  const slurmOnly = slurmOnlyResource(r);
+  if (slurmOnly) cannot(slurmOnly, 'give the request in scheduler.submit (hpc-wrap.yaml), or use a Slurm cluster');
   const nodes = `nodes=1:ppn=${r.cpus}${r.gpus > 0 ? `:gpus=${r.gpus}` : ''}`;
   const args = ['-l', nodes, '-l', `walltime=${hhmmss(walltimeSeconds(r.walltime))}`];
   if (r.memoryMB !== null) args.push('-l', `mem=${r.memoryMB}mb`);

@@ -6,6 +6,7 @@ import type { Resources } from '../../../config/schema.js';
 import { argv } from '../../../config/schema-argv.js';
 import { defineDialect } from '../dialect.js';
 import { parseSacct, SACCT_NOT_AVAILABLE, sacctCalls } from './accounting.js';
+import { ownedJobsArgs, parseOwnedJobs } from './owned-jobs.js';
 import { parseSinfoPartitions, SINFO_ARGS } from './partitions.js';
 import { parseSqueue, slurmArrayTask, SQUEUE_FORMAT } from './squeue-parser.js';
 import { mapSlurmState, SLURM_STATE_TABLE } from './states.js';
@@ -19,7 +20,10 @@ export function slurmResourceArgs(r: Resources): string[] {
   if (r.partition) opts.push(`--partition=${r.partition}`);
   opts.push(`--cpus-per-task=${r.cpus}`);
   if (r.memoryMB !== null) opts.push(`--mem=${r.memoryMB}M`);
-  if (r.gpus > 0) opts.push(`--gres=gpu:${r.gpus}`);
+  if (r.nodes != null) opts.push(`--nodes=${r.nodes}`);
+  if (r.ntasksPerNode != null) opts.push(`--ntasks-per-node=${r.ntasksPerNode}`);
+  const gres = [...(r.gpus > 0 ? [`gpu:${r.gpus}`] : []), ...(r.gres ?? [])];
+  if (gres.length) opts.push(`--gres=${gres.join(',')}`);
   opts.push(`--time=${r.walltime}`);
   if (r.account) opts.push(`--account=${r.account}`);
   if (r.qos) opts.push(`--qos=${r.qos}`);
@@ -46,6 +50,7 @@ export const slurmDialect = defineDialect({
     accounting: argv('Accounting command')
       .default(['sacct'])
       .describe('Accounting command (argv) for `hpc-wrap accounting`; hpc-wrap appends --parsable2 --noheader --allocations, --format and the job list. Needs slurmdbd.'),
+    control: argv('Control command').default(['scontrol']).describe('scontrol (argv); a launch job sets its own comment with `update JobId=<id> Comment=<text>` (docs/launch.md).'),
     partitions: argv('Partition listing command')
       .default(['sinfo'])
       .describe('Partition listing command (argv); hpc-wrap appends --noheader --all --format. Used to mark profiles whose partition does not exist.'),
@@ -65,6 +70,7 @@ export const slurmDialect = defineDialect({
   submitArgs(job) {
     // The command line wins over a ready script's #SBATCH lines, so the marker always holds.
     const args = [`--job-name=${job.name}`, `--output=${outputPattern(job.outputPath)}`, `--comment=${job.marker}`];
+    if (job.afterJob) args.push(`--dependency=afterany:${job.afterJob.split(';')[0]}`);
     if (job.resources) {
       if (job.chdir) args.push(`--chdir=${job.chdir}`);
       args.push(...slurmResourceArgs(job.resources));
@@ -116,6 +122,19 @@ export const slurmDialect = defineDialect({
         jobs.push({ jobId: id, marker: comment, state: mapSlurmState(state ?? ''), user: user || null });
       }
       return jobs;
+    },
+  },
+
+  owned: {
+    args: ownedJobsArgs,
+    parse: parseOwnedJobs,
+  },
+  setComment: {
+    program: 'scontrol',
+    command: (s) => s.control,
+    args(id, comment) {
+      const [job, cluster] = id.split(';');
+      return [...(cluster ? [`--clusters=${cluster}`] : []), 'update', `JobId=${job}`, `Comment=${comment}`];
     },
   },
 

@@ -1,6 +1,6 @@
 // Parts of hub-bridge.yaml about what students see: the check of profiles against the
 // scheduler's partitions, and the bridge's own JupyterHub service (the "My sessions" page
-// from which a student cancels a queued start; an admin page may join it later).
+// from which a student cancels a queued start, and the admin page: docs/admin-page.md).
 import { z } from 'zod';
 
 export const profileCheckSchema = z
@@ -47,11 +47,19 @@ export const hubServiceSchema = z
       .min(1)
       .default('.state/hub-service-token')
       .describe("File (0600) holding the service's api_token, also its OAuth client secret; created with a random token when missing. jupyterhub_config.py reads the same file."),
+    adminScope: z
+      .string()
+      .regex(/^custom:[a-z0-9][a-z0-9_:-]{0,118}[a-z0-9_]$/, 'a JupyterHub custom scope (lower case: custom:[a-z0-9_:-]), e.g. custom:hpc-bridge:admin')
+      .nullable()
+      .default('custom:hpc-bridge:admin')
+      .describe(
+        "Besides JupyterHub admins, users whose login carries this custom scope may use the admin page (<prefix>admin/): define it in c.JupyterHub.custom_scopes, grant it with a role, and list it in the service's oauth_client_allowed_scopes (docs/admin-page.md). null: JupyterHub admins only.",
+      ),
     sessionHours: z.number().min(0.1).max(720).default(8).describe('A login to the service lasts this long (it also ends when the hub revokes its token).'),
   })
   .strict()
   .prefault({})
-  .describe("The bridge's JupyterHub service (students' sessions page).");
+  .describe("The bridge's JupyterHub service (students' sessions page, the admin page).");
 
 export type ProfileCheckConfig = z.infer<typeof profileCheckSchema>;
 export type HubServiceConfig = z.infer<typeof hubServiceSchema>;

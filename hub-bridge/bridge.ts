@@ -55,7 +55,7 @@ export interface Bridge {
   server: Server;
   url: string;
   token: string;
-  /** The students' pages (hubService.enabled), else null. */
+  /** The students' pages and the admin page (hubService.enabled), else null. */
   hubService: HubService | null;
   close(): Promise<void>;
 }
@@ -97,7 +97,7 @@ export async function startBridge(config: HubBridgeConfig, log: Logger, opts: { 
 
   let hubService: HubService | null = null;
   try {
-    if (config.hubService.enabled) hubService = await startHubService(config, { store, service, log });
+    if (config.hubService.enabled) hubService = await startHubService(config, { store, service, log, accounting: watch.accounting });
   } catch (err) {
     server.close();
     store.close();

@@ -1,11 +1,11 @@
 // Who is asking: every page of the hub service requires a login through the hub (see
 // hub-oauth.ts); res.locals.login then holds the user (name, admin flag, scopes) for the
-// pages, and POSTs must carry the login's CSRF token. An admin page adds requireAdmin.
+// pages, and POSTs must carry the login's CSRF token. The admin page adds requireAdmin.
 import { timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { Logger } from 'pino';
 import { cookieHeader, readCookie } from './cookies.js';
-import { HubOAuthError, type HubOAuth } from './hub-oauth.js';
+import { HubOAuthError, type HubOAuth, type HubUser } from './hub-oauth.js';
 import type { Login, LoginSessions } from './login-sessions.js';
 
 export const LOGIN_COOKIE = 'hpcb-login';
@@ -90,9 +90,16 @@ export function requireLogin(d: AuthDeps): RequestHandler {
   };
 }
 
-/** For admin pages: JupyterHub admins only. */
-export function requireAdmin(d: Pick<AuthDeps, 'problem'>): RequestHandler {
-  return (req, res, next) => (loginOf(res).user.admin ? next() : d.problem(req, res, 403, 'This page is for the hub administrators.'));
+/** A JupyterHub admin, or a user whose login carries the admin scope (hubService.adminScope). */
+export function isServiceAdmin(user: HubUser, adminScope: string | null): boolean {
+  return user.admin || (adminScope !== null && user.scopes.includes(adminScope));
+}
+
+export const NOT_ADMIN = "This page is for the hub's administrators. If you need it, ask them to give you access.";
+
+/** For admin pages: JupyterHub admins and holders of the admin scope; anybody else gets 403. */
+export function requireAdmin(d: Pick<AuthDeps, 'problem'> & { adminScope: string | null }): RequestHandler {
+  return (req, res, next) => (isServiceAdmin(loginOf(res).user, d.adminScope) ? next() : d.problem(req, res, 403, NOT_ADMIN));
 }
 
 function sameToken(a: string, b: string): boolean {

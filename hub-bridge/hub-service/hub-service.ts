@@ -4,6 +4,7 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { HubBridgeConfig } from '../../config/schema.js';
+import type { AccountingStore } from '../accounting/accounting-store.js';
 import { readOrCreateToken } from '../api/token-file.js';
 import type { SessionService } from '../sessions/session-service.js';
 import type { SessionStore } from '../store/session-store.js';
@@ -20,12 +21,12 @@ export interface HubService {
   close(): Promise<void>;
 }
 
-export async function startHubService(config: HubBridgeConfig, deps: { store: SessionStore; service: SessionService; log: Logger }): Promise<HubService> {
+export async function startHubService(config: HubBridgeConfig, deps: { store: SessionStore; service: SessionService; log: Logger; accounting?: AccountingStore | null }): Promise<HubService> {
   const c = config.hubService;
   const { token, created } = readOrCreateToken(c.apiTokenFile);
   if (created) deps.log.info({ file: c.apiTokenFile }, "created the hub service's api_token file; jupyterhub_config.py must read the same file");
   const oauth = new HubOAuth({ hubApiUrl: config.hubApiUrl, baseUrl: c.baseUrl, serviceName: c.name, clientSecret: () => token });
-  const app = createHubServiceApp({ ...deps, oauth, logins: new LoginSessions(c.sessionHours * 3600_000), baseUrl: c.baseUrl });
+  const app = createHubServiceApp({ ...deps, oauth, logins: new LoginSessions(c.sessionHours * 3600_000), baseUrl: c.baseUrl, adminScope: c.adminScope });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(c.listen.port, c.listen.host, () => resolve(s));
     s.once('error', reject);

@@ -11,6 +11,8 @@ export interface PageContext {
   /** JupyterHub's base_url, e.g. / */
   baseUrl: string;
   user: HubUser | null;
+  /** The user may use the admin page (a link to it in the header). */
+  admin: boolean;
   nonce: string;
 }
 
@@ -20,6 +22,7 @@ header{background:#f37626;color:#fff;padding:.6em 1.2em;display:flex;gap:1em;ali
 header a{color:#fff}
 header .who{margin-left:auto}
 main{max-width:52em;margin:1.5em auto;padding:0 1.2em}
+main.wide{max-width:90em}
 .card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:1em 1.2em;margin:0 0 1em}
 .state{font-weight:600}
 .sentence{font-size:1.05em}
@@ -30,6 +33,16 @@ button{font:inherit;padding:.45em 1em;border-radius:4px;border:1px solid #b33;ba
 pre{white-space:pre-wrap;background:#f4f4f4;padding:.6em;border-radius:4px;max-height:30em;overflow:auto}
 .notice{background:#eef6ee;border-color:#9c9}
 .problem{background:#fdf0ef;border-color:#e3a39c}
+.admin td,.admin th{font-size:.92em;white-space:nowrap}
+.admin td.wrap{white-space:normal}
+.tone-ok{color:#1e7b34}
+.tone-bad{color:#b3261e;font-weight:600}
+.num{text-align:right}
+form.inline{display:inline;margin:0}
+.usage-form{display:flex;gap:1em;align-items:end;flex-wrap:wrap;margin:0 0 .8em}
+.usage-form label{display:flex;flex-direction:column;font-size:.9em}
+.usage-form button{background:#fff;color:#222;border-color:#999}
+code{background:#f4f4f4;padding:.1em .3em;border-radius:3px}
 `;
 
 /** Turns <time datetime="ISO" data-style="clock|datetime"> into the browser's local time. */
@@ -43,7 +56,15 @@ document.querySelectorAll('time[datetime]').forEach(function (t) {
 });
 `;
 
-export function layout(ctx: PageContext, title: string, body: Html, opts: { refreshSeconds?: number } = {}): Html {
+export interface LayoutOptions {
+  refreshSeconds?: number;
+  /** What the header names (default: the student's pages). */
+  section?: string;
+  /** Room for wide tables (the admin page). */
+  wide?: boolean;
+}
+
+export function layout(ctx: PageContext, title: string, body: Html, opts: LayoutOptions = {}): Html {
   const hubHome = `${ctx.baseUrl}hub/home`;
   return html`<!doctype html>
 <html lang="en">
@@ -55,8 +76,8 @@ ${opts.refreshSeconds ? raw(`<meta http-equiv="refresh" content="${Math.round(op
 <style nonce="${ctx.nonce}">${raw(CSS)}</style>
 </head>
 <body>
-<header><a href="${hubHome}">← Back to the hub</a><span>Your notebook sessions</span>${ctx.user ? html`<span class="who">${ctx.user.name}</span>` : ''}</header>
-<main>
+<header><a href="${hubHome}">← Back to the hub</a><span>${opts.section ?? 'Your notebook sessions'}</span>${ctx.admin ? html`<a href="${ctx.prefix}">Your sessions</a><a href="${ctx.prefix}admin/">Admin</a>` : ''}${ctx.user ? html`<span class="who">${ctx.user.name}</span>` : ''}</header>
+<main${opts.wide ? raw(' class="wide"') : ''}>
 ${body}
 </main>
 <script nonce="${ctx.nonce}">${raw(LOCAL_TIME_SCRIPT)}</script>

@@ -1,17 +1,20 @@
 // The hub service's express app: security headers with a per-response nonce, the login
-// (auth.ts), then one router per page group (pages/*). An admin page joins as another
-// router behind requireAdmin; everything shares layout.ts and the login.
+// (auth.ts), then one router per page group (pages/*): the students' pages, and the admin
+// page under admin/ (behind requireAdmin); everything shares layout.ts and the login.
 import { randomBytes } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
+import type { AccountingStore } from '../accounting/accounting-store.js';
 import type { SessionService } from '../sessions/session-service.js';
 import type { SessionStore } from '../store/session-store.js';
-import { authRoutes, requireLogin, type AuthDeps } from './auth.js';
+import { authRoutes, isServiceAdmin, requireLogin, type AuthDeps } from './auth.js';
 import { html } from './html.js';
 import type { HubOAuth } from './hub-oauth.js';
 import { layout, type PageContext } from './layout.js';
 import type { Login, LoginSessions } from './login-sessions.js';
+import { adminPages } from './pages/admin-page.js';
 import { sessionsPages } from './pages/sessions-page.js';
+import { TunnelHealthBoard } from './tunnel-health.js';
 
 export interface HubServiceDeps {
   store: SessionStore;
@@ -21,10 +24,19 @@ export interface HubServiceDeps {
   /** JupyterHub's base_url (browser side). */
   baseUrl: string;
   log: Logger;
+  /** Usage figures for the admin page (null: not set up). */
+  accounting?: AccountingStore | null;
+  /** Tunnel states for the admin page; by default a board of its own, fed by the session service. */
+  tunnels?: TunnelHealthBoard;
+  /** Besides JupyterHub admins, who may use the admin page (hubService.adminScope). */
+  adminScope?: string | null;
 }
 
 export function createHubServiceApp(d: HubServiceDeps): express.Express {
   const prefix = d.oauth.prefix;
+  const adminScope = d.adminScope ?? null;
+  const tunnels = d.tunnels ?? new TunnelHealthBoard();
+  if (!d.tunnels) d.service.observers.add(tunnels);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -42,12 +54,10 @@ export function createHubServiceApp(d: HubServiceDeps): express.Express {
     next();
   });
 
-  const context = (_req: Request, res: Response): PageContext => ({
-    prefix,
-    baseUrl: d.baseUrl,
-    user: (res.locals.login as Login | undefined)?.user ?? null,
-    nonce: res.locals.nonce as string,
-  });
+  const context = (_req: Request, res: Response): PageContext => {
+    const user = (res.locals.login as Login | undefined)?.user ?? null;
+    return { prefix, baseUrl: d.baseUrl, user, admin: user !== null && isServiceAdmin(user, adminScope), nonce: res.locals.nonce as string };
+  };
   const problem = (req: Request, res: Response, status: number, sentence: string) => {
     const body = html`<div class="card problem"><p class="sentence">${sentence}</p></div><p><a href="${prefix}">Your sessions</a></p>`;
     res.status(status).type('html').send(String(layout(context(req, res), 'Problem', body)));
@@ -59,6 +69,7 @@ export function createHubServiceApp(d: HubServiceDeps): express.Express {
   router.use(requireLogin(auth));
   router.use(authRoutes(auth));
   router.use(sessionsPages({ store: d.store, service: d.service, context, problem }));
+  router.use('/admin', adminPages({ store: d.store, service: d.service, accounting: d.accounting ?? null, tunnels, adminScope, context, problem }));
   // express matches "/x" and "/x/" alike: only the path without the slash is redirected
   app.use((req, res, next) => (req.path === prefix.slice(0, -1) ? res.redirect(301, prefix) : next()));
   app.use(prefix, router);

@@ -131,11 +131,13 @@ export function failureMessage(st: JobStatus, whileStarting: boolean, s: { jobId
   return studentMessage(sentence, jobDetails(st, s.jobId, s.number));
 }
 
-/** Who stopped a session: JupyterHub (a stop, a cancel, a timeout) or the student on the sessions page. */
-export type StoppedBy = 'hub' | 'user';
+/** Who stopped a session: JupyterHub (a stop, a cancel, a timeout), the student on the sessions page, or an admin on the admin page. */
+export type StoppedBy = 'hub' | 'user' | 'admin';
 
-export function stoppingMessage(by: StoppedBy, wasStarting: boolean): string {
+/** `actor`: the admin's hub name (the event names who stopped it). */
+export function stoppingMessage(by: StoppedBy, wasStarting: boolean, actor: string | null = null): string {
   if (by === 'user') return wasStarting ? 'Cancelling the start, as you asked' : 'Stopping your server, as you asked';
+  if (by === 'admin') return `${wasStarting ? 'Cancelling the start' : 'Stopping the server'}: the administrator ${actor ?? '(unknown)'} stopped it on the admin page`;
   return wasStarting ? 'Cancelling the start' : 'Stopping the server';
 }
 
@@ -144,9 +146,10 @@ export function stoppedMessage(s: { jobId: string | null; number: number }, by: 
   const job = s.jobId ? `job ${s.jobId}` : 'the request';
   if (wasStarting) {
     const left = s.jobId ? `${job} was withdrawn from the queue` : 'nothing was submitted';
-    return by === 'user'
-      ? `The start was cancelled by you: ${left} and nothing keeps running. Start again whenever you like (reference: ${reference(s)}).`
-      : `The start was cancelled before your server was ready: ${left} and nothing keeps running (reference: ${reference(s)}).`;
+    if (by === 'user') return `The start was cancelled by you: ${left} and nothing keeps running. Start again whenever you like (reference: ${reference(s)}).`;
+    if (by === 'admin') return `The start was cancelled by an administrator: ${left} and nothing keeps running. Start again, or ask support why (reference: ${reference(s)}).`;
+    return `The start was cancelled before your server was ready: ${left} and nothing keeps running (reference: ${reference(s)}).`;
   }
-  return `Your server was stopped${by === 'user' ? ' by you' : ''}: ${job} has ended and your files are kept (reference: ${reference(s)}).`;
+  const who = by === 'user' ? ' by you' : by === 'admin' ? ' by an administrator' : '';
+  return `Your server was stopped${who}: ${job} has ended and your files are kept (reference: ${reference(s)}).`;
 }

@@ -284,16 +284,17 @@ export class SessionService {
     this.emit(id, 'stopped', message);
   }
 
-  /** `by`: who asked (the hub, or the student on the hub service's page); it shapes the final message. */
-  stop(id: string, by: StoppedBy = 'hub'): Session {
+  /** `by`: who asked (the hub, the student or an admin on the hub service's pages); it shapes the final message. `actor`: the admin's name, for the event. */
+  stop(id: string, by: StoppedBy = 'hub', actor: string | null = null): Session {
     const s = this.store.get(id);
     if (!s) throw new RequestError(404, 'not_found', `no session ${id}`);
     if (isTerminal(s.state)) return s;
     if (s.state !== 'stopping') {
       this.store.update(id, { state: 'stopping', cancelRequested: true, stoppedBy: by });
       this.tunnels?.end(id); // nothing is routed to a server being stopped
-      this.emit(id, 'stopping', stoppingMessage(by, s.state !== 'ready'));
+      this.emit(id, 'stopping', stoppingMessage(by, s.state !== 'ready', actor));
       this.events.emit('activity');
+      if (by !== 'hub') this.log.info({ session: id, by, actor }, 'stop requested');
     }
     const cur = this.store.get(id)!;
     if (cur.jobId) this.track(id, this.kill(cur));

@@ -41,8 +41,8 @@ export interface Session {
   startedAt: string | null;
   /** The job's time limit (the profile's walltime) in seconds; null when unknown (a ready script). */
   timeLimitSeconds: number | null;
-  /** Who asked for the stop: JupyterHub or the student (on the hub service's page). */
-  stoppedBy: 'hub' | 'user' | null;
+  /** Who asked for the stop: JupyterHub, the student or an admin (on the hub service's pages). */
+  stoppedBy: 'hub' | 'user' | 'admin' | null;
   /** The tunnel as the bridge's endpoint sees it (waiting|up|down|closed), and since when. */
   tunnelState: TunnelState | null;
   tunnelSince: string | null;

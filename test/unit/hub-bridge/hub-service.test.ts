@@ -2,12 +2,11 @@
 // then (with a login made directly, as the callback would) what a student may see and do —
 // only their OWN sessions, a cancel that needs the form's CSRF token, every text escaped,
 // scripts and styles only with the response's nonce. The OAuth round trip with the real
-// JupyterHub is in test/system/student-ui.test.ts.
+// JupyterHub is in test/system/student-ui.test.ts; the admin page is in admin-page.test.ts.
 import { pino } from 'pino';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import express from 'express';
-import { requireAdmin, requireLogin } from '../../../hub-bridge/hub-service/auth.js';
 import { HubOAuth } from '../../../hub-bridge/hub-service/hub-oauth.js';
 import { LoginSessions, type Login } from '../../../hub-bridge/hub-service/login-sessions.js';
 import { createHubServiceApp } from '../../../hub-bridge/hub-service/service-app.js';
@@ -114,17 +113,5 @@ describe('hub service: a student\'s own sessions', () => {
     expect(short.get(l.id)).not.toBeNull();
     now = 1001;
     expect(short.get(l.id)).toBeNull();
-  });
-});
-
-describe('hub service: room for an admin page', () => {
-  it('requireAdmin lets hub admins through and tells others it is not for them', async () => {
-    const admin = express();
-    const auth = { oauth, logins, log: pino({ level: 'silent' }), problem: (_q: express.Request, res: express.Response, status: number, sentence: string) => void res.status(status).send(sentence) };
-    admin.use(PREFIX, requireLogin(auth), requireAdmin(auth), (_q, res) => void res.send('admin page'));
-    const student = logins.create({ name: 'alice', admin: false, scopes: [] }, 'tok');
-    const boss = logins.create({ name: 'root', admin: true, scopes: ['admin-ui'] }, 'tok');
-    expect((await request(admin).get(PREFIX).set('Cookie', cookie(student)).expect(403)).text).toBe('This page is for the hub administrators.');
-    expect((await request(admin).get(PREFIX).set('Cookie', cookie(boss)).expect(200)).text).toBe('admin page');
   });
 });

@@ -42,7 +42,10 @@ function usageError(msg: string | null, err: Error | undefined, y?: { showHelp(o
     y.showHelp((s) => process.stdout.write(`${s}\n`));
     process.exit(0);
   }
-  const message = err?.message ?? msg ?? 'invalid command line';
+  let message = err?.message ?? msg ?? 'invalid command line';
+  // yargs' suggestion alone ("Did you mean launch?") does not say what was wrong
+  const first = args.find((a) => !a.startsWith('-'));
+  if (/^Did you mean /.test(message) && first) message = `Unknown argument: ${first}. ${message}`;
   printJson(errorDocument(new WrapError('invalid', message)));
   process.stderr.write(`hpc-wrap: ${message}\nRun \`hpc-wrap --help\` for usage.\n`);
   process.exit(2);

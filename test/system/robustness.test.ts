@@ -207,8 +207,11 @@ describe('one job per session, whatever fails', () => {
       await until('no live job of the ended session', async () => ((await jobsOf(c.json.id)).length === 0 ? true : undefined), 90_000).catch((err) => {
         throw new Error(`${(err as Error).message}\nbridge log: ${bridge.log().slice(-3000)}`);
       });
-      const said = await events(c.json.id);
-      expect(said.some((m) => /Cancelled batch job \d+ left behind by an interrupted submit: its session ended \(stopped\)/.test(m)), `${said.join('\n')}\n${bridge.log().slice(-4000)}`).toBe(true);
+      // The job leaves squeue while the reaper's killjob still runs; the event follows it.
+      const reaped = /Cancelled batch job \d+ left behind by an interrupted submit: its session ended \(stopped\)/;
+      await until('the reaper says so on the session', async () => ((await events(c.json.id)).some((m) => reaped.test(m)) ? true : undefined), 30_000).catch(async (err) => {
+        throw new Error(`${(err as Error).message}\nevents: ${(await events(c.json.id)).join('\n')}\nbridge log: ${bridge.log().slice(-4000)}`);
+      });
     } finally {
       await slurm.run(['scancel', blocker.stdout.trim()]);
     }

@@ -66,7 +66,7 @@ export function adminPages(d: AdminPageDeps): Router {
       live: d.store.live(),
       failed: d.store.list({ state: 'failed', limit: RECENT_FAILURES }),
       profiles: d.service.profiles(),
-      tunnel: (id) => d.tunnels.get(id),
+      reconnects: (id) => d.tunnels.reconnects(id),
       usage,
       report,
       reportMissing: 'Usage accounting is not set up in this bridge.',
@@ -82,7 +82,7 @@ export function adminPages(d: AdminPageDeps): Router {
     const s = live(req, res);
     if (!s) return;
     const ctx = d.context(req, res);
-    const row = liveRow(s, d.service.profiles(), d.tunnels.get(s.id), Date.now());
+    const row = liveRow(s, d.service.profiles(), d.tunnels.reconnects(s.id), Date.now());
     res.type('html').send(String(layout(ctx, `Stop session ${s.number}?`, confirmStopBody(ctx.prefix, row, loginOf(res).csrf), { section: 'Admin' })));
   });
 

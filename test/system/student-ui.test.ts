@@ -251,7 +251,7 @@ describe('what an admin sees (the admin page of the hub service)', () => {
       }
       // the broken environment: its reason, the student's sentence, the output tail behind "Details"
       const failure = page.locator('#failures tr', { has: page.locator('td:text-is("brokenadm")') }).first();
-      expect(await failure.innerText()).toMatch(/the job ended with an error before the server was ready\s+Your server stopped while it was starting/);
+      expect(await failure.innerText()).toMatch(/the job ended with an error before the server was ready \(scheduler: NonZeroExitCode\)\s+Your server stopped while it was starting/);
       await failure.locator('summary').click();
       expect(await failure.locator('pre').innerText()).toMatch(/ModuleNotFoundError: No module named notebook/);
       expect(await page.locator('#usage').count()).toBe(1);

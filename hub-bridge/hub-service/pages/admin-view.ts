@@ -111,6 +111,15 @@ export function tunnelText(s: Session, reconnects: number, now: number): LiveRow
   }
 }
 
+/** Slurm's reasons for a job that ended, as an admin reads them. */
+const SCHEDULER_END_REASONS: Readonly<Record<string, string>> = {
+  NonZeroExitCode: 'the job ended with an error before the server was ready',
+  RaisedSignal: 'the job was killed by a signal before the server was ready',
+  TimeLimit: 'the job reached its time limit before the server was ready',
+  NodeFail: 'the job\'s node failed before the server was ready',
+  OutOfMemory: 'the job ran out of memory before the server was ready',
+};
+
 /** Why a session failed, from the code the session service recorded (refusal code, or the job's reason/state). */
 export function failureReason(reason: string | null): string {
   switch (reason) {
@@ -135,8 +144,11 @@ export function failureReason(reason: string | null): string {
       return 'the job ended before the server was ready';
     case 'cancelled':
       return 'the job was cancelled on the cluster';
-    default:
-      return `the job ended before the server was ready (scheduler: ${reason})`;
+    default: {
+      // the scheduler's own reason for a job that ended (Slurm's words), in plain words first
+      const plain = Object.hasOwn(SCHEDULER_END_REASONS, reason) ? SCHEDULER_END_REASONS[reason] : undefined;
+      return `${plain ?? 'the job ended before the server was ready'} (scheduler: ${reason})`;
+    }
   }
 }
 

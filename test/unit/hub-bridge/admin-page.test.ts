@@ -12,6 +12,7 @@ import { usageQuery, usageReport } from '../../../hub-bridge/accounting/usage.js
 import { HubOAuth, type HubUser } from '../../../hub-bridge/hub-service/hub-oauth.js';
 import { LoginSessions, type Login } from '../../../hub-bridge/hub-service/login-sessions.js';
 import { createHubServiceApp } from '../../../hub-bridge/hub-service/service-app.js';
+import { failureReason } from '../../../hub-bridge/hub-service/pages/admin-view.js';
 import { TunnelHealthBoard } from '../../../hub-bridge/hub-service/tunnel-health.js';
 import { startBridgeFixture, type BridgeFixture } from '../../support/bridge-fixture.js';
 
@@ -129,6 +130,13 @@ describe('admin page: what it shows', () => {
     expect(failures).toContain('Your server stopped while it was starting.<details><summary>Details and output tail</summary><pre>Job 7 ended');
     expect(failures).toContain('&lt;script&gt;alert(1)&lt;/script&gt; ModuleNotFoundError');
     expect(r.text).not.toContain('<script>alert');
+  });
+
+  it('words the scheduler\'s reasons for a job that ended in plain words, keeping the scheduler\'s term', () => {
+    expect(failureReason('NonZeroExitCode')).toBe('the job ended with an error before the server was ready (scheduler: NonZeroExitCode)');
+    expect(failureReason('OutOfMemory')).toBe('the job ran out of memory before the server was ready (scheduler: OutOfMemory)');
+    expect(failureReason('Prolog')).toBe('the job ended before the server was ready (scheduler: Prolog)');
+    expect(failureReason('toString')).toBe('the job ended before the server was ready (scheduler: toString)');
   });
 
   it('summarises usage from the 1st of this month by user, with the same figures as `hpc-bridge usage`', async () => {

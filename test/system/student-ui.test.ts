@@ -262,7 +262,7 @@ describe('what an admin sees (the admin page of the hub service)', () => {
 
       // stop gus: the button asks first (a page of its own: works without JavaScript)
       await rowOf(page, 'gus').locator('button:has-text("Stop…")').click();
-      await page.waitForURL(/\/admin\/sessions\/s-[a-z2-7]+\/stop$/);
+      await page.waitForURL((u) => /\/admin\/sessions\/s-[a-z2-7]+\/stop$/.test(u.pathname));
       expect(await visibleText(page, 'h1')).toMatch(/^Stop session \d+ of gus\?$/);
       expect(await visibleText(page, '.card')).toContain(`job ${jobOf('gus')!.id} is cancelled on the cluster`);
       await shot(page, '02-confirm-stop');
@@ -279,7 +279,7 @@ describe('what an admin sees (the admin page of the hub service)', () => {
       expect(await rowOf(page, 'fay').count()).toBe(1);
       await shot(page, '03-stopped');
       // the same path as a stop from the hub: the job is gone from Slurm and the hub sees the server end
-      expect((await stack.slurm.squeue()).filter((j) => j.name === 'jupyterhub-gus')).toEqual([]);
+      await expect.poll(async () => (await stack.slurm.squeue()).filter((j) => j.name === 'jupyterhub-gus'), { timeout: 30_000 }).toEqual([]);
       await expect.poll(async () => (await stack.hub.api('GET', '/users/gus')).json?.servers?.[''] ?? null, { timeout: 30_000 }).toBeNull();
     } finally {
       await Promise.all(['fay', 'gus', 'brokenadm'].map((u) => stack.hub.stopServer(u).catch(() => {})));

@@ -83,7 +83,7 @@ c.Spawner.http_timeout = 120
 c.Spawner.poll_interval = 30
 
 # ---------------------------------------------------------------------------------
-# The students' sessions page (the bridge's own JupyterHub service)
+# The students' sessions page and the admin page (the bridge's own JupyterHub service)
 # ---------------------------------------------------------------------------------
 # With hubService.enabled in hub-bridge.yaml the bridge serves a small page per student
 # (their sessions; leave the queue = cancel a queued start), logged in through the hub.
@@ -98,11 +98,19 @@ c.JupyterHub.services = [
         "url": "http://127.0.0.1:8098",          # = hubService.listen
         "api_token": open("/etc/hpc-bridge/hub-service-token").read().strip(),
         "oauth_no_confirm": True,                # part of the hub: no "authorize" prompt
+        # logins to the service carry the admin page's scope for those who hold it
+        "oauth_client_allowed_scopes": ["custom:hpc-bridge:admin"],
     },
 ]
 # Students may use it (JupyterHub 3 and later: a scope of the default "user" role).
+# The admin page (<service>/admin/, docs/admin-page.md) is for JupyterHub admins and
+# for holders of this custom scope (= hubService.adminScope), e.g. tutors or HPC staff.
+c.JupyterHub.custom_scopes = {
+    "custom:hpc-bridge:admin": {"description": "See and stop every notebook session on the cluster (HPC bridge admin page)"},
+}
 c.JupyterHub.load_roles = [
     {"name": "user", "scopes": ["self", "access:services!service=hpc-bridge"]},
+    {"name": "hpc-bridge-admins", "scopes": ["custom:hpc-bridge:admin"], "users": ["hpc-staff1"], "groups": []},
 ]
 # The progress page links to a queued start's page there ("Leave the queue").
 c.HpcBridgeSpawner.bridge_service_url = "/services/hpc-bridge/"   # with c.JupyterHub.base_url in front, if set

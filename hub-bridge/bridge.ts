@@ -84,6 +84,7 @@ export async function startBridge(config: HubBridgeConfig, log: Logger, opts: { 
     await tunnels.listen();
   }
   const watch = await startAdminWatch(config, { store, service, poller, cluster, log });
+  if (tunnels && watch.metrics) tunnels.metrics = watch.metrics.tunnel;
   const availability = new ProfileAvailability(() => cluster.partitions(), config.profiles, config.defaultProfile, config.profileCheck, log);
   const app = createApp({ service, store, token, maxBodyBytes: config.maxBodyBytes, log, metrics: watch.endpoint, accounting: watch.accounting, availability });
 

@@ -26,7 +26,7 @@ export interface HubServiceDeps {
   log: Logger;
   /** Usage figures for the admin page (null: not set up). */
   accounting?: AccountingStore | null;
-  /** Tunnel states for the admin page; by default a board of its own, fed by the session service. */
+  /** Tunnel reconnect counts for the admin page; by default a board of its own, fed by the session service. */
   tunnels?: TunnelHealthBoard;
   /** Besides JupyterHub admins, who may use the admin page (hubService.adminScope). */
   adminScope?: string | null;

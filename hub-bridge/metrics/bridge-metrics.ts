@@ -208,6 +208,8 @@ export class BridgeMetrics {
         if (p.outcome !== 'ok') this.pollFailures.inc({ kind: p.outcome });
       },
     };
+    // per-chunk calls from the tunnel relay: the two series are looked up once
+    const bytesBy = { to_notebook: this.tunnelBytes.labels({ direction: 'to_notebook' }), from_notebook: this.tunnelBytes.labels({ direction: 'from_notebook' }) };
     this.tunnel = {
       state: (sessionId, state) => {
         if (state === 'closed') this.tunnelStates.delete(sessionId);
@@ -215,7 +217,7 @@ export class BridgeMetrics {
       },
       reconnected: () => this.tunnelReconnects.inc(),
       bytes: (direction: TunnelDirection, n: number) => {
-        if (Number.isFinite(n) && n > 0) this.tunnelBytes.inc({ direction }, n);
+        if (Number.isFinite(n) && n > 0) bytesBy[direction]?.inc(n);
       },
     };
   }

@@ -1,7 +1,7 @@
 // The small interface tunnel code calls to be counted (hub-bridge/tunnel/**, the gateway):
-// it knows nothing about Prometheus. Today the bridge itself reports tunnel up/down and
-// reconnects from start-env's status (SessionService → BridgeMetrics.sessions.tunnel);
-// code that relays tunnel bytes on the hub side calls `bytes`.
+// it knows nothing about Prometheus. Tunnel up/down and reconnects reach the metrics as
+// session changes (sessions/session-tunnels.ts → BridgeMetrics.sessions.tunnel); the
+// tunnel endpoint (hub-bridge/tunnel/tunnels.ts) calls `bytes` for what it relays.
 
 export type TunnelDirection = 'to_notebook' | 'from_notebook';
 export type TunnelState = 'connecting' | 'up' | 'down';

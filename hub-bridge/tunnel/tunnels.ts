@@ -5,11 +5,13 @@
 // agent, or is reset when there is none; it is never served by anything else.
 //
 // It tells the session layer (sessions/session-tunnels.ts) when a tunnel comes up or is
-// lost, and what the agent pushes on its status channel.
+// lost, and what the agent pushes on its status channel; the bytes it relays go to a
+// TunnelMetrics sink (the bridge's /metrics once set up; nothing by default).
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { HubBridgeConfig, Resources } from '../../config/schema.js';
+import { NO_TUNNEL_METRICS, type TunnelMetrics } from '../metrics/tunnel-metrics.js';
 import type { Session } from '../sessions/types.js';
 import type { StatusPush } from './endpoint-policy.js';
 import { TunnelEndpoint, type AgentConnection } from './endpoint.js';
@@ -72,6 +74,8 @@ export class Tunnels extends EventEmitter<TunnelsEvents> {
   private sweep: NodeJS.Timeout | null = null;
   /** Connections to a P refused because no agent carried it. */
   refusedConnections = 0;
+  /** Where relayed bytes are counted (metrics are set up after the tunnels: bridge.ts sets it). */
+  metrics: Pick<TunnelMetrics, 'bytes'> = NO_TUNNEL_METRICS;
 
   constructor(
     private readonly config: HubBridgeConfig,
@@ -266,6 +270,10 @@ export class Tunnels extends EventEmitter<TunnelsEvents> {
         return;
       }
       splice(sock, ch);
+      // counted per chunk as it passes (the pipes above move it; these only look)
+      const m = this.metrics;
+      sock.on('data', (b: Buffer) => m.bytes('to_notebook', b.length));
+      ch.on('data', (b: Buffer) => m.bytes('from_notebook', b.length));
       sock.resume();
     });
   }

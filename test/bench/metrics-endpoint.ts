@@ -76,6 +76,8 @@ export async function metricsEndpoint(sessions = 1000, rounds = 2000): Promise<v
       m.sessions.created!(s);
       m.sessions.ready!({ ...s, createdAt: new Date(Date.now() - (s.number % 600) * 1000).toISOString() });
       m.poller.polled!({ seconds: (s.number % 50) / 10, jobs: s.number % 300, outcome: 'ok' });
+      m.sessions.tunnel!(s, s.number % 7 ? 'up' : 'down', 'connecting'); // 1,000 tunnel states behind the gauge
+      m.tunnel.bytes('to_notebook', 4096);
     }
     const metricsAuth = { Authorization: `Bearer ${readFileSync(join(dir, 'metrics-token'), 'utf8').trim()}` };
     const apiAuth = { Authorization: `Bearer ${bridge.token}` };

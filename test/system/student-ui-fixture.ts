@@ -3,6 +3,7 @@
 // through the hub), the bridge as its own process, hpc-wrap as the service account, a real
 // one-node Slurm (20 CPUs declared; backfill every second so queued jobs get an estimate;
 // partition limits enforced at submit, so sbatch refuses a job larger than the partition).
+// For the admin page: a JupyterHub admin, and a user holding the admin scope through a role.
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +13,10 @@ import { REPO, startBridgeProcess, type BridgeProcess } from './bridge-process.j
 
 export const SERVICE_ACCOUNT = 'hpcbridge-svc';
 export const SERVICE_NAME = 'hpc-bridge';
+/** The admin page's scope (hubService.adminScope's default), its holder, and a JupyterHub admin. */
+export const ADMIN_SCOPE = 'custom:hpc-bridge:admin';
+export const SCOPE_ADMIN = 'tutor';
+export const HUB_ADMIN = 'boss';
 
 /** The choices students get; "gpu" names a partition the cluster does not have. */
 export const PROFILES = [
@@ -78,11 +83,16 @@ async function startRest(dir: string, svc: UserInfo, slurm: SlurmCluster, starte
       'c.HpcBridgeSpawner.queue_refresh_interval = 2',
       "c.Spawner.cmd = ['/usr/bin/jupyterhub-singleuser']",
       // The bridge's pages as a hub service; students may use it (JupyterHub 3: a scope of the user role).
-      `c.JupyterHub.services.append({'name': '${SERVICE_NAME}', 'url': 'http://127.0.0.1:${servicePort}', 'api_token': open(${JSON.stringify(serviceTokenFile)}).read().strip(), 'oauth_no_confirm': True})`,
+      // The service's logins may carry the admin page's custom scope (for those who hold it).
+      `c.JupyterHub.services.append({'name': '${SERVICE_NAME}', 'url': 'http://127.0.0.1:${servicePort}', 'api_token': open(${JSON.stringify(serviceTokenFile)}).read().strip(), 'oauth_no_confirm': True, 'oauth_client_allowed_scopes': ['${ADMIN_SCOPE}']})`,
       `c.JupyterHub.load_roles.append({'name': 'user', 'scopes': ['self', 'access:services!service=${SERVICE_NAME}']})`,
-      // One user whose environment is broken: the server dies at once inside the job.
+      // The admin page: a JupyterHub admin, and a tutor who holds the admin scope through a role (docs/admin-page.md).
+      `c.Authenticator.admin_users = {'${HUB_ADMIN}'}`,
+      `c.JupyterHub.custom_scopes = {'${ADMIN_SCOPE}': {'description': 'See and stop every notebook session on the cluster (the HPC bridge admin page)'}}`,
+      `c.JupyterHub.load_roles.append({'name': 'hpc-bridge-admins', 'scopes': ['${ADMIN_SCOPE}'], 'users': ['${SCOPE_ADMIN}']})`,
+      // Users whose environment is broken: the server dies at once inside the job.
       'def _pre_spawn(spawner):',
-      "    if spawner.user.name == 'broken':",
+      "    if spawner.user.name.startswith('broken'):",
       "        spawner.cmd = ['/usr/bin/python3', '-c', 'import sys; print(\"ModuleNotFoundError: No module named notebook\", file=sys.stderr); sys.exit(3)']",
       'c.Spawner.pre_spawn_hook = _pre_spawn',
     ].join('\n'),

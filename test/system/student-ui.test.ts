@@ -4,10 +4,16 @@
 // starts refused at once (unknown partition) or by the scheduler, a job that dies while
 // starting, and the cluster service down. Every expected text is asserted; screenshots go
 // to .test-output/student-ui/ (or $TEST_OUTPUT_DIR/student-ui/).
+//
+// The admin page shares this stack (one hub, one Slurm for both): a JupyterHub admin and a
+// holder of the admin scope log in through the hub, see the sessions the test started and a
+// failure with its output tail, stop one with the button (after the confirmation page) and
+// see it gone; a student gets 403. Screenshots under .test-output/admin-ui/.
+import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, loginToHub, visibleText, type TestBrowser } from './browser.js';
-import { SERVICE_ACCOUNT, SERVICE_NAME, startStudentStack, type StudentStack } from './student-ui-fixture.js';
+import { launchBrowser, loginToHub, outputDir, visibleText, type TestBrowser } from './browser.js';
+import { HUB_ADMIN, SCOPE_ADMIN, SERVICE_ACCOUNT, SERVICE_NAME, startStudentStack, type StudentStack } from './student-ui-fixture.js';
 
 const TZ = 'Asia/Tokyo'; // the browser's zone: "your time" must be this, not UTC
 let stack: StudentStack;
@@ -204,5 +210,97 @@ describe('what a student sees', () => {
     await stack.restartBridge();
     await page.waitForURL(/\/user\/eve\//, { timeout: 90_000 });
     await stack.hub.stopServer('eve');
+  });
+});
+
+describe('what an admin sees (the admin page of the hub service)', () => {
+  const shots = outputDir('admin-ui');
+  const shot = (page: Page, name: string) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+  const adminUrl = () => `${stack.hub.url}/services/${SERVICE_NAME}/admin/`;
+
+  async function loggedIn(user: string): Promise<Page> {
+    const ctx = await tb.context({ timezoneId: TZ });
+    contexts.push(ctx);
+    return loginToHub(ctx, stack.hub.url, user);
+  }
+
+  /** The live-sessions row of `user` (one live session each here). */
+  const rowOf = (page: Page, user: string) => page.locator('#live-sessions tr', { has: page.locator(`td:text-is("${user}")`) });
+
+  it('a JupyterHub admin sees every live session and the recent failure, stops one after confirming, and sees it gone; the hub and Slurm agree', async () => {
+    // sessions started by this test: two servers that run, one whose environment is broken
+    // (the broken one may fail before the hub answers the POST: then the hub says 500 with the student's sentence)
+    const broken = stack.hub.startServer('brokenadm', { timeoutMs: 90_000 }).catch((err: Error) => ({ error: err.message }));
+    const [fay, gus, failed] = await Promise.all([stack.hub.startServer('fay', { timeoutMs: 90_000 }), stack.hub.startServer('gus', { timeoutMs: 90_000 }), broken]);
+    try {
+      expect([fay.ready, gus.ready]).toEqual([true, true]);
+      expect('error' in failed ? failed.error : String(failed.ready)).toMatch(/^(false|start server of brokenadm: 500 .*Your server stopped while it was starting)/s);
+      const jobs = await stack.slurm.squeue();
+      const jobOf = (user: string) => jobs.find((j) => j.name === `jupyterhub-${user}`);
+      expect(jobOf('fay') && jobOf('gus')).toBeTruthy();
+
+      const page = await loggedIn(HUB_ADMIN);
+      const res = await page.goto(adminUrl());
+      expect(res?.status()).toBe(200);
+      expect(await visibleText(page, 'h1')).toBe('Notebook sessions on the cluster');
+      for (const user of ['fay', 'gus']) {
+        const cells = await rowOf(page, user).locator('td').allInnerTexts();
+        // #, user, choice, state, job, node, queue position, age, wall time left, tunnel, stop
+        expect([...cells.slice(1, 5), cells[6]]).toEqual([user, 'Small', 'ready', jobOf(user)!.id, '—']);
+        expect(cells[5]).toMatch(/^[\w.-]+$/); // the node Slurm runs it on
+        expect(cells[7]).toMatch(/^\d+ (s|min)/);
+        expect(cells[8]).toMatch(/^(29|30) min \(until \d\d:\d\d\)$/); // the 30 min limit of "Small", in the browser's time
+        expect(cells[9]).toBe('none (direct connection)');
+      }
+      // the broken environment: its reason, the student's sentence, the output tail behind "Details"
+      const failure = page.locator('#failures tr', { has: page.locator('td:text-is("brokenadm")') }).first();
+      expect(await failure.innerText()).toMatch(/the job ended with an error before the server was ready \(scheduler: NonZeroExitCode\)\s+Your server stopped while it was starting/);
+      await failure.locator('summary').click();
+      expect(await failure.locator('pre').innerText()).toMatch(/ModuleNotFoundError: No module named notebook/);
+      expect(await page.locator('#usage').count()).toBe(1);
+      // no CDN: every resource the page loaded came from the hub's own address
+      const foreign = (await page.evaluate('performance.getEntriesByType("resource").map(function (e) { return e.name; })') as string[]).filter((u) => !u.startsWith(stack.hub.url));
+      expect(foreign).toEqual([]);
+      await shot(page, '01-admin-page');
+
+      // stop gus: the button asks first (a page of its own: works without JavaScript)
+      await rowOf(page, 'gus').locator('button:has-text("Stop…")').click();
+      await page.waitForURL((u) => /\/admin\/sessions\/s-[a-z2-7]+\/stop$/.test(u.pathname));
+      expect(await visibleText(page, 'h1')).toMatch(/^Stop session \d+ of gus\?$/);
+      expect(await visibleText(page, '.card')).toContain(`job ${jobOf('gus')!.id} is cancelled on the cluster`);
+      await shot(page, '02-confirm-stop');
+      await page.click('button:has-text("Stop session")');
+      await page.waitForURL(/\/admin\/\?stopped=s-/);
+      expect(await visibleText(page, '#notice')).toMatch(/^(Stop requested: Session \d+ of gus \(job \d+\) is being stopped\.|Session \d+ of gus \(job \d+\) has ended: stopped on this page\.)/);
+      await expect
+        .poll(async () => {
+          await page.reload();
+          return rowOf(page, 'gus').count();
+        }, { timeout: 60_000, interval: 1000 })
+        .toBe(0);
+      expect(await visibleText(page, '#notice')).toMatch(/^Session \d+ of gus \(job \d+\) has ended: stopped on this page\.$/);
+      expect(await rowOf(page, 'fay').count()).toBe(1);
+      await shot(page, '03-stopped');
+      // the same path as a stop from the hub: the job is gone from Slurm and the hub sees the server end
+      await expect.poll(async () => (await stack.slurm.squeue()).filter((j) => j.name === 'jupyterhub-gus'), { timeout: 30_000 }).toEqual([]);
+      await expect.poll(async () => (await stack.hub.api('GET', '/users/gus')).json?.servers?.[''] ?? null, { timeout: 30_000 }).toBeNull();
+    } finally {
+      await Promise.all(['fay', 'gus', 'brokenadm'].map((u) => stack.hub.stopServer(u).catch(() => {})));
+    }
+  });
+
+  it('a holder of the admin scope (a JupyterHub role, not an admin) gets the page; a student gets 403 with a plain sentence', async () => {
+    const tutor = await loggedIn(SCOPE_ADMIN);
+    expect((await tutor.goto(adminUrl()))?.status()).toBe(200);
+    expect(await visibleText(tutor, 'h1')).toBe('Notebook sessions on the cluster');
+
+    const student = await loggedIn('hal');
+    expect((await student.goto(adminUrl()))?.status()).toBe(403);
+    expect(await visibleText(student, 'main')).toContain("This page is for the hub's administrators. If you need it, ask them to give you access.");
+    expect(await student.locator('#live-sessions').count()).toBe(0);
+    await shot(student, '04-student-403');
+    // a stop form posted by a student changes nothing either
+    const r = await student.request.post(`${adminUrl()}sessions/s-${'a'.repeat(26)}/stop`, { form: { _csrf: 'x' }, maxRedirects: 0 });
+    expect(r.status()).toBe(403);
   });
 });

@@ -28,6 +28,8 @@ export interface AdminPageDeps {
 }
 
 const RECENT_FAILURES = 20;
+/** What the header names on these pages (its "Admin" link is there already). */
+const ADMIN_SECTION = 'Every session on the cluster';
 /** While a stop is under way the page reloads itself, so the session is seen to go. */
 const STOPPING_REFRESH_SECONDS = 3;
 
@@ -66,7 +68,7 @@ export function adminPages(d: AdminPageDeps): Router {
       live: d.store.live(),
       failed: d.store.list({ state: 'failed', limit: RECENT_FAILURES }),
       profiles: d.service.profiles(),
-      tunnel: (id) => d.tunnels.get(id),
+      reconnects: (id) => d.tunnels.reconnects(id),
       usage,
       report,
       reportMissing: 'Usage accounting is not set up in this bridge.',
@@ -74,7 +76,7 @@ export function adminPages(d: AdminPageDeps): Router {
     });
     const stopped = typeof req.query.stopped === 'string' && isSessionId(req.query.stopped) ? d.store.get(req.query.stopped) : undefined;
     const refresh = view.live.some((x) => x.state === 'stopping') ? STOPPING_REFRESH_SECONDS : undefined;
-    const page = layout(ctx, 'Admin: notebook sessions', adminBody(ctx.prefix, view, stopNotice(stopped)), { section: 'Admin', wide: true, refreshSeconds: refresh });
+    const page = layout(ctx, 'Admin: notebook sessions', adminBody(ctx.prefix, view, stopNotice(stopped)), { section: ADMIN_SECTION, wide: true, refreshSeconds: refresh });
     res.status(usage.error ? 400 : 200).type('html').send(String(page));
   });
 
@@ -82,8 +84,8 @@ export function adminPages(d: AdminPageDeps): Router {
     const s = live(req, res);
     if (!s) return;
     const ctx = d.context(req, res);
-    const row = liveRow(s, d.service.profiles(), d.tunnels.get(s.id), Date.now());
-    res.type('html').send(String(layout(ctx, `Stop session ${s.number}?`, confirmStopBody(ctx.prefix, row, loginOf(res).csrf), { section: 'Admin' })));
+    const row = liveRow(s, d.service.profiles(), d.tunnels.reconnects(s.id), Date.now());
+    res.type('html').send(String(layout(ctx, `Stop session ${s.number}?`, confirmStopBody(ctx.prefix, row, loginOf(res).csrf), { section: ADMIN_SECTION })));
   });
 
   r.post('/sessions/:id/stop', checkCsrf(d), (req, res) => {

@@ -7,7 +7,6 @@ import type { Profile } from '../../../config/schema.js';
 import { usageQuery, type UsageGroup, type UsageQuery, type UsageReport } from '../../accounting/usage.js';
 import { durationText, reasonText, splitMessage } from '../../sessions/progress-messages.js';
 import { endsAt, isTerminal, type Session, type SessionState } from '../../sessions/types.js';
-import type { TunnelHealth } from '../tunnel-health.js';
 import { choiceName } from './session-view.js';
 
 export interface LiveRow {
@@ -92,13 +91,34 @@ export function wallLeft(s: Session, now: number): string {
   return 'unknown';
 }
 
-export function tunnelText(s: Session, health: TunnelHealth | null, now: number): LiveRow['tunnel'] {
+/** The tunnel as the bridge's endpoint sees it (from the session), and how often it came back. */
+export function tunnelText(s: Session, reconnects: number, now: number): LiveRow['tunnel'] {
   if (s.tunnelPort === null) return { text: 'none (direct connection)', tone: 'neutral' };
-  if (!health) return { text: s.startedAt ? 'not reported yet' : 'not started', tone: 'neutral' };
-  const since = durationText(Math.max(0, Math.round((now - Date.parse(health.since)) / 1000)));
-  const again = health.reconnects ? `, ${health.reconnects} reconnect${health.reconnects === 1 ? '' : 's'}` : '';
-  return { text: `${health.state} for ${since}${again}`, tone: health.state === 'up' ? 'ok' : health.state === 'down' ? 'bad' : 'neutral' };
+  const since = s.tunnelSince ? ` for ${durationText(Math.max(0, Math.round((now - Date.parse(s.tunnelSince)) / 1000)))}` : '';
+  const again = reconnects ? `, ${reconnects} reconnect${reconnects === 1 ? '' : 's'}` : '';
+  switch (s.tunnelState) {
+    case 'up':
+      return { text: `up${since}${again}`, tone: 'ok' };
+    case 'down':
+      return { text: `down${since} (the job's agent is reconnecting)${again}`, tone: 'bad' };
+    case 'waiting':
+      // before the job runs that is normal; once it runs, the agent should connect soon
+      return s.startedAt ? { text: `not up yet: waiting${since} for the job's agent`, tone: 'neutral' } : { text: 'waiting for the job to start', tone: 'neutral' };
+    case 'closed':
+      return { text: 'closed', tone: 'neutral' };
+    default:
+      return { text: s.startedAt ? 'not reported yet' : 'not started', tone: 'neutral' };
+  }
 }
+
+/** Slurm's reasons for a job that ended, as an admin reads them. */
+const SCHEDULER_END_REASONS: Readonly<Record<string, string>> = {
+  NonZeroExitCode: 'the job ended with an error before the server was ready',
+  RaisedSignal: 'the job was killed by a signal before the server was ready',
+  TimeLimit: 'the job reached its time limit before the server was ready',
+  NodeFail: 'the job\'s node failed before the server was ready',
+  OutOfMemory: 'the job ran out of memory before the server was ready',
+};
 
 /** Why a session failed, from the code the session service recorded (refusal code, or the job's reason/state). */
 export function failureReason(reason: string | null): string {
@@ -124,12 +144,15 @@ export function failureReason(reason: string | null): string {
       return 'the job ended before the server was ready';
     case 'cancelled':
       return 'the job was cancelled on the cluster';
-    default:
-      return `the job ended before the server was ready (scheduler: ${reason})`;
+    default: {
+      // the scheduler's own reason for a job that ended (Slurm's words), in plain words first
+      const plain = Object.hasOwn(SCHEDULER_END_REASONS, reason) ? SCHEDULER_END_REASONS[reason] : undefined;
+      return `${plain ?? 'the job ended before the server was ready'} (scheduler: ${reason})`;
+    }
   }
 }
 
-export function liveRow(s: Session, profiles: readonly Profile[], health: TunnelHealth | null, now: number): LiveRow {
+export function liveRow(s: Session, profiles: readonly Profile[], reconnects: number, now: number): LiveRow {
   return {
     id: s.id,
     number: s.number,
@@ -144,7 +167,7 @@ export function liveRow(s: Session, profiles: readonly Profile[], health: Tunnel
     age: durationText(Math.max(0, Math.round((now - Date.parse(s.createdAt)) / 1000))),
     endsAt: endsAt(s),
     wallLeft: wallLeft(s, now),
-    tunnel: tunnelText(s, health, now),
+    tunnel: tunnelText(s, reconnects, now),
     stoppable: !isTerminal(s.state) && s.state !== 'stopping',
   };
 }
@@ -191,7 +214,8 @@ export interface AdminInput {
   live: Session[];
   failed: Session[];
   profiles: readonly Profile[];
-  tunnel(sessionId: string): TunnelHealth | null;
+  /** How often the session's tunnel came back after being down. */
+  reconnects(sessionId: string): number;
   usage: { form: UsageSection['form']; query: UsageQuery | null; error: string | null };
   /** The report for usage.query; null when there is no query or no accounting. */
   report: UsageReport | null;
@@ -202,7 +226,7 @@ export interface AdminInput {
 
 export function adminView(i: AdminInput): AdminView {
   const now = i.now.getTime();
-  const live = i.live.map((s) => liveRow(s, i.profiles, i.tunnel(s.id), now));
+  const live = i.live.map((s) => liveRow(s, i.profiles, i.reconnects(s.id), now));
   const counts: AdminView['counts'] = {};
   for (const r of live) counts[r.state] = (counts[r.state] ?? 0) + 1;
   const q = i.usage.query;

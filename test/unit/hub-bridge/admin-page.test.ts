@@ -12,6 +12,7 @@ import { usageQuery, usageReport } from '../../../hub-bridge/accounting/usage.js
 import { HubOAuth, type HubUser } from '../../../hub-bridge/hub-service/hub-oauth.js';
 import { LoginSessions, type Login } from '../../../hub-bridge/hub-service/login-sessions.js';
 import { createHubServiceApp } from '../../../hub-bridge/hub-service/service-app.js';
+import { failureReason } from '../../../hub-bridge/hub-service/pages/admin-view.js';
 import { TunnelHealthBoard } from '../../../hub-bridge/hub-service/tunnel-health.js';
 import { startBridgeFixture, type BridgeFixture } from '../../support/bridge-fixture.js';
 
@@ -47,10 +48,13 @@ beforeAll(async () => {
     tunnels,
     adminScope: SCOPE,
   });
-  session(sid(1), 'alice');
+  session(sid(1), 'alice', { tunnelPort: 41001, tunnelState: 'waiting', tunnelSince: new Date().toISOString() });
   const startedAt = new Date(Date.now() - 10 * 60_000).toISOString();
-  const ready = session(sid(2), 'bob<b>', { state: 'ready', node: 'node7', startedAt, timeLimitSeconds: 1800, queuePosition: null, reason: null, tunnelPort: 41000 });
-  tunnels.tunnel(ready, 'up', null);
+  // the tunnel's state comes from the session (the endpoint keeps it there); the reconnect count from the board
+  const tunnelSince = new Date(Date.now() - 20 * 60_000).toISOString();
+  const ready = session(sid(2), 'bob<b>', { state: 'ready', node: 'node7', startedAt, timeLimitSeconds: 1800, queuePosition: null, reason: null, tunnelPort: 41000, tunnelState: 'up', tunnelSince });
+  tunnels.tunnel(ready, 'up', 'down');
+  session(sid(5), 'erin', { state: 'ready', node: 'node8', startedAt, timeLimitSeconds: 1800, queuePosition: null, reason: null, tunnelPort: 41002, tunnelState: 'down', tunnelSince });
   session(sid(3), 'carol', { state: 'failed', reason: 'failed', message: 'Your server stopped while it was starting.\n\nJob 7 ended: state failed, exit code 3.\nLast lines of the job output:\n<script>alert(1)</script> ModuleNotFoundError' });
   session(sid(4), 'dave', { state: 'stopped', message: 'Your server was stopped.' });
   // a job the usage summary counts: submitted, ran 30 min on the profile's 1 CPU
@@ -110,10 +114,12 @@ describe('admin page: what it shows', () => {
     expect(live).toContain('<td>bob&lt;b&gt;</td>');
     expect(live).not.toContain('<b>');
     expect(live).toMatch(/<td>20 min <span class="muted">\(until <time/);
-    expect(live).toMatch(/<td class="tone-ok">up for \d+ s<\/td>/);
+    expect(live).toContain('<td class="tone-ok">up for 20 min, 1 reconnect</td>');
+    expect(live).toContain('<td class="tone-bad">down for 20 min (the job&#39;s agent is reconnecting)</td>');
+    expect(live).toContain('<td class="tone-neutral">waiting for the job to start</td>');
     expect(live).not.toContain(sid(3));
     expect(live).not.toContain(sid(4));
-    expect(live.match(/>Stop…<\/button>/g)).toHaveLength(2);
+    expect(live.match(/>Stop…<\/button>/g)).toHaveLength(3);
   });
 
   it('shows recent failures with their reason, the student\'s sentence, and the output tail folded and escaped', async () => {
@@ -124,6 +130,13 @@ describe('admin page: what it shows', () => {
     expect(failures).toContain('Your server stopped while it was starting.<details><summary>Details and output tail</summary><pre>Job 7 ended');
     expect(failures).toContain('&lt;script&gt;alert(1)&lt;/script&gt; ModuleNotFoundError');
     expect(r.text).not.toContain('<script>alert');
+  });
+
+  it('words the scheduler\'s reasons for a job that ended in plain words, keeping the scheduler\'s term', () => {
+    expect(failureReason('NonZeroExitCode')).toBe('the job ended with an error before the server was ready (scheduler: NonZeroExitCode)');
+    expect(failureReason('OutOfMemory')).toBe('the job ran out of memory before the server was ready (scheduler: OutOfMemory)');
+    expect(failureReason('Prolog')).toBe('the job ended before the server was ready (scheduler: Prolog)');
+    expect(failureReason('toString')).toBe('the job ended before the server was ready (scheduler: toString)');
   });
 
   it('summarises usage from the 1st of this month by user, with the same figures as `hpc-bridge usage`', async () => {

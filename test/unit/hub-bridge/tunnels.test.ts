@@ -4,7 +4,10 @@
 import { connect, createServer, type Server } from 'node:net';
 import ssh2 from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
+import { BridgeMetrics } from '../../../hub-bridge/metrics/bridge-metrics.js';
 import type { Session } from '../../../hub-bridge/sessions/types.js';
+import { SessionStore } from '../../../hub-bridge/store/session-store.js';
+import { sample } from '../../support/prometheus-text.js';
 import { sessionId, startTestEndpoint, type TestEndpoint } from '../../support/tunnel-endpoint.js';
 import { startRelay } from '../../support/tcp-relay.js';
 
@@ -120,6 +123,28 @@ describe('Tunnels', () => {
     await expect(agent(e.port, b.grant.privateKey, b.grant.remotePort, 'b')).rejects.toThrow(/authentication methods failed/);
     await agent(e.port, a.grant.privateKey, a.grant.remotePort, 'a');
     await expect.poll(() => e.tunnels.isUp(a.sessionId)).toBe(true);
+  });
+
+  it('counts the bytes it relays through P per direction in the bridge\'s metrics (hpc_bridge_tunnel_bytes_total)', async () => {
+    const store = new SessionStore(':memory:');
+    cleanup.push(() => store.close());
+    const m = new BridgeMetrics({ db: store.database, profiles: [], processMetrics: false });
+    const bytes = async (direction: string) => sample((await m.text()).body, 'hpc_bridge_tunnel_bytes_total', { direction });
+    const e = await endpoint();
+    e.tunnels.metrics = m.tunnel;
+    const s = await e.session();
+    const P = s.grant.remotePort;
+    expect(await get(P)).toBe('ECONNRESET'); // refused: nothing relayed, nothing counted
+    const page = 'x'.repeat(200_000);
+    await agent(e.port, s.grant.privateKey, P, page);
+    await expect.poll(() => e.tunnels.isUp(s.sessionId)).toBe(true);
+    expect([await bytes('to_notebook'), await bytes('from_notebook')]).toEqual([0, 0]);
+    expect(await get(P)).toBe(page);
+    const request = 'GET / HTTP/1.0\r\n\r\n'.length;
+    const response = 'HTTP/1.0 200 OK\r\n\r\n'.length + page.length;
+    expect([await bytes('to_notebook'), await bytes('from_notebook')]).toEqual([request, response]);
+    expect(await get(P)).toBe(page);
+    expect([await bytes('to_notebook'), await bytes('from_notebook')]).toEqual([2 * request, 2 * response]);
   });
 
   it('a stranger\'s key, a password and the wrong user are refused', async () => {

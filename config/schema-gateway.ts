@@ -2,7 +2,7 @@
 // `hpc-wrap launch` a one-time URL (Satellite, done right). It reaches the cluster through
 // the same `cluster` transport as the bridge. Implemented by hub-bridge/gateway/; docs/launch.md.
 import { z } from 'zod';
-import { tunnelSchema } from './schema-tunnel.js';
+import { TUNNEL_HOST_RE, tunnelSchema } from './schema-tunnel.js';
 
 const port = z.number().int().min(0).max(65535);
 const cidr = z
@@ -67,8 +67,21 @@ export const gatewaySchema = z
       ),
     tunnel: tunnelSchema
       .unwrap()
-      .omit({ enabled: true, hostKeyFile: true, listen: true })
+      .omit({ enabled: true, hostKeyFile: true, listen: true, publicHost: true, keyLifetimeMarginSeconds: true })
       .extend({
+        publicHost: z
+          .string()
+          .regex(TUNNEL_HOST_RE, 'a host name or IP address')
+          .nullable()
+          .default(null)
+          .describe('The name or address compute nodes use to reach the gateway host (put into each job; required with backend: tunnel).'),
+        keyLifetimeMarginSeconds: z
+          .number()
+          .int()
+          .min(0)
+          .max(86400)
+          .default(600)
+          .describe("A route's key is refused this long plus maxUnverifiedSeconds after the scheduler last confirmed its job; ending the route revokes it at once anyway."),
         listen: z
           .object({
             host: z.string().min(1).default('0.0.0.0').describe('Address the tunnel endpoint listens on (open it in the firewall to the compute nodes only).'),
@@ -95,7 +108,7 @@ export const gatewaySchema = z
       .strict()
       .prefault({})
       .describe(
-        "backend: tunnel: the gateway's own tunnel endpoint (the bridge's, docs/tunnel.md, without the hub API forward). publicHost is required; keyLifetimeMarginSeconds: a route's key stays valid this long plus maxUnverifiedSeconds after the scheduler last confirmed its job (ending the route revokes it at once anyway).",
+        "backend: tunnel: the gateway's own tunnel endpoint (the bridge's, docs/tunnel.md, without the hub API forward).",
       ),
     registration: z
       .object({

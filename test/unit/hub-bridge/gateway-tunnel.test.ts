@@ -18,6 +18,7 @@ import { createLogger } from '../../../hub-bridge/log.js';
 import { tunnelIdOf } from '../../../hub-bridge/gateway/route-tunnels.js';
 import { generateTunnelKey } from '../../../hub-bridge/tunnel/tunnel-keys.js';
 import { TunnelClient } from '../../../hpc-wrappers/start-env/tunnel-client.js';
+import { freeLoopbackPort } from '../../support/tunnel-endpoint.js';
 import { gatewayFixture, httpsTo, ScriptedJobs, upgradeTo, type GatewayFixture } from '../../support/gateway-fixture.js';
 
 let notebook: Server;
@@ -247,5 +248,54 @@ describe('gateway.backend: tunnel', () => {
     jobs.set(l.jobId, { state: 'done' });
     await waitFor('the route to end', () => (fx.gateway.table.find(l.label)?.live.endedAt ? true : null), 3000);
     expect(await poke(l.spec.remotePort)).toBe('refused');
+  });
+
+  it('a retried registration of the same launch gets a new key and port; the old key no longer logs in', async () => {
+    const l = await launched();
+    const token = randomSecret();
+    const again = await httpsTo(fx.gateway.port, ca, { host: gwHost(), path: '/_hpcwrap/v1/routes', method: 'POST', body: JSON.stringify({ version: 1, jobId: l.jobId, secret: l.secret, tokenHash: secretHash(token) }) });
+    expect(again.status).toBe(200);
+    const reg = routeResponseSchema.parse(JSON.parse(again.body));
+    expect(reg.label).toBe(l.label);
+    const fresh = splitTunnelRequest(reg.tunnel!);
+    expect(fresh.privateKey).not.toBe(l.privateKey);
+    // the old P is released (the new one is drawn at random from the range and may be the same)
+    if (fresh.spec.remotePort !== l.spec.remotePort) expect(await poke(l.spec.remotePort)).toBe('refused');
+    const old = agent(l.spec, l.privateKey);
+    await expect(old.waitUp(1000)).rejects.toThrow();
+    agent(fresh.spec, fresh.privateKey);
+    await waitFor('ready with the new key', async () => ((await get(l)).status === 200 ? true : null));
+  });
+});
+
+describe('a gateway restart with backend: tunnel', () => {
+  it('takes every live route\'s P and key back: the job\'s agent reconnects and the route works again', async () => {
+    const rjobs = new ScriptedJobs();
+    const base = 42000 + Math.floor(Math.random() * 20000);
+    const tunnelPort = await freeLoopbackPort();
+    const first = await gatewayFixture(
+      { backend: 'tunnel', tunnel: { listen: { host: '127.0.0.1', port: tunnelPort }, publicHost: '127.0.0.1', ports: { start: base, end: base + 4 }, endpointKeepaliveSeconds: 0.5 } },
+      { jobs: rjobs, log: createLogger('warn', new Writable({ write: (_c, _e, cb) => cb() })) },
+    );
+    const rca = readFileSync(first.cert, 'utf8');
+    const secret = randomSecret();
+    const token = randomSecret();
+    rjobs.set('1', { user: 'alice', state: 'running', node: 'cn-unreachable.invalid', comment: formatComment(secretHash(secret), decoyPort) });
+    const r = await httpsTo(first.gateway.port, rca, { host: `gw.test:${first.gateway.port}`, path: '/_hpcwrap/v1/routes', method: 'POST', body: JSON.stringify({ version: 1, jobId: '1', secret, tokenHash: secretHash(token) }) });
+    const reg = routeResponseSchema.parse(JSON.parse(r.body));
+    const { spec, privateKey } = splitTunnelRequest(reg.tunnel!);
+    agent(spec, privateKey);
+    await waitFor('ready', () => first.gateway.table.find(reg.label)?.live.ready ?? null);
+    await first.gateway.close();
+    const { startGateway } = await import('../../../hub-bridge/gateway/gateway.js');
+    const { loadHubBridgeConfig } = await import('../../../config/load.js');
+    const again = await startGateway(loadHubBridgeConfig(`${first.dir}/hub-bridge.yaml`), { jobs: rjobs, log: createLogger('warn', new Writable({ write: (_c, _e, cb) => cb() })) });
+    try {
+      expect(await poke(spec.remotePort)).not.toBe('refused'); // held again at once
+      await waitFor('the agent to reconnect with its key', () => (again.tunnels!.upPort(reg.label) === spec.remotePort ? true : null));
+      await waitFor('ready again', () => again.table.find(reg.label)?.live.ready ?? null);
+    } finally {
+      await again.close();
+    }
   });
 });

@@ -4,9 +4,9 @@
 // registration API on the bare domain. With gateway.backend: tunnel, also the gateway's own
 // SSH tunnel endpoint (route-tunnels.ts).
 import { readFileSync } from 'node:fs';
-import type { Logger } from 'pino';
 import { createServer, type Server } from 'node:https';
 import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
 import type { HubBridgeConfig } from '../../config/schema.js';
 import { bundledHpcWrap, createTransport } from '../bridge.js';
 import { createLogger } from '../log.js';

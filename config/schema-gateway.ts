@@ -2,6 +2,7 @@
 // `hpc-wrap launch` a one-time URL (Satellite, done right). It reaches the cluster through
 // the same `cluster` transport as the bridge. Implemented by hub-bridge/gateway/; docs/launch.md.
 import { z } from 'zod';
+import { TUNNEL_HOST_RE, tunnelSchema } from './schema-tunnel.js';
 
 const port = z.number().int().min(0).max(65535);
 const cidr = z
@@ -58,6 +59,57 @@ export const gatewaySchema = z
       .strict()
       .prefault({})
       .describe('How the gateway reaches a node the scheduler names.'),
+    backend: z
+      .enum(['direct', 'tunnel'])
+      .default('direct')
+      .describe(
+        "How the gateway reaches a route's notebook. direct: the node the scheduler names, at the port the job's comment announces (the gateway host must reach the compute nodes). tunnel: nodes the gateway cannot reach; each job logs into the gateway's own SSH tunnel endpoint (gateway.tunnel) with a key made for its route and forwards a port held by the gateway to its server, which then listens on the node's loopback only (docs/launch.md).",
+      ),
+    tunnel: tunnelSchema
+      .unwrap()
+      .omit({ enabled: true, hostKeyFile: true, listen: true, publicHost: true, keyLifetimeMarginSeconds: true })
+      .extend({
+        publicHost: z
+          .string()
+          .regex(TUNNEL_HOST_RE, 'a host name or IP address')
+          .nullable()
+          .default(null)
+          .describe('The name or address compute nodes use to reach the gateway host (put into each job; required with backend: tunnel).'),
+        keyLifetimeMarginSeconds: z
+          .number()
+          .int()
+          .min(0)
+          .max(86400)
+          .default(600)
+          .describe("A route's key is refused this long plus maxUnverifiedSeconds after the scheduler last confirmed its job; ending the route revokes it at once anyway."),
+        listen: z
+          .object({
+            host: z.string().min(1).default('0.0.0.0').describe('Address the tunnel endpoint listens on (open it in the firewall to the compute nodes only).'),
+            port: z.number().int().min(0).max(65535).default(2223).describe("TCP port of the gateway's tunnel endpoint (0 = any free port; not the bridge's 2222 if both run on one host)."),
+          })
+          .strict()
+          .prefault({})
+          .describe("Where the gateway's SSH tunnel endpoint listens (backend: tunnel)."),
+        hostKeyFile: z
+          .string()
+          .min(1)
+          .nullable()
+          .default(null)
+          .describe("The endpoint's own SSH host key (ed25519, 0600), made on the first start; jobs pin its public half. null = <stateDir>/tunnel-host-key."),
+        ports: z
+          .object({
+            start: z.number().int().min(1).max(65535).default(41000).describe('Lowest port (inclusive).'),
+            end: z.number().int().min(1).max(65535).default(41999).describe('Highest port (inclusive).'),
+          })
+          .strict()
+          .prefault({})
+          .describe("Gateway-side 127.0.0.1 ports, one per route: held by the gateway from registration to the route's end; the route's job forwards its port to its server."),
+      })
+      .strict()
+      .prefault({})
+      .describe(
+        "backend: tunnel: the gateway's own tunnel endpoint (the bridge's, docs/tunnel.md, without the hub API forward).",
+      ),
     registration: z
       .object({
         allowFrom: z.array(cidr).default(['0.0.0.0/0', '::/0']).describe('Addresses that may register routes (e.g. the login nodes); the route secret is the proof either way.'),
@@ -71,6 +123,12 @@ export const gatewaySchema = z
       .describe('Who may register routes, and how many.'),
   })
   .strict()
+  .superRefine((g, ctx) => {
+    if (g.backend === 'tunnel' && g.tunnel.publicHost === null) {
+      ctx.addIssue({ code: 'custom', path: ['tunnel', 'publicHost'], message: 'is required with gateway.backend: tunnel: the name or address compute nodes use to reach the gateway host' });
+    }
+    if (g.tunnel.ports.end < g.tunnel.ports.start) ctx.addIssue({ code: 'custom', path: ['tunnel', 'ports'], message: 'end must not be below start' });
+  })
   .prefault({})
   .describe('`hpc-bridge gateway`: HTTPS URLs for `hpc-wrap launch` (docs/launch.md).');
 export type GatewayConfig = z.infer<typeof gatewaySchema>;

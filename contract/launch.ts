@@ -4,6 +4,7 @@
 // programs import this file; neither imports the other.
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { tunnelRequestSchema } from './tunnel.js';
 
 /** Bytes of randomness in a route secret, a one-time token and a session cookie. */
 export const SECRET_BYTES = 32;
@@ -144,6 +145,13 @@ export const routeResponseSchema = z.object({
   url: z.string().url(),
   owner: z.string(),
   mode: z.enum(['subdomain', 'path']),
+  /**
+   * gateway.backend tunnel, at registration only: the job's tunnel spec and the key made
+   * for this route (privateKey: SECRET; launch keeps it in secret.json only). The job
+   * forwards the gateway's 127.0.0.1:remotePort to its server; a retried registration
+   * gets a new key (the old one is revoked).
+   */
+  tunnel: tunnelRequestSchema.optional(),
 });
 export type RouteResponse = z.infer<typeof routeResponseSchema>;
 

@@ -22,7 +22,9 @@ export const tunnelSpecSchema = z
       .max(32)
       .describe("known_hosts lines of the endpoint's host key (tunnel.hostKeyFile); any other host key is refused."),
     remotePort: port.describe('Hub-side 127.0.0.1 port P of this session: the only one the agent may forward; the hub reaches the notebook there.'),
-    hubApiPort: port.describe("Hub-side 127.0.0.1 port of JupyterHub's API: the only destination the agent may open."),
+    hubApiPort: port
+      .optional()
+      .describe("Hub-side 127.0.0.1 port of JupyterHub's API: the only destination the agent may open. Absent: no API forward (a launch behind the gateway's tunnel has no hub)."),
     keepaliveIntervalSeconds: z.number().min(1).max(600).default(5).describe('SSH keepalive interval of the agent (it reconnects after 3 unanswered ones).'),
   })
   .strict();

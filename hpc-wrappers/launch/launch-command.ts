@@ -4,6 +4,7 @@
 // shows a waiting page until Jupyter is ready). Without a gateway: how to reach it by ssh.
 import { hostname } from 'node:os';
 import { randomSecret, secretHash, urlWithToken } from '../../contract/launch.js';
+import { splitTunnelRequest } from '../../contract/tunnel.js';
 import { WrapError } from '../errors.js';
 import { ensureDir } from '../layout.js';
 import { runChecklist } from './checklist.js';
@@ -85,11 +86,16 @@ export async function launch(ctx: LaunchContext, args: Record<string, unknown>):
     const token = randomSecret();
     try {
       const route = await new GatewayClient(gw).register({ version: 1, jobId, secret: routeSecret, tokenHash: secretHash(token) });
-      rec.gateway = { base: gw.url, label: route.label, url: route.url, mode: route.mode };
+      // Behind the gateway's tunnel the server listens on the node's loopback only; the
+      // tunnel key goes into secret.json (0600), never into launch.json, argv or a log.
+      const tunnel = route.tunnel ? splitTunnelRequest(route.tunnel) : null;
+      if (tunnel) rec.bindAddress = '127.0.0.1';
+      rec.gateway = { base: gw.url, label: route.label, url: route.url, mode: route.mode, tunnel: tunnel?.spec ?? null };
+      // The secret first: a job already running waits for the label in launch.json, then reads secret.json.
+      writeLaunchSecret(paths, id, { routeSecret, oneTimeToken: token, tunnelPrivateKey: tunnel?.privateKey ?? null });
       writeLaunchRecord(paths, rec);
-      writeLaunchSecret(paths, id, { routeSecret, oneTimeToken: token });
       url = urlWithToken(route.url, token);
-      ctx.log.info('launch.registered', { launch: id, jobId, mode: route.mode });
+      ctx.log.info('launch.registered', { launch: id, jobId, mode: route.mode, backend: tunnel ? 'tunnel' : 'direct' });
     } catch (err) {
       // Without a route the user cannot reach the notebook: do not leave the job queued.
       markStopped(paths, id);

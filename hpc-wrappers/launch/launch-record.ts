@@ -1,11 +1,12 @@
 // The files of one launch: launch.json (what was asked and resolved, the gateway route
-// without its token: never a secret), secret.json (the route secret and the one-time
-// token: 0600), and per submission jobid + submitted.json. Written atomically, read
+// without its token: never a secret), secret.json (the route secret, the one-time token
+// and, behind the gateway's tunnel, the route's tunnel key: 0600), and per submission jobid + submitted.json. Written atomically, read
 // tolerantly: a half-written launch shows up in `list` as broken, it does not crash it.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { environmentSchema } from '../../config/schema-environment.js';
+import { tunnelSpecSchema } from '../../contract/tunnel.js';
 import { resourcesSchema } from '../../config/schema.js';
 import { WrapError } from '../errors.js';
 import { isRecord, readJsonOrNull, writeFileAtomic, writeJsonAtomic } from '../json-files.js';
@@ -40,6 +41,11 @@ export const launchRecordSchema = z.object({
       /** The route URL without the one-time token. */
       url: z.string().nullable(),
       mode: z.enum(['subdomain', 'path']).nullable(),
+      /**
+       * gateway.backend tunnel: the job's tunnel spec (not secret; its key is in
+       * secret.json), which the launch step hands to the tunnel step. Absent/null: direct.
+       */
+      tunnel: tunnelSpecSchema.nullable().optional(),
     })
     .nullable(),
 });
@@ -50,6 +56,8 @@ export const launchSecretSchema = z.object({
   routeSecret: z.string(),
   /** The one-time token of the printed URL (null until registered, or without a gateway). */
   oneTimeToken: z.string().nullable(),
+  /** gateway.backend tunnel: the private key the gateway made for this launch's route (SECRET); absent/null otherwise. */
+  tunnelPrivateKey: z.string().nullable().optional(),
 });
 export type LaunchSecret = z.infer<typeof launchSecretSchema>;
 

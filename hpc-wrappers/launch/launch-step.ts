@@ -1,6 +1,7 @@
 // The environment step a launch job adds after the base steps (`hpc-wrap launch-env`):
 // the server's config (token derived from the route secret, base URL, port) in a 0600
-// file, the node port announced in the job's own comment (where the gateway reads it,
+// file, the job's tunnel (spec and key) for the tunnel step when the gateway reaches
+// nodes through its tunnel, the node port announced in the job's own comment (where the gateway reads it,
 // through the scheduler), and with --keep-alive the successor job, submitted shortly
 // before the wall time ends and waiting for this one to end.
 import { readFileSync } from 'node:fs';
@@ -79,6 +80,15 @@ export function launchServerStep(opts: LaunchStepOptions): EnvironmentStep {
       const rec = await registeredRecord(paths, where.id, opts.jobIdWaitMs ?? 60_000);
       const secret = readLaunchSecret(paths, where.id);
       if (ctx.port === null) throw new Error('no port was picked for the server');
+      const tunnel = rec.gateway?.tunnel ?? null;
+      if (tunnel) {
+        // gateway.backend tunnel: the tunnel step (next) forwards the gateway's P to this
+        // server, which listens on the node's loopback only.
+        if (!secret.tunnelPrivateKey) throw new Error(`the gateway gave this launch a tunnel but ${paths.secretFile(where.id)} holds no tunnel key`);
+        ctx.job = { ...ctx.job, tunnel, jupyter: { ...ctx.job.jupyter, bindAddress: '127.0.0.1' } };
+        ctx.tunnelPrivateKey = secret.tunnelPrivateKey;
+        ctx.host = '127.0.0.1';
+      }
       const configDir = writeJupyterConfig(join(ctx.runDir, 'jupyter'), {
         token: jupyterToken(secret.routeSecret),
         baseUrl: rec.gateway?.mode === 'path' ? `/${rec.gateway.label}/` : '/',

@@ -83,7 +83,7 @@ export async function urlCommand(ctx: LaunchContext, o: UrlOptions): Promise<Use
       if (!ctx.config.launch.gateway) throw new WrapError('internal', 'launch.gateway is no longer set in hpc-wrap.yaml: no new link can be made');
       token = randomSecret();
       const route = await new GatewayClient(ctx.config.launch.gateway).reissue({ version: 1, secret: secret.routeSecret, tokenHash: secretHash(token) });
-      writeLaunchSecret(ctx.paths, id, { routeSecret: secret.routeSecret, oneTimeToken: token });
+      writeLaunchSecret(ctx.paths, id, { ...secret, oneTimeToken: token });
       if (route.url !== routeUrl) writeLaunchRecord(ctx.paths, { ...rec, gateway: { ...rec.gateway, url: route.url, label: route.label, mode: route.mode } });
       routeUrl = route.url;
       ctx.log.info('launch.url-renewed', { launch: id });

@@ -15,11 +15,12 @@ export interface OverlayMount {
 
 export interface EnvironmentContext {
   readonly runDir: string;
-  readonly job: JobDescription;
+  /** From the spool; a launch behind the gateway's tunnel gets its `tunnel` from the launch step (launch-step.ts). */
+  job: JobDescription;
   /** The hub's env for the server (API token …): SECRET, never logged or printed. */
   readonly hubEnv: Readonly<Record<string, string>>;
-  /** The tunnel agent's private key from secrets.json: SECRET, for the tunnel step only. */
-  readonly tunnelPrivateKey?: string | null;
+  /** The tunnel agent's private key from secrets.json (or the launch's secret.json): SECRET, for the tunnel step only. */
+  tunnelPrivateKey?: string | null;
   /** The spawn's WebDAV credentials from secrets.json: SECRET, for the WebDAV step only. */
   readonly webdavCredentials?: WebdavCredentials | null;
   /** The server's environment, built up by the steps. */

@@ -31,7 +31,8 @@ export function rewriteHubUrl(url: string, port: number): string {
 
 interface Running {
   client: TunnelClient;
-  api: HubApiForwarder;
+  /** Null when the spec has no hub API (a launch behind the gateway's tunnel). */
+  api: HubApiForwarder | null;
   watch: { stop(): void };
 }
 
@@ -72,7 +73,7 @@ export function createTunnelStep(startTimeoutMs = START_TIMEOUT_MS): Environment
     running = null;
     if (!r) return;
     r.watch.stop();
-    await Promise.all([r.api.close(), r.client.stop()]);
+    await Promise.all([r.api?.close(), r.client.stop()]);
     writeTunnelStatus(ctx.runDir, 'down', null);
   };
 
@@ -93,18 +94,19 @@ export function createTunnelStep(startTimeoutMs = START_TIMEOUT_MS): Environment
         onState: (state, lastError) => writeTunnelStatus(ctx.runDir, state, lastError),
         say: (line) => ctx.say(line),
       });
-      const api = new HubApiForwarder({ hubApiPort: spec.hubApiPort, live: (ms) => client.live(ms) });
+      const hubApiPort = spec.hubApiPort;
+      const api = hubApiPort === undefined ? null : new HubApiForwarder({ hubApiPort, live: (ms) => client.live(ms) });
       const serverPort = ctx.port;
       const watch = watchListening(serverPort, () => client.reportPhase({ phase: 'listening', port: serverPort }));
       running = { client, api, watch };
       try {
-        const apiPort = await api.listen();
-        ctx.say(`tunnel: connecting to ${client.where} (hub API 127.0.0.1:${spec.hubApiPort} → node 127.0.0.1:${apiPort})`);
+        const apiPort = api ? await api.listen() : null;
+        ctx.say(`tunnel: connecting to ${client.where}${api ? ` (hub API 127.0.0.1:${hubApiPort} → node 127.0.0.1:${apiPort})` : ''}`);
         client.start();
         await client.waitUp(startTimeoutMs);
         for (const name of HUB_URL_VARIABLES) {
           const url = ctx.env[name];
-          if (url) ctx.env[name] = rewriteHubUrl(url, apiPort);
+          if (url && apiPort !== null) ctx.env[name] = rewriteHubUrl(url, apiPort);
         }
         ctx.log.info('start-env.tunnel-up', { sessionId: ctx.job.sessionId, hub: client.where, remotePort: spec.remotePort, apiPort, cipher: client.cipher });
       } catch (err) {

@@ -1,7 +1,7 @@
 // Where a route's notebook server is, and whether it answers. The direct resolver maps
-// the scheduler's node name (never anything the user sent) to an address; a tunnel
-// resolver (docs/launch.md, "Nodes the gateway cannot reach") would map the route to the
-// hub-side end of the job's restricted reverse tunnel instead, behind the same interface.
+// the scheduler's node name (never anything the user sent) to an address; the tunnel
+// resolver (route-tunnels.ts, docs/launch.md "Nodes the gateway cannot reach") maps the
+// route to the gateway-side end of the job's restricted reverse tunnel instead.
 import { request } from 'node:http';
 import type { GatewayConfig } from '../../config/schema-gateway.js';
 import type { Route } from './route.js';
@@ -15,6 +15,12 @@ export interface BackendResolver {
   readonly kind: string;
   /** The server of a route whose job runs and has announced its port; null = not reachable (yet). */
   target(route: Route): BackendTarget | null;
+  /** Why a running job's route has no target yet, beyond the port (for the waiting page), or null. */
+  waitingFor?(route: Route): string | null;
+  /** The scheduler confirmed the route's job (this round). */
+  routeVerified?(route: Route): void;
+  /** The route ended: whatever the resolver holds for it is released. */
+  routeEnded?(route: Route): void;
 }
 
 export class DirectNodeResolver implements BackendResolver {

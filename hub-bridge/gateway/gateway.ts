@@ -1,12 +1,15 @@
 // `hpc-bridge gateway`: builds the one core object from hub-bridge.yaml (the `gateway`
 // section and the `cluster` transport): the route store and table, the scheduler checks,
 // the monitor, and one HTTPS server for the routes (HTTP/1.1 + WebSocket) and the
-// registration API on the bare domain.
+// registration API on the bare domain. With gateway.backend: tunnel, also the gateway's own
+// SSH tunnel endpoint (route-tunnels.ts).
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
 import type { HubBridgeConfig } from '../../config/schema.js';
 import { bundledHpcWrap, createTransport } from '../bridge.js';
+import { createLogger } from '../log.js';
 import type { Transport } from '../transport/types.js';
 import { AuditLog } from './audit-log.js';
 import { DirectNodeResolver, type BackendResolver } from './backend.js';
@@ -17,6 +20,7 @@ import { RouteMonitor } from './route-monitor.js';
 import { RouteProxy } from './route-proxy.js';
 import { RouteStore } from './route-store.js';
 import { RouteTable } from './route-table.js';
+import { RouteTunnels, TunnelResolver } from './route-tunnels.js';
 import { targetOf } from './request-routing.js';
 import { SessionGate } from './session-gate.js';
 
@@ -29,6 +33,8 @@ export interface Gateway {
   monitor: RouteMonitor;
   jobs: ClusterJobs;
   auditFile: string;
+  /** backend: tunnel: the gateway's tunnel endpoint; null with backend: direct. */
+  tunnels: RouteTunnels | null;
   routeUrl(label: string): string;
   /** Re-reads the certificate files (SIGHUP): renewed certificates without a restart. */
   reloadCertificate(): void;
@@ -41,6 +47,8 @@ export interface GatewayOptions {
   jobs?: ClusterJobs;
   resolver?: BackendResolver;
   version?: string;
+  /** The tunnel endpoint's log (backend: tunnel; default: JSON lines on stderr at log.level). */
+  log?: Logger;
   /** How registrations are batched into scheduler checks (benchmarks compare with one check each). */
   checker?: { windowMs: number; batchSize: number };
 }
@@ -67,12 +75,31 @@ export async function startGateway(config: HubBridgeConfig, opts: GatewayOptions
   for (const r of store.all()) table.add(r);
   const transport = opts.transport ?? createTransport(config);
   const jobs = opts.jobs ?? new HpcWrapLaunchJobs(transport, config.cluster.hpcWrap ?? bundledHpcWrap(), config.cluster.commandTimeoutSeconds * 1000);
-  const resolver = opts.resolver ?? new DirectNodeResolver(gw.nodes);
+  const routeTunnels = gw.backend === 'tunnel' ? new RouteTunnels(gw, stateDir, opts.log ?? createLogger(config.log.level)) : null;
+  const resolver = opts.resolver ?? (routeTunnels ? new TunnelResolver(routeTunnels) : new DirectNodeResolver(gw.nodes));
   const routeUrl = (label: string) => (gw.mode === 'subdomain' ? `https://${label}.${gw.domain}/` : `https://${gw.domain}/${label}/`);
   const basePath = (label: string) => (gw.mode === 'subdomain' ? '/' : `/${label}/`);
   const monitor = new RouteMonitor({ config: gw, table, store, jobs, resolver, audit, basePath: (r) => basePath(r.record.label) });
   const checker = new JobChecker(jobs, gw.registration.maxPending, opts.checker?.windowMs, opts.checker?.batchSize);
-  const api = registrationApi({ config: gw, table, store, checker, monitor, audit, routeUrl, version: opts.version ?? 'dev' });
+  const api = registrationApi({ config: gw, table, store, checker, monitor, audit, routeUrl, version: opts.version ?? 'dev', tunnels: routeTunnels });
+  if (routeTunnels) {
+    // Routes held before a restart get their P and key back; a P another program took meanwhile ends its route.
+    for (const lost of await routeTunnels.restore(store.all())) {
+      const route = table.find(routeTunnels.labelOf(lost.sessionId) ?? '');
+      if (route) monitor.end(route, `its tunnel port ${lost.port} was taken by another program while the gateway was down (${lost.error})`);
+    }
+    const routeOf = (id: string) => table.find(routeTunnels.labelOf(id) ?? '');
+    routeTunnels.tunnels.on('change', (c) => {
+      const route = routeOf(c.sessionId);
+      if (!route) return;
+      if (c.state === 'up') monitor.wake(); // probe through P at once
+      else monitor.down(route, `the job's tunnel is ${c.state}${c.reason ? `: ${c.reason}` : ''}`);
+    });
+    routeTunnels.tunnels.on('status', (id, st) => {
+      if (st.phase === 'listening' && routeOf(id)) monitor.wake();
+    });
+    await routeTunnels.listen();
+  }
   const gate = new SessionGate(gw.mode, store, audit);
   const proxy = new RouteProxy({
     config: gw,
@@ -117,6 +144,7 @@ export async function startGateway(config: HubBridgeConfig, opts: GatewayOptions
     monitor,
     jobs,
     auditFile: audit.file,
+    tunnels: routeTunnels,
     routeUrl,
     reloadCertificate: () => server.setSecureContext({ ...readTls(gw.tls!), minVersion: 'TLSv1.2' }),
     async close() {
@@ -126,6 +154,7 @@ export async function startGateway(config: HubBridgeConfig, opts: GatewayOptions
         server.closeAllConnections();
       });
       proxy.close();
+      await routeTunnels?.close();
       if (!opts.transport) await transport.close();
       store.close();
     },

@@ -16,6 +16,7 @@ import { routeFingerprint, type Route, type RouteRecord } from './route.js';
 import type { RouteMonitor } from './route-monitor.js';
 import type { RouteStore } from './route-store.js';
 import type { RouteTable } from './route-table.js';
+import type { RouteTunnels } from './route-tunnels.js';
 import { clientAddress } from './request-routing.js';
 
 export interface RegistrationDeps {
@@ -27,6 +28,8 @@ export interface RegistrationDeps {
   audit: AuditLog;
   routeUrl(label: string): string;
   version: string;
+  /** backend: tunnel: the gateway's tunnel endpoint (a P and a key per route), else null. */
+  tunnels: RouteTunnels | null;
 }
 
 class ApiError extends Error {
@@ -82,7 +85,24 @@ export function registrationApi(d: RegistrationDeps) {
   const ranges = new AddressRanges(d.config.registration.allowFrom);
   const limiter = new RateLimiter(d.config.registration.maxPerMinutePerAddress);
 
-  const response = (route: Route): RouteResponse => ({ label: route.record.label, url: d.routeUrl(route.record.label), owner: route.record.owner, mode: d.config.mode });
+  const response = (route: Route, tunnel?: RouteResponse['tunnel']): RouteResponse => ({
+    label: route.record.label,
+    url: d.routeUrl(route.record.label),
+    owner: route.record.owner,
+    mode: d.config.mode,
+    ...(tunnel ? { tunnel } : {}),
+  });
+
+  /** backend: tunnel: a held P and a fresh key for the route (a previous key of the route is revoked). */
+  async function tunnelFor(label: string): Promise<{ tunnel: RouteResponse['tunnel']; port: number | null; publicKey: string | null }> {
+    if (!d.tunnels) return { tunnel: undefined, port: null, publicKey: null };
+    try {
+      const t = await d.tunnels.allocate(label);
+      return { tunnel: t.request, port: t.port, publicKey: t.publicKey };
+    } catch (err) {
+      throw new ApiError(503, 'no_tunnel_port', `the gateway has no tunnel port for this route: ${(err as Error).message}`);
+    }
+  }
 
   async function register(text: string, remote: string): Promise<[number, unknown]> {
     const body = parse(registerRequestSchema, text);
@@ -93,7 +113,15 @@ export function registrationApi(d: RegistrationDeps) {
       existing.record.tokenHash = body.tokenHash;
       d.store.setToken(existing.record.label, body.tokenHash);
       d.audit.write('token-reissued', { route: routeFingerprint(existing.record.label), owner: existing.record.owner, jobId: existing.record.jobId, remote });
-      return [200, response(existing)];
+      // The key of the first answer may be lost with it: a new one (the old one stops working).
+      const t = await tunnelFor(existing.record.label);
+      if (d.tunnels) {
+        d.monitor.down(existing, 'the launch registered again: new tunnel key');
+        existing.record.tunnelPort = t.port;
+        existing.record.tunnelPublicKey = t.publicKey;
+        d.store.setTunnel(existing.record.label, t.port, t.publicKey);
+      }
+      return [200, response(existing, t.tunnel)];
     }
     let check;
     try {
@@ -117,6 +145,7 @@ export function registrationApi(d: RegistrationDeps) {
     }
     let label = randomLabel();
     while (d.table.has(label)) label = randomLabel();
+    const t = await tunnelFor(label);
     const record: RouteRecord = {
       label,
       owner: job.user,
@@ -126,14 +155,21 @@ export function registrationApi(d: RegistrationDeps) {
       cookieHashes: [],
       jobId: job.id,
       createdAt: new Date().toISOString(),
+      tunnelPort: t.port,
+      tunnelPublicKey: t.publicKey,
     };
-    d.store.insert(record);
+    try {
+      d.store.insert(record);
+    } catch (err) {
+      d.tunnels?.end(label);
+      throw err;
+    }
     const route = d.table.add(record);
     route.live.job = job;
     route.live.verifiedAt = Date.now();
     d.audit.write('issue', { route: routeFingerprint(label), owner: job.user, jobId: job.id, remote });
     d.monitor.wake();
-    return [201, response(route)];
+    return [201, response(route, t.tunnel)];
   }
 
   function reissue(text: string, remote: string): [number, unknown] {

@@ -125,11 +125,12 @@ export class RouteMonitor {
     l.job = job;
     l.port = portOk ? port : null;
     l.verifiedAt = now;
+    this.d.resolver.routeVerified?.(route);
     if (moved && l.ready) this.down(route, 'the job or its port changed');
     if (l.ready) return;
     const target = this.d.resolver.target(route);
     if (!target) {
-      l.probeError = port !== null && !portOk ? `the job announced port ${port}, outside backendPorts` : null;
+      l.probeError = port !== null && !portOk ? `the job announced port ${port}, outside backendPorts` : (this.d.resolver.waitingFor?.(route) ?? null);
       return;
     }
     const probe = await probeBackend(target, this.d.basePath(route), route.record.jupyterToken, this.d.config.probeTimeoutSeconds * 1000);
@@ -155,6 +156,7 @@ export class RouteMonitor {
     if (route.live.ready) this.down(route, why);
     route.live.endedAt = this.now();
     route.live.endReason = why;
+    this.d.resolver.routeEnded?.(route);
     this.d.store.remove(route.record.label);
     this.d.audit.write('removed', { route: routeFingerprint(route.record.label), owner: route.record.owner, jobId: route.record.jobId, reason: why });
   }

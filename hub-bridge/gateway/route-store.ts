@@ -14,7 +14,9 @@ CREATE TABLE IF NOT EXISTS routes (
   jupyter_token TEXT NOT NULL,
   token_hash TEXT,
   job_id TEXT NOT NULL,
-  created_at TEXT NOT NULL
+  created_at TEXT NOT NULL,
+  tunnel_port INTEGER,
+  tunnel_public_key TEXT
 );
 CREATE TABLE IF NOT EXISTS cookies (
   cookie_hash TEXT PRIMARY KEY,
@@ -37,8 +39,15 @@ export class RouteStore {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);
+    // A database from before backend: tunnel existed: add its columns.
+    const columns = new Set((this.db.prepare('PRAGMA table_info(routes)').all() as { name: string }[]).map((c) => c.name));
+    if (!columns.has('tunnel_port')) this.db.exec('ALTER TABLE routes ADD COLUMN tunnel_port INTEGER');
+    if (!columns.has('tunnel_public_key')) this.db.exec('ALTER TABLE routes ADD COLUMN tunnel_public_key TEXT');
     this.stmts = {
-      insert: this.db.prepare('INSERT INTO routes (label, owner, secret_hash, jupyter_token, token_hash, job_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      insert: this.db.prepare(
+        'INSERT INTO routes (label, owner, secret_hash, jupyter_token, token_hash, job_id, created_at, tunnel_port, tunnel_public_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      setTunnel: this.db.prepare('UPDATE routes SET tunnel_port = ?, tunnel_public_key = ? WHERE label = ?'),
       setToken: this.db.prepare('UPDATE routes SET token_hash = ? WHERE label = ?'),
       setJob: this.db.prepare('UPDATE routes SET job_id = ? WHERE label = ?'),
       addCookie: this.db.prepare('INSERT INTO cookies (cookie_hash, label, created_at) VALUES (?, ?, ?)'),
@@ -49,7 +58,11 @@ export class RouteStore {
   }
 
   insert(r: RouteRecord): void {
-    this.stmts.insert.run(r.label, r.owner, r.secretHash, r.jupyterToken, r.tokenHash, r.jobId, r.createdAt);
+    this.stmts.insert.run(r.label, r.owner, r.secretHash, r.jupyterToken, r.tokenHash, r.jobId, r.createdAt, r.tunnelPort, r.tunnelPublicKey);
+  }
+
+  setTunnel(label: string, port: number | null, publicKey: string | null): void {
+    this.stmts.setTunnel.run(port, publicKey, label);
   }
 
   setToken(label: string, tokenHash: string | null): void {
@@ -80,6 +93,8 @@ export class RouteStore {
       cookies.set(c.label, list);
     }
     return (this.stmts.routes.all() as Record<string, string | null>[]).map((r) => ({
+      tunnelPort: r.tunnel_port === null || r.tunnel_port === undefined ? null : Number(r.tunnel_port),
+      tunnelPublicKey: r.tunnel_public_key ?? null,
       label: r.label!,
       owner: r.owner!,
       secretHash: r.secret_hash!,

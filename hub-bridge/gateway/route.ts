@@ -19,6 +19,9 @@ export interface RouteRecord {
   /** The launch job the route follows now (keep-alive successors replace it). */
   jobId: string;
   createdAt: string;
+  /** backend: tunnel: the gateway-side 127.0.0.1 port P held for this route, and the public half of its key; null otherwise. */
+  tunnelPort: number | null;
+  tunnelPublicKey: string | null;
 }
 
 export type RoutePhase = 'queued' | 'starting' | 'ready' | 'unverified' | 'ended';

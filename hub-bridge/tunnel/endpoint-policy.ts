@@ -63,9 +63,9 @@ export function forwardRefusal(grant: Pick<EndpointKey, 'sessionId' | 'port'>, b
 
 export type DirectDecision = 'hub-api' | 'status' | 'refuse';
 
-/** direct-tcpip: exactly 127.0.0.1:<hub API port>, or the status channel. */
-export function decideDirect(destIP: string, destPort: number, apiPort: number): DirectDecision {
-  if (destIP === '127.0.0.1' && destPort === apiPort) return 'hub-api';
+/** direct-tcpip: exactly 127.0.0.1:<hub API port> (none when null: the gateway's endpoint), or the status channel. */
+export function decideDirect(destIP: string, destPort: number, apiPort: number | null): DirectDecision {
+  if (apiPort !== null && destIP === '127.0.0.1' && destPort === apiPort) return 'hub-api';
   if (destIP === STATUS_CHANNEL.host && destPort === STATUS_CHANNEL.port) return 'status';
   return 'refuse';
 }

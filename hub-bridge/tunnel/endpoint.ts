@@ -28,8 +28,8 @@ export interface EndpointOptions {
   hostKey: string;
   /** The virtual user the agents log in as. */
   user: string;
-  /** JupyterHub's API port on 127.0.0.1 (the one direct-tcpip destination). */
-  apiPort: number;
+  /** JupyterHub's API port on 127.0.0.1 (the one direct-tcpip destination); null = none (the gateway's endpoint). */
+  apiPort: number | null;
   /** The live sessions' keys, by public key blob. */
   lookup(blob: Buffer): EndpointKey | undefined;
   /** Keepalive interval; a connection silent for KEEPALIVE_MISSED + 1 intervals is dropped. */
@@ -270,7 +270,7 @@ export class TunnelEndpoint extends EventEmitter<EndpointEvents> {
       if (!a) return reject();
       switch (decideDirect(i.destIP, i.destPort, this.o.apiPort)) {
         case 'hub-api': {
-          const up = tcpConnect({ host: '127.0.0.1', port: this.o.apiPort, noDelay: true, allowHalfOpen: true });
+          const up = tcpConnect({ host: '127.0.0.1', port: this.o.apiPort!, noDelay: true, allowHalfOpen: true });
           up.once('connect', () => {
             const ch = accept();
             if (!ch) return void up.destroy();

@@ -13,7 +13,8 @@ export interface TunnelGrant {
   user: string;
   hostKeys: string[];
   remotePort: number;
-  hubApiPort: number;
+  /** Absent: the endpoint forwards to no API (the gateway's). */
+  hubApiPort?: number;
   keepaliveIntervalSeconds: number;
   privateKey: string;
   publicKey: string;

@@ -10,14 +10,15 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { HubBridgeConfig, Resources } from '../../config/schema.js';
+import type { Resources } from '../../config/schema.js';
+import type { TunnelConfig } from '../../config/schema-tunnel.js';
 import { NO_TUNNEL_METRICS, type TunnelMetrics } from '../metrics/tunnel-metrics.js';
 import type { Session } from '../sessions/types.js';
 import type { StatusPush } from './endpoint-policy.js';
 import { TunnelEndpoint, type AgentConnection } from './endpoint.js';
 import { loadOrCreateHostKey, type EndpointHostKey } from './host-key.js';
 import { coalesceWrites, splice } from './pipe.js';
-import { SessionPorts } from './session-ports.js';
+import { SessionPorts, type PortRange } from './session-ports.js';
 import { generateTunnelKey } from './tunnel-keys.js';
 import { expiryFrom, hubApiPort, knownHostsLine, TunnelKeyRegistry, type TunnelGrant } from './tunnel-registry.js';
 
@@ -62,6 +63,20 @@ export interface TunnelsEvents {
 
 const EXPIRY_SWEEP_MS = 30_000;
 
+/**
+ * What the tunnels need of a configuration: hub-bridge.yaml's `tunnel`, `ports` and
+ * `hubApiUrl` (the bridge), or the gateway's own endpoint (gateway.tunnel: no hub API).
+ */
+export interface TunnelsConfig {
+  tunnel: Omit<TunnelConfig, 'enabled'>;
+  ports: PortRange;
+  /** JupyterHub's API, the one destination agents may open; null = none (the gateway). */
+  hubApiUrl: string | null;
+}
+
+/** What restore() needs of a session (or of a gateway route) holding a tunnel. */
+export type TunnelHolder = Pick<Session, 'id' | 'tunnelPort' | 'tunnelPublicKey' | 'tunnelExpiresAt' | 'tunnelState'>;
+
 export class Tunnels extends EventEmitter<TunnelsEvents> {
   readonly keys = new TunnelKeyRegistry();
   readonly endpoint: TunnelEndpoint;
@@ -70,7 +85,7 @@ export class Tunnels extends EventEmitter<TunnelsEvents> {
   private readonly entries = new Map<string, Entry>();
   private readonly byPort = new Map<number, Entry>();
   private readonly foreignSeen = new Set<number>();
-  private readonly apiPort: number;
+  private readonly apiPort: number | null;
   private sweep: NodeJS.Timeout | null = null;
   /** Connections to a P refused because no agent carried it. */
   refusedConnections = 0;
@@ -78,14 +93,14 @@ export class Tunnels extends EventEmitter<TunnelsEvents> {
   metrics: Pick<TunnelMetrics, 'bytes'> = NO_TUNNEL_METRICS;
 
   constructor(
-    private readonly config: HubBridgeConfig,
+    private readonly config: TunnelsConfig,
     private readonly log: Logger,
   ) {
     super();
     const { key, created } = loadOrCreateHostKey(config.tunnel.hostKeyFile);
     if (created) log.info({ file: config.tunnel.hostKeyFile, fingerprint: key.fingerprint }, 'made a new host key for the tunnel endpoint');
     this.hostKey = key;
-    this.apiPort = hubApiPort(config.hubApiUrl);
+    this.apiPort = config.hubApiUrl === null ? null : hubApiPort(config.hubApiUrl);
     this.ports = new SessionPorts((port, sock) => this.route(port, sock));
     const t = config.tunnel;
     this.endpoint = new TunnelEndpoint({
@@ -105,10 +120,10 @@ export class Tunnels extends EventEmitter<TunnelsEvents> {
     });
   }
 
-  /** Where jobs connect to (the endpoint's public address). */
+  /** Where jobs connect to (the endpoint's public address; listen.port 0: the port it got). */
   get publicAddress(): { host: string; port: number } {
     const t = this.config.tunnel;
-    return { host: t.publicHost ?? '127.0.0.1', port: t.publicPort ?? t.listen.port };
+    return { host: t.publicHost ?? '127.0.0.1', port: t.publicPort ?? (t.listen.port || (this.endpoint.address?.port ?? 0)) };
   }
 
   /**
@@ -116,7 +131,7 @@ export class Tunnels extends EventEmitter<TunnelsEvents> {
    * key. A P that another program took meanwhile is NOT routed: it is returned, so that the
    * session is ended (nothing of its traffic may reach that program).
    */
-  async restore(sessions: readonly Session[]): Promise<PortLoss[]> {
+  async restore(sessions: readonly TunnelHolder[]): Promise<PortLoss[]> {
     const lost: PortLoss[] = [];
     for (const s of sessions) {
       if (s.tunnelPort === null || !s.tunnelPublicKey || !s.tunnelExpiresAt) continue;
@@ -141,7 +156,7 @@ export class Tunnels extends EventEmitter<TunnelsEvents> {
   }
 
   /** A port (bound from now on) and a fresh key for a new session; then activate() or abandon(). */
-  async grant(resources: Resources): Promise<TunnelGrant> {
+  async grant(resources: Pick<Resources, 'walltime'>): Promise<TunnelGrant> {
     const { port, foreign } = await this.ports.allocate(this.config.ports);
     const fresh = foreign.filter((p) => !this.foreignSeen.has(p));
     if (fresh.length) {
@@ -157,7 +172,7 @@ export class Tunnels extends EventEmitter<TunnelsEvents> {
       user: t.user,
       hostKeys: [knownHostsLine(pub.host, pub.port, this.hostKey.publicKey)],
       remotePort: port,
-      hubApiPort: this.apiPort,
+      ...(this.apiPort === null ? {} : { hubApiPort: this.apiPort }),
       keepaliveIntervalSeconds: t.keepaliveIntervalSeconds,
       privateKey: key.privateKey,
       publicKey: key.publicKey,

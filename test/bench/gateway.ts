@@ -151,7 +151,7 @@ async function registrations(n = 500, baselineN = 40): Promise<void> {
 function lookups(routes = 500, iterations = 50_000): void {
   const t = new RouteTable();
   const labels = Array.from({ length: routes }, () => randomLabel());
-  for (const label of labels) t.add({ label, owner: 'u', secretHash: secretHash(label), jupyterToken: 'j', tokenHash: null, cookieHashes: [], jobId: '1', createdAt: '' });
+  for (const label of labels) t.add({ label, owner: 'u', secretHash: secretHash(label), jupyterToken: 'j', tokenHash: null, cookieHashes: [], jobId: '1', createdAt: '', tunnelPort: null, tunnelPublicKey: null });
   const hit = labels[250]!;
   const near = `${hit.slice(0, 25)}${hit.endsWith('a') ? 'b' : 'a'}`;
   const miss = randomLabel();

@@ -85,7 +85,7 @@ export async function tunnelScale(opts: { idle?: number; active?: number; active
     const apiPort = (api.address() as { port: number }).port;
 
     // ---- 1. 1,000 idle + 50 active -----------------------------------------------------
-    const base = 20000 + Math.floor(Math.random() * 30000);
+    const base = 20000 + Math.floor(Math.random() * 10000); // below the ephemeral range (32768-): no clash with client ports
     const eDir = join(dir, 'endpoint');
     mkdirSync(eDir, { mode: 0o700 });
     const listenPort = await freePort();
@@ -149,7 +149,7 @@ export async function tunnelScale(opts: { idle?: number; active?: number; active
     const sDir = join(dir, 'storm');
     mkdirSync(sDir, { mode: 0o700 });
     const sListen = await freePort();
-    const sBase = 20000 + Math.floor(Math.random() * 30000);
+    const sBase = 20000 + Math.floor(Math.random() * 10000);
     const sOpts = { dir: sDir, listenPort: sListen, apiPort, ports: { start: sBase, end: sBase + storm + 49 }, sessions: storm };
     let ep = await startLineProc('tunnel-endpoint-host.ts', sOpts);
     const sGrantsFile = join(sDir, 'grants.json');

@@ -10,7 +10,9 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { Writable } from 'node:stream';
+import { parse, stringify } from 'yaml';
+import { createLogger } from '../../hub-bridge/log.js';
 import { loadHubBridgeConfig } from '../../config/load.js';
 import { formatComment, jupyterToken, randomSecret, secretHash } from '../../contract/launch.js';
 import { HpcWrapLaunchJobs } from '../../hub-bridge/gateway/cluster-jobs.js';
@@ -356,4 +358,88 @@ describe('hpc-wrap launch through the gateway (real Slurm, users, Jupyter, Chrom
     expect(clean.json.kept).toEqual([]);
     expect(readdirSync(join(home, '.hpc-wrap', 'launches'))).toEqual([]);
   }, 300_000);
+});
+
+describe('gateway.backend: tunnel — nodes the gateway cannot reach (real Slurm, the job\'s real tunnel step, Jupyter)', () => {
+  let tgw: Gateway;
+  let tgwPort: number;
+  let tcfg: string;
+  let gwLog = '';
+
+  beforeAll(async () => {
+    tgwPort = await freePort();
+    const tunnelPort = await freePort();
+    tcfg = join(site, 'hpc-wrap-tunnel.yaml');
+    const base = parse(readFileSync(cfgFile(), 'utf8')) as { launch: { gateway: Record<string, unknown> } };
+    base.launch.gateway.url = `https://127.0.0.1:${tgwPort}`;
+    writeFileSync(tcfg, stringify(base), { mode: 0o644 });
+    const file = join(site, 'hub-bridge-tunnel.yaml');
+    const gw = parse(readFileSync(join(site, 'hub-bridge.yaml'), 'utf8')) as { cluster: { hpcWrap: string[] }; gateway: Record<string, unknown> };
+    gw.cluster.hpcWrap = [process.execPath, join(site, 'hpc-wrap.mjs'), '--config', tcfg];
+    Object.assign(gw.gateway, {
+      listen: { host: '127.0.0.1', port: tgwPort },
+      domain: `gw.test:${tgwPort}`,
+      stateDir: join(dir, 'gateway-tunnel'),
+      backend: 'tunnel',
+      tunnel: { listen: { host: '127.0.0.1', port: tunnelPort }, publicHost: '127.0.0.1', ports: { start: 46000, end: 46099 } },
+    });
+    writeFileSync(file, stringify(gw));
+    const config = loadHubBridgeConfig(file);
+    const transport = new LocalTransport({ runAs: null });
+    const sink = new Writable({
+      write(chunk, _e, cb) {
+        gwLog += String(chunk);
+        cb();
+      },
+    });
+    tgw = await startGateway(config, { transport, jobs: new HpcWrapLaunchJobs(transport, config.cluster.hpcWrap!, 30_000), log: createLogger('info', sink) });
+  }, 60_000);
+  afterAll(async () => {
+    await tgw?.close();
+  });
+
+  it('launch gets a held port P and a key; the job forwards P to Jupyter on its loopback; the notebook answers through P only; stop releases P', async () => {
+    const r = await runAs(USER, [process.execPath, join(site, 'hpc-wrap.mjs'), '--config', tcfg, 'launch', '--cpus', '1', '--time-limit', '00:05:00', '--notebook-dir', join(home, 'nb'), '--disable-checklist', '--json'], { env: userEnv(), timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const l = JSON.parse(r.stdout.trim().split('\n').pop()!) as Launched;
+    const launchDir = join(home, '.hpc-wrap', 'launches', l.id);
+    const rec = JSON.parse(readFileSync(join(launchDir, 'launch.json'), 'utf8'));
+    const secret = JSON.parse(readFileSync(join(launchDir, 'secret.json'), 'utf8'));
+    expect(rec.bindAddress).toBe('127.0.0.1');
+    expect(rec.gateway.tunnel).toMatchObject({ host: '127.0.0.1', user: 'tunnelbot' });
+    expect(JSON.stringify(rec)).not.toContain('PRIVATE KEY');
+    expect(secret.tunnelPrivateKey).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----/);
+    const P = rec.gateway.tunnel.remotePort as number;
+    const label = new URL(l.url).hostname.split('.')[0]!;
+    const redeemed = await httpsTo(tgwPort, ca, { host: `${label}.gw.test:${tgwPort}`, path: new URL(l.url).search ? `/${new URL(l.url).search}` : '/' });
+    expect(redeemed.status).toBe(303);
+    const cookie = String(redeemed.headers['set-cookie']).split(';')[0]!;
+    await until('the route to be up through the tunnel', async () => tgw.table.find(label)?.live.ready, 150_000);
+    const route = tgw.table.find(label)!;
+    expect(tgw.tunnels!.upPort(label)).toBe(P);
+    expect(route.live.port).not.toBe(P); // the comment's port is the node's; the gateway uses P
+    const api = await httpsTo(tgwPort, ca, { host: `${label}.gw.test:${tgwPort}`, path: '/api/status', headers: { cookie } });
+    expect(api.status).toBe(200);
+    expect(api.body).toContain('"started"');
+    // Jupyter listens on the node's loopback only.
+    const listening = (port: number) =>
+      execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' })
+        .split('\n')
+        .filter((line) => line.trim())
+        .map((line) => line.trim().split(/\s+/)[3]); // the local address column
+    expect(listening(route.live.port!)).toEqual([`127.0.0.1:${route.live.port}`]);
+    const out = readFileSync(join(launchDir, 'jobs', '1', 'output.log'), 'utf8');
+    expect(out).toContain(`tunnel up: hub 127.0.0.1:${P}`);
+    // The key: in secret.json only (not argv, the job output, the launch record, the user's log, the gateway's log or audit).
+    const keyLine = (secret.tunnelPrivateKey as string).split('\n')[1]!;
+    expect(sampler.seen().filter((c) => c.includes(keyLine))).toEqual([]);
+    for (const f of [join(launchDir, 'jobs', '1', 'output.log'), join(home, '.hpc-wrap', 'hpc-wrap.log'), tgw.auditFile]) expect(readFileSync(f, 'utf8')).not.toContain(keyLine);
+    expect(gwLog).not.toContain(keyLine);
+    // stop: the route ends, P is released, the agent's connection is cut.
+    const stop = await runAs(USER, [process.execPath, join(site, 'hpc-wrap.mjs'), '--config', tcfg, 'stop', l.id, '--json'], { env: userEnv(), timeoutMs: 60_000 });
+    expect(stop.code, stop.stderr).toBe(0);
+    expect(tgw.tunnels!.upPort(label)).toBeNull();
+    expect(listening(P)).toEqual([]);
+    await until("the agent's connection to be cut", async () => tgw.tunnels!.tunnels.endpoint.stats().authenticated === 0, 5_000, 100);
+  }, 240_000);
 });

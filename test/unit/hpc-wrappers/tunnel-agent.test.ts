@@ -174,7 +174,7 @@ describe('TunnelClient', () => {
     cleanup.push(() => new Promise((r) => api.server.close(r)));
     const e = await endpoint(api.port);
     const { c, s } = await client(e, 1);
-    const fwd = new HubApiForwarder({ hubApiPort: s.spec.hubApiPort, live: (ms) => c.live(ms) });
+    const fwd = new HubApiForwarder({ hubApiPort: s.spec.hubApiPort!, live: (ms) => c.live(ms) });
     cleanup.push(() => fwd.close());
     const local = await fwd.listen();
     c.start(); // the forwarder's first connection waits for the tunnel

@@ -64,7 +64,7 @@ describe('the label table', () => {
   it('finds a label, and nothing for a miss, a near miss, another form or an empty string', () => {
     const t = new RouteTable();
     const label = randomLabel();
-    t.add({ label, owner: 'alice', secretHash: secretHash('s'), jupyterToken: 'j', tokenHash: null, cookieHashes: [], jobId: '1', createdAt: '' });
+    t.add({ label, owner: 'alice', secretHash: secretHash('s'), jupyterToken: 'j', tokenHash: null, cookieHashes: [], jobId: '1', createdAt: '', tunnelPort: null, tunnelPublicKey: null });
     expect(t.find(label)?.record.owner).toBe('alice');
     const near = `${label.slice(0, 25)}${label.endsWith('a') ? 'b' : 'a'}`;
     for (const miss of [near, label.toUpperCase(), `${label}a`, '', '../x', randomLabel()]) expect(t.find(miss)).toBeNull();

@@ -124,14 +124,21 @@ export async function main(args: string[]): Promise<void> {
     .command(
       'doctor',
       'Check each link of the chain (config, token, login node and host key, hpc-wrap version, scheduler, hub API, tunnel endpoint and host key, port range) and say what to fix',
-      (y) => y.option('json', { type: 'boolean', default: false, describe: 'print the results as JSON' }),
+      (y) =>
+        y
+          .option('json', { type: 'boolean', default: false, describe: 'print the results as JSON' })
+          .option('cluster-only', { type: 'boolean', default: false, describe: 'check only the cluster side (login node, hpc-wrap, scheduler, work dir): before JupyterHub and the bridge run' })
+          .example('$0 --config hub-bridge.yaml doctor --cluster-only', 'after deploy, before JupyterHub is set up')
+          .epilog('Exit status: 0 when every check passes (WARN included), 1 when one fails, 2 for a config error.'),
       async (a) => {
         const file = configFile(a);
         const config = loadOrExit(file);
+        const clusterOnly = a['cluster-only'] === true;
         const results = await runDoctor(config, createTransport(config, { configFile: file }), config.cluster.hpcWrap ?? bundledHpcWrap(), {
-          liveTunnelPorts: liveTunnelPorts(config.stateDb),
+          liveTunnelPorts: clusterOnly ? 0 : liveTunnelPorts(config.stateDb),
+          clusterOnly,
         });
-        process.stdout.write(a.json ? `${JSON.stringify({ results }, null, 2)}\n` : formatReport(results));
+        process.stdout.write(a.json ? `${JSON.stringify({ results }, null, 2)}\n` : formatReport(results, { clusterOnly }));
         process.exitCode = results.every((r) => r.ok) ? 0 : 1;
       },
     )

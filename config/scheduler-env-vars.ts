@@ -13,3 +13,12 @@ export function schedulerEnvHint(kind: string): string {
   const vars = SCHEDULER_ENV_VARS[kind];
   return `if the scheduler commands need environment that a login shell would set${vars ? ` (e.g. ${vars.join(', ')})` : ''}, give it as scheduler.env in hpc-wrap.yaml`;
 }
+
+/**
+ * The one line of a program's error output that says what went wrong: Node's "Error: ..."
+ * line under its stack, a "fatal:" line under a client's chatter, else the last line.
+ */
+export function mainErrorLine(text: string): string {
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  return lines.find((l) => /^[A-Za-z]*Error\b/.test(l)) ?? [...lines].reverse().find((l) => /\bfatal\b/i.test(l)) ?? lines.at(-1) ?? '';
+}

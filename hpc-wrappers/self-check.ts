@@ -2,7 +2,7 @@
 // doctor` to read through the transport (and for an operator on the login node).
 import { writableOrCreatable } from '../config/writable-path.js';
 import type { CommandContext } from './command-context.js';
-import { schedulerEnvHint } from '../config/scheduler-env-vars.js';
+import { mainErrorLine, schedulerEnvHint } from '../config/scheduler-env-vars.js';
 
 declare const __HPC_BRIDGE_VERSION__: string | undefined;
 export const HPC_WRAP_VERSION = typeof __HPC_BRIDGE_VERSION__ === 'string' ? __HPC_BRIDGE_VERSION__ : 'dev';
@@ -38,7 +38,7 @@ export function selfCheckProblems(r: SelfCheck): string[] {
   if (!r.workDir.writable) out.push(`work dir ${r.workDir.path} is not writable: ${r.workDir.error}; create it writable by this account (workDir in hpc-wrap.yaml)`);
   if (!r.scheduler.reachable) {
     out.push(
-      `the scheduler (${r.scheduler.name}) does not answer: ${r.scheduler.error}; ${schedulerEnvHint(r.scheduler.name)}`,
+      `the scheduler (${r.scheduler.name}) does not answer: ${mainErrorLine(r.scheduler.error ?? 'no reason given')}; ${schedulerEnvHint(r.scheduler.name)}`,
     );
   }
   return out;

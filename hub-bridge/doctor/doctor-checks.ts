@@ -7,7 +7,7 @@ import type { HubBridgeConfig } from '../../config/schema.js';
 import type { HpcWrapClient } from '../cluster/hpc-wrap-client.js';
 import type { Transport } from '../transport/types.js';
 import { VERSION } from '../version.js';
-import { schedulerEnvHint } from '../../config/scheduler-env-vars.js';
+import { mainErrorLine, schedulerEnvHint } from '../../config/scheduler-env-vars.js';
 
 export interface CheckResult {
   name: string;
@@ -63,7 +63,7 @@ export async function remoteDoctor(transport: Transport, hpcWrap: readonly strin
   }
   const looksRight = typeof doc === 'object' && doc !== null && typeof (doc as RemoteCheck).version === 'string' && typeof (doc as RemoteCheck).scheduler === 'object';
   if ((r.exitCode === 0 || r.exitCode === 1) && looksRight) return doc as RemoteCheck;
-  const detail = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-5).join('\n');
+  const detail = mainErrorLine(r.stderr.trim() || r.stdout.trim());
   throw new Error(`hpc-wrap doctor failed (exit ${r.exitCode}): ${detail || 'no output'}`);
 }
 
@@ -94,7 +94,7 @@ export async function checkCluster(client: HpcWrapClient, cfg: HubBridgeConfig, 
   out.push(
     remote.scheduler.reachable
       ? pass('scheduler', `${remote.scheduler.name} answers${remote.scheduler.batchSystem ? '' : ' (not a batch system: jobs run as local processes)'}`)
-      : fail('scheduler', `${remote.scheduler.name} does not answer: ${remote.scheduler.error}`, schedulerFix(remote.scheduler.name)),
+      : fail('scheduler', `${remote.scheduler.name} does not answer: ${mainErrorLine(remote.scheduler.error ?? 'no reason given')}`, schedulerFix(remote.scheduler.name)),
   );
   out.push(await checkIdentity(cfg, client));
   if (remote.maintenance) out.push(fail('maintenance', 'the cluster side is in maintenance mode: new spawns are refused', 'set maintenance.enabled: false in hpc-wrap.yaml when done'));

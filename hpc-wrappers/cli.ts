@@ -13,6 +13,7 @@ import { clean } from './clean.js';
 import { parseAge } from '../config/duration.js';
 import { listPartitions } from './partitions.js';
 import { selfCheck, selfCheckProblems } from './self-check.js';
+import { tryServer } from './try-server.js';
 import { setup } from './setup.js';
 import { capabilities } from './capabilities.js';
 import { killJob, killJobById, parseKillJobRequest } from './killjob.js';
@@ -162,6 +163,19 @@ export function buildCli(argv: string[]): Argv<Global> {
           for (const p of problems) process.stderr.write(`hpc-wrap doctor: ${p}\n`);
           return { output: report, exitCode: problems.length ? 1 : 0 };
         }),
+    )
+    .command(
+      'try-server',
+      'The stand-in notebook server of `hpc-bridge try` (started inside a job by start-env; answers <prefix>api on JUPYTERHUB_SERVICE_URL)',
+      {},
+      async () => {
+        try {
+          await tryServer();
+        } catch (err) {
+          process.stderr.write(`hpc-wrap try-server: ${(err as Error).message}\n`);
+          process.exitCode = 1;
+        }
+      },
     )
     .command(launchCommand)
     .command(listCommandModule)

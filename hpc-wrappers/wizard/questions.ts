@@ -129,6 +129,12 @@ export const QUESTIONS: readonly Question[] = [
     default: () => 'ssh',
   },
   {
+    id: 'hub-state-dir', kind: 'text', file: 'hub', key: 'stateDb', derived: true,
+    message: "The bridge's state directory on the hub host (database, API token, keys; 0700)",
+    default: () => '/var/lib/hpc-bridge',
+    check: (raw) => hubPath(raw, 'the state directory'),
+  },
+  {
     id: 'ssh-host', kind: 'text', file: 'hub', key: 'cluster.transport.host', when: viaSsh,
     message: "This login node's name or address as the hub host reaches it",
     default: () => hostname(),
@@ -157,13 +163,13 @@ export const QUESTIONS: readonly Question[] = [
   {
     id: 'ssh-key', kind: 'text', file: 'hub', key: 'cluster.transport.identityFile', when: viaSsh,
     message: "Private key file of the service account, on the hub host (docs/setup.md step 2 makes it)",
-    default: () => '/var/lib/hpc-bridge/.ssh/cluster_ed25519',
+    default: (a) => join(str(a, 'hub-state-dir') || '/var/lib/hpc-bridge', '.ssh', 'cluster_ed25519'),
     check: (raw) => hubPath(raw, 'the key file'),
   },
   {
     id: 'known-hosts', kind: 'text', file: 'hub', key: 'cluster.transport.knownHostsFile', when: viaSsh,
     message: "known_hosts file on the hub host (hpc-bridge cluster trust fills it)",
-    default: () => '/var/lib/hpc-bridge/.ssh/known_hosts',
+    default: (a) => join(str(a, 'hub-state-dir') || '/var/lib/hpc-bridge', '.ssh', 'known_hosts'),
     check: (raw) => hubPath(raw, 'the known_hosts file'),
   },
   {

@@ -1,7 +1,7 @@
 // `hpc-wrap wizard`: ask (or read flags), build hpc-wrap.yaml and the hub's part
 // (hub-bridge.yaml), validate both with the loaders the programs use, write them without
 // silently replacing anything, and say what to run next.
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ConfigError } from '../../config/load.js';
 import { answersFromFlags, WizardInputError } from './non-interactive.js';
 import { chooseOutput, OutputRefused, writeConfigText } from './output-file.js';
@@ -42,6 +42,16 @@ function nextSteps(hpcPath: string | null, hubPath: string | null, hub: ConfigOb
  * the wizard as `<dest>/current/hpc-wrap.mjs wizard` (after `hpc-bridge deploy`) and the
  * hub's cluster.hpcWrap follows every later deploy.
  */
+/** The hub's files under its one state directory (docs/setup.md step 1 makes it, 0700). */
+function setHubState(hub: ConfigObject, stateDir: unknown): void {
+  if (typeof stateDir !== 'string') return;
+  setPath(hub, ['stateDb'], join(stateDir, 'bridge.sqlite'));
+  setPath(hub, ['apiTokenFile'], join(stateDir, 'api-token'));
+  setPath(hub, ['hubService', 'apiTokenFile'], join(stateDir, 'hub-service-token'));
+  setPath(hub, ['metrics', 'tokenFile'], join(stateDir, 'metrics-token'));
+  if ((hub.tunnel as ConfigObject | undefined)?.enabled === true) setPath(hub, ['tunnel', 'hostKeyFile'], join(stateDir, 'tunnel-host-key'));
+}
+
 function setHpcWrap(hub: ConfigObject, hpcOut: string): void {
   setPath(hub, ['cluster', 'hpcWrap'], [process.execPath, selfCommand().at(-1)!, '--config', hpcOut]);
 }
@@ -58,6 +68,7 @@ export async function runWizard(opts: WizardOptions): Promise<number> {
       answers = await answersFromFlags(opts.flags, opts.acceptUnreachable);
     }
     const configs = buildConfigs(QUESTIONS, answers);
+    setHubState(configs.hub, answers['hub-state-dir']);
     const written: Record<ConfigFile, string | null> = { hpc: null, hub: null };
     for (const file of ['hpc', 'hub'] as const) {
       const wanted = file === 'hpc' ? opts.out : opts.hubOut;

@@ -91,13 +91,17 @@ describe('hpc-wrap wizard --non-interactive', () => {
 
   it('with the tunnel off asks for no hub URL; the hub file gets the SSH transport and the hpc-wrap it must run', async () => {
     const out = join(dir, 'no-tunnel', 'hpc-wrap.yaml');
-    const args = ['--work-dir', join(dir, 'work'), '--scheduler', 'fork', '--no-tunnel', '--ssh-host', 'login1.example.org', '--ssh-user', 'hpcsvc', '--out', out];
+    const args = ['--work-dir', join(dir, 'work'), '--scheduler', 'fork', '--no-tunnel', '--ssh-host', 'login1.example.org', '--ssh-user', 'hpcsvc', '--hub-state-dir', '/srv/bridge', '--out', out];
     const r = await wizard(args);
     expect(r.code, r.stderr).toBe(0);
     const hubCfg = loadHubBridgeConfig(join(dir, 'no-tunnel', 'hub-bridge.yaml'));
     expect(hubCfg.tunnel.enabled).toBe(false);
     expect(hubCfg.hubApiUrl).toBe('http://127.0.0.1:8081/hub/api'); // the default, checked by the hub's doctor
-    expect(hubCfg.cluster.transport).toMatchObject({ kind: 'ssh', host: 'login1.example.org', port: 22, user: 'hpcsvc' });
+    expect(hubCfg.cluster.transport).toMatchObject({
+      kind: 'ssh', host: 'login1.example.org', port: 22, user: 'hpcsvc',
+      identityFile: '/srv/bridge/.ssh/cluster_ed25519', knownHostsFile: '/srv/bridge/.ssh/known_hosts',
+    });
+    expect(hubCfg).toMatchObject({ stateDb: '/srv/bridge/bridge.sqlite', apiTokenFile: '/srv/bridge/api-token', hubService: { apiTokenFile: '/srv/bridge/hub-service-token' } });
     expect(hubCfg.cluster.hpcWrap).toEqual([process.execPath, bundle, '--config', out]);
     expect(r.stdout).toContain(`on the hub host: scp hpcsvc@login1.example.org:${join(dir, 'no-tunnel', 'hub-bridge.yaml')} /etc/hpc-bridge/hub-bridge.yaml`);
   });

@@ -88,6 +88,7 @@ describe('hpc-wrap wizard in a terminal', () => {
     t.key('Enter');
     // How the hub reaches this login node: written into hub-bridge.yaml's cluster.transport.
     await answer('How the hub host reaches this login node', null); // ssh
+    await answer("The bridge's state directory on the hub host", null); // /var/lib/hpc-bridge
     await answer("This login node's name or address", 'login1.example.org');
     await answer("This login node's SSH port", null);
     await answer('Service account the bridge logs in as', 'hpcsvc');
@@ -158,6 +159,8 @@ describe('hpc-wrap wizard in a terminal', () => {
       identityFile: '/var/lib/hpc-bridge/.ssh/cluster_ed25519', knownHostsFile: '/var/lib/hpc-bridge/.ssh/known_hosts',
     });
     expect(hubCfg.cluster.hpcWrap).toEqual([process.execPath, bundle, '--config', second]);
+    expect(hubCfg).toMatchObject({ stateDb: '/var/lib/hpc-bridge/bridge.sqlite', apiTokenFile: '/var/lib/hpc-bridge/api-token' });
+    expect(hubCfg.tunnel.hostKeyFile).toBe('/var/lib/hpc-bridge/tunnel-host-key');
     expect(screen).toContain(`on the hub host: scp hpcsvc@login1.example.org:${join(dir, 'hub-bridge.yaml')} /etc/hpc-bridge/hub-bridge.yaml`);
   });
 });

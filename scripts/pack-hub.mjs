@@ -4,7 +4,7 @@
 //   lib/hpc-bridge.mjs   every dependency inlined except better-sqlite3 (native)
 //   lib/hpc-wrap.mjs     the cluster bundle `hpc-bridge deploy` pushes
 //   node_modules/        better-sqlite3 (+ bindings, file-uri-to-path), runtime files only
-//   share/               the JupyterHub spawner, batchspawner scripts, systemd units, examples, docs/setup.md
+//   share/               the JupyterHub spawner, batchspawner scripts, systemd units, examples, the setup guide
 // better_sqlite3.node is built for one platform and Node ABI, so the file name says which
 // (linux-x64-node115 = Node 20); build the tarball with the Node the hub host runs.
 // Install, upgrade and rollback: docs/setup.md step 1.
@@ -49,7 +49,7 @@ const copy = (from, to = from) => cpSync(join(REPO, from), join(stage, to), { re
 const native = join(REPO, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node');
 if (!existsSync(native)) throw new Error(`${native} is missing: run npm ci first`);
 for (const f of ['package.json', 'LICENSE', 'lib', 'build/Release/better_sqlite3.node']) copy(`node_modules/better-sqlite3/${f}`);
-for (const f of ['package.json', 'LICENSE.md', 'bindings.js']) copy(`node_modules/bindings/${f}`);
+for (const f of ['package.json', 'bindings.js', 'LICENSE']) copy(`node_modules/bindings/${f}${f === 'LICENSE' ? '.md' : ''}`);
 for (const f of ['package.json', 'LICENSE', 'index.js']) copy(`node_modules/file-uri-to-path/${f}`);
 
 // What the hub host needs besides the programs.
@@ -58,7 +58,7 @@ for (const f of ['hpc-bridge-submit', 'hpc-bridge-query', 'hpc-bridge-cancel']) 
 copy('examples/systemd', 'share/systemd');
 for (const f of ['hub-bridge.example.yaml', 'hub-bridge.ssh.example.yaml', 'hpc-wrap.example.yaml']) copy(`config/${f}`, `share/config/${f}`);
 for (const f of ['jupyterhub_config.py', 'jupyterhub_config.batchspawner.py']) copy(`examples/${f}`, `share/examples/${f}`);
-copy('docs/setup.md', 'share/doc/setup.md');
+copy('docs/setup.md', join('share', 'docs/setup.md'));
 writeFileSync(join(stage, 'VERSION'), `${pkg.version} ${platform}\n`);
 
 const tarball = join(outDir, `${name}-${platform}.tar.gz`);

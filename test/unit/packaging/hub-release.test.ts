@@ -65,7 +65,7 @@ describe('the hub-side release tarball', () => {
     expect(readdirSync(join(root, 'node_modules')).sort()).toEqual(['better-sqlite3', 'bindings', 'file-uri-to-path']);
     for (const f of [
       'share/systemd/hpc-bridge.service', 'share/systemd/hpc-bridge.sysusers.conf', 'share/systemd/hpc-bridge.tmpfiles.conf',
-      'share/config/hub-bridge.ssh.example.yaml', 'share/jupyterhub/pyproject.toml', 'share/batchspawner/hpc-bridge-submit', 'share/doc/setup.md',
+      'share/config/hub-bridge.ssh.example.yaml', 'share/jupyterhub/pyproject.toml', 'share/batchspawner/hpc-bridge-submit', join('share', 'docs/setup.md'),
     ]) expect(existsSync(join(root, f)), f).toBe(true);
     expect(existsSync(join(root, 'share/jupyterhub/tests'))).toBe(false);
   });

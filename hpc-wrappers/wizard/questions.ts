@@ -121,7 +121,7 @@ export const QUESTIONS: readonly Question[] = [
     default: (a) => schedulerEnvDefault(chosen(a)?.kind),
     check: (raw) => parseEnvAssignments(raw),
     // The query command run once with these variables: a scheduler found only through e.g. SLURM_CONF shows here.
-    soft: (env, a) => probeScheduler(parseArgv(str(a, 'query') || (defaultCommand('query')(a) ?? ''), 'the query command'), env as Record<string, string>),
+    soft: (env, a) => probeScheduler(Array.isArray(a.query) ? (a.query as string[]) : [], env as Record<string, string>),
   },
   {
     id: 'transport', kind: 'select', file: 'hub', key: 'cluster.transport.kind', describeKey: 'cluster.transport', choices: ['ssh', 'local'],

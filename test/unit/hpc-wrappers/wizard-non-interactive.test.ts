@@ -118,9 +118,9 @@ describe('hpc-wrap wizard --non-interactive', () => {
     writeFileSync(failing, '#!/bin/sh\n# test stand-in for a squeue that cannot reach its controller\necho "slurm_load_jobs error: Unable to contact slurm controller" >&2\nexit 1\n');
     chmodSync(failing, 0o755);
     const bad = join(dir, 'env-bad', 'hpc-wrap.yaml');
-    const refused = await wizard([...base(bad), '--query', failing, '--scheduler-env', 'SLURM_CONF=/nonexistent/slurm.conf']);
+    const refused = await wizard([...base(bad), '--query', `${failing} --all`, '--scheduler-env', 'SLURM_CONF=/nonexistent/slurm.conf']);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain(`--scheduler-env: ${failing} failed with SLURM_CONF set as given: slurm_load_jobs error: Unable to contact slurm controller`);
+    expect(refused.stderr).toContain(`--scheduler-env: ${failing} --all failed with SLURM_CONF set as given: slurm_load_jobs error: Unable to contact slurm controller`);
     expect(existsSync(bad)).toBe(false);
     const bogus = await wizard([...base(bad), '--scheduler-env', 'SLURM_CONF=$HOME/x']);
     expect(bogus.code).toBe(2);

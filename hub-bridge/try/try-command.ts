@@ -90,7 +90,7 @@ function describe(s: SessionView): string {
 export async function tryCommand(cfg: HubBridgeConfig, o: TryOptions): Promise<number> {
   const t0 = Date.now();
   const pollMs = o.pollMs ?? 500;
-  const line = (phase: string, text: string) => o.out(`${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s  ${phase.padEnd(10)} ${text}\n`);
+  const line = (phase: string, text: string) => o.out(`${`${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s  ${phase.padEnd(10)} ${text}`.trimEnd()}\n`);
   const base = bridgeBaseUrl(cfg);
   let session: SessionView | null = null;
   let token = '';

@@ -149,10 +149,10 @@ describe('docs/setup.md, step by step', () => {
       const tdir = path.join(dir, 'tmux');
       mkdirSync(tdir);
       term = new TmuxTerminal(tdir, {
-        PATH: `${path.dirname(NODE)}:/usr/local/bin:/usr/bin:/bin`, TERM: 'xterm-256color', LANG: 'C.UTF-8', SLURM_CONF: slurm.env.SLURM_CONF,
+        PATH: `${path.dirname(NODE)}:/usr/local/bin:/usr/bin:/bin`, HOME: tdir, TERM: 'xterm-256color', LANG: 'C.UTF-8', SLURM_CONF: slurm.env.SLURM_CONF,
       });
       const t = term;
-      t.start(['runuser', '-u', SVC, '--', NODE, wrap, 'wizard', '--out', hpcYaml, '--hub-out', `${svc.home}/hub-bridge.yaml`], svc.home);
+      t.start(['/usr/sbin/runuser', '-u', SVC, '--', NODE, wrap, 'wizard', '--out', hpcYaml, '--hub-out', `${svc.home}/hub-bridge.yaml`], svc.home);
       const answer = async (prompt: string, text: string | null) => {
         await t.waitFor(prompt, 1, 30_000);
         if (text !== null) t.type(text);

@@ -12,7 +12,8 @@ import { accounting } from './accounting.js';
 import { clean } from './clean.js';
 import { parseAge } from '../config/duration.js';
 import { listPartitions } from './partitions.js';
-import { selfCheck } from './self-check.js';
+import { selfCheck, selfCheckProblems } from './self-check.js';
+import { tryServer } from './try-server.js';
 import { setup } from './setup.js';
 import { capabilities } from './capabilities.js';
 import { killJob, killJobById, parseKillJobRequest } from './killjob.js';
@@ -153,9 +154,28 @@ export function buildCli(argv: string[]): Argv<Global> {
     )
     .command(
       'doctor',
-      'Check this side: version, config, work dir, scheduler reachable (JSON; hpc-bridge doctor reads it)',
+      'Check this side: version, config, work dir, scheduler reachable (JSON on stdout, which hpc-bridge doctor reads; each problem also on stderr, exit 1)',
       (y) => y.example('$0 --config /etc/hpc-wrap.yaml doctor', 'prints {"version","workDir":{...},"scheduler":{...}}'),
-      (a) => runCommand('doctor', a.config, async (ctx) => ({ output: await selfCheck(ctx) })),
+      (a) =>
+        runCommand('doctor', a.config, async (ctx) => {
+          const report = await selfCheck(ctx);
+          const problems = selfCheckProblems(report);
+          for (const p of problems) process.stderr.write(`hpc-wrap doctor: ${p}\n`);
+          return { output: report, exitCode: problems.length ? 1 : 0 };
+        }),
+    )
+    .command(
+      'try-server',
+      'The stand-in notebook server of `hpc-bridge try` (started inside a job by start-env; answers <prefix>api on JUPYTERHUB_SERVICE_URL)',
+      {},
+      async () => {
+        try {
+          await tryServer();
+        } catch (err) {
+          process.stderr.write(`hpc-wrap try-server: ${(err as Error).message}\n`);
+          process.exitCode = 1;
+        }
+      },
     )
     .command(launchCommand)
     .command(listCommandModule)

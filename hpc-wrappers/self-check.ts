@@ -2,6 +2,7 @@
 // doctor` to read through the transport (and for an operator on the login node).
 import { writableOrCreatable } from '../config/writable-path.js';
 import type { CommandContext } from './command-context.js';
+import { mainErrorLine, schedulerEnvHint } from '../config/scheduler-env-vars.js';
 
 declare const __HPC_BRIDGE_VERSION__: string | undefined;
 export const HPC_WRAP_VERSION = typeof __HPC_BRIDGE_VERSION__ === 'string' ? __HPC_BRIDGE_VERSION__ : 'dev';
@@ -29,4 +30,16 @@ export async function selfCheck(ctx: CommandContext): Promise<SelfCheck> {
     scheduler: { name: desc.name, batchSystem: desc.batchSystem, reachable: probe.reachable, error: probe.error },
     maintenance: ctx.config.maintenance.enabled,
   };
+}
+
+/** Each failed check as a sentence saying what to do (empty: all well). The JSON report is printed either way. */
+export function selfCheckProblems(r: SelfCheck): string[] {
+  const out: string[] = [];
+  if (!r.workDir.writable) out.push(`work dir ${r.workDir.path} is not writable: ${r.workDir.error}; create it writable by this account (workDir in hpc-wrap.yaml)`);
+  if (!r.scheduler.reachable) {
+    out.push(
+      `the scheduler (${r.scheduler.name}) does not answer: ${mainErrorLine(r.scheduler.error ?? 'no reason given')}; ${schedulerEnvHint(r.scheduler.name)}`,
+    );
+  }
+  return out;
 }

@@ -10,6 +10,7 @@ import { hubBridgeSchema, type HubBridgeConfig } from '../config/schema.js';
 import { bundledHpcWrap, createTransport, startBridge } from './bridge.js';
 import { formatReport, runDoctor } from './doctor/run-doctor.js';
 import { deployCommand } from './deploy/deploy-command.js';
+import { tryCommand } from './try/try-command.js';
 import { trustClusterHost } from './transport/ssh-trust.js';
 import { createLogger } from './log.js';
 import { pruneCommand, usageCommand } from './accounting/admin-commands.js';
@@ -124,15 +125,44 @@ export async function main(args: string[]): Promise<void> {
     .command(
       'doctor',
       'Check each link of the chain (config, token, login node and host key, hpc-wrap version, scheduler, hub API, tunnel endpoint and host key, port range) and say what to fix',
-      (y) => y.option('json', { type: 'boolean', default: false, describe: 'print the results as JSON' }),
+      (y) =>
+        y
+          .option('json', { type: 'boolean', default: false, describe: 'print the results as JSON' })
+          .option('cluster-only', { type: 'boolean', default: false, describe: 'check only the cluster side (login node, hpc-wrap, scheduler, work dir): before JupyterHub and the bridge run' })
+          .example('$0 --config hub-bridge.yaml doctor --cluster-only', 'after deploy, before JupyterHub is set up')
+          .epilog('Exit status: 0 when every check passes (WARN included), 1 when one fails, 2 for a config error.'),
       async (a) => {
         const file = configFile(a);
         const config = loadOrExit(file);
+        const clusterOnly = a['cluster-only'] === true;
         const results = await runDoctor(config, createTransport(config, { configFile: file }), config.cluster.hpcWrap ?? bundledHpcWrap(), {
-          liveTunnelPorts: liveTunnelPorts(config.stateDb),
+          liveTunnelPorts: clusterOnly ? 0 : liveTunnelPorts(config.stateDb),
+          clusterOnly,
         });
-        process.stdout.write(a.json ? `${JSON.stringify({ results }, null, 2)}\n` : formatReport(results));
+        process.stdout.write(a.json ? `${JSON.stringify({ results }, null, 2)}\n` : formatReport(results, { clusterOnly }));
         process.exitCode = results.every((r) => r.ok) ? 0 : 1;
+      },
+    )
+    .command(
+      'try',
+      'Smoke test: start a throw-away session through the running bridge (transport, scheduler, start-env, port, tunnel) with a stand-in server, print each phase with its time, stop it',
+      (y) =>
+        y
+          .option('user', { type: 'string', default: 'hpcbridgetry', requiresArg: true, describe: 'JupyterHub user the session is for (with identity sudo: a real account on the cluster)' })
+          .option('profile', { type: 'string', requiresArg: true, describe: 'profile to use (default: defaultProfile, else the first)' })
+          .option('timeout', { type: 'number', default: 300, describe: 'seconds to wait for the session to be ready (queue wait included)' })
+          .example('$0 --config /etc/hpc-bridge/hub-bridge.yaml try', 'after doctor, with the bridge running')
+          .epilog('Exit status: 0 passed, 1 a link failed (said in plain words), 130 interrupted (the session is stopped in every case).'),
+      async (a) => {
+        const config = loadOrExit(configFile(a));
+        process.exitCode = await tryCommand(config, {
+          user: a.user,
+          profile: a.profile ?? null,
+          timeoutSeconds: a.timeout,
+          hpcWrap: config.cluster.hpcWrap ?? bundledHpcWrap(),
+          out: (t) => process.stdout.write(t),
+          err: (t) => process.stderr.write(t),
+        });
       },
     )
     .command(

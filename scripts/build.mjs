@@ -2,18 +2,13 @@
 //  - dist/hpc-wrap.mjs: ONE self-contained file (every dependency inlined, no native
 //    module) so an HPC site needs nothing but Node to run it;
 //  - dist/hpc-bridge.mjs: the hub-side service; npm dependencies stay external
-//    (better-sqlite3 is native and is installed with the package);
+//    (better-sqlite3 is native and is installed with the package). The installable
+//    hub-side release (everything inlined but better-sqlite3) is scripts/pack-hub.mjs.
 import { build } from 'esbuild';
 import { chmodSync, readFileSync } from 'node:fs';
+import { banner, cjsGlobals, inquirerSideEffectFree, noNativeModules } from './build-plugins.mjs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-const banner = {
-  js: [
-    '#!/usr/bin/env node',
-    "import { createRequire as __hpcCreateRequire } from 'node:module';",
-    'const require = __hpcCreateRequire(import.meta.url);',
-  ].join('\n'),
-};
 const common = {
   bundle: true,
   platform: 'node',
@@ -23,40 +18,6 @@ const common = {
   define: { __HPC_BRIDGE_VERSION__: JSON.stringify(pkg.version) },
   logLevel: 'warning',
 };
-
-// ssh2 (the tunnel agent) loads optional native code in try/catch: cpu-features and its
-// own sshcrypto.node. The bundle replaces them with a module that throws, so ssh2 always
-// takes its pure-JS paths (node:crypto), on the cluster and here alike.
-const noNativeModules = {
-  name: 'no-native-modules',
-  setup(b) {
-    b.onResolve({ filter: /^cpu-features$|\.node$/ }, (a) => ({ path: a.path, namespace: 'no-native' }));
-    b.onLoad({ filter: /.*/, namespace: 'no-native' }, (a) => ({
-      contents: `throw new Error(${JSON.stringify(`${a.path}: native modules are not part of the hpc-wrap bundle`)});`,
-      loader: 'js',
-    }));
-  },
-};
-// @inquirer/prompts (the wizard) declares "sideEffects": false, but its dist/esm/package.json
-// hides that from esbuild, so every prompt and the editor's iconv-lite (~700 KB) would be
-// bundled and parsed on every hpc-wrap call. Restating it lets the unused prompts go.
-const inquirerSideEffectFree = {
-  name: 'inquirer-side-effect-free',
-  setup(b) {
-    b.onResolve({ filter: /^@inquirer\// }, async (a) => {
-      if (a.pluginData === 'inquirer-inner') return undefined;
-      const r = await b.resolve(a.path, { resolveDir: a.resolveDir, kind: a.kind, importer: a.importer, pluginData: 'inquirer-inner' });
-      return r.errors.length ? undefined : { path: r.path, sideEffects: false };
-    });
-  },
-};
-// CommonJS dependencies bundled into ESM may read __dirname (ssh2's Windows agent code does).
-const cjsGlobals = [
-  "import { fileURLToPath as __hpcFileURLToPath } from 'node:url';",
-  "import { dirname as __hpcDirname } from 'node:path';",
-  'const __filename = __hpcFileURLToPath(import.meta.url);',
-  'const __dirname = __hpcDirname(__filename);',
-].join('\n');
 
 await build({
   ...common,

@@ -4,7 +4,8 @@
 // its answer becomes; the key's description (from the schema) is shown with the question.
 // The hub-side answers belong to hub-bridge.yaml, the file of the hub host.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { hostname, userInfo } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 import { validateUsername } from '../../contract/names.js';
 import { SCHEDULERS, schedulerKinds } from '../schedulers/registry.js';
 import {
@@ -20,8 +21,8 @@ import {
   isLoopback,
   parseArgv,
   probeHost,
-  probeHttp,
 } from './checks.js';
+import { parseEnvAssignments, probeScheduler, schedulerEnvDefault } from './scheduler-env.js';
 
 export type Answers = Record<string, unknown>;
 export type ConfigFile = 'hpc' | 'hub';
@@ -55,6 +56,13 @@ const defaultCommand = (which: 'submit' | 'query' | 'cancel') => (a: Answers) =>
 /** The first registered scheduler whose programs are all on PATH, else fork. */
 const detectedScheduler = () => SCHEDULERS.find((s) => s.detect.length > 0 && s.detect.every((p) => findOnPath(p)))?.kind ?? 'fork';
 const tunnel = (a: Answers) => a.tunnel === true;
+const viaSsh = (a: Answers) => a.transport === 'ssh';
+/** A path on the hub host: only its form can be checked from here. */
+function hubPath(raw: string, what: string): string {
+  const t = raw.trim();
+  if (!isAbsolute(t) || /[\0\n\r]/.test(t)) throw new CheckFailed(`${what} must be an absolute path on the hub host, e.g. /var/lib/hpc-bridge/.ssh/cluster_ed25519`);
+  return t;
+}
 const container = (a: Answers) => a.container === true;
 const HOST_RE = /^(?!-)[A-Za-z0-9.-]{1,253}$|^[0-9A-Fa-f:]{2,39}$/;
 const MODULE_RE = /^[A-Za-z0-9_.+/-]+$/;
@@ -108,6 +116,63 @@ export const QUESTIONS: readonly Question[] = [
     check: (raw) => checkCommand(raw, 'the cancel command'),
   },
   {
+    id: 'scheduler-env', kind: 'text', file: 'hpc', key: 'scheduler.env', when: batch,
+    message: 'Environment the scheduler commands need, as NAME=value separated by spaces (empty = none)',
+    default: (a) => schedulerEnvDefault(chosen(a)?.kind),
+    check: (raw) => parseEnvAssignments(raw),
+    // The query command run once with these variables: a scheduler found only through e.g. SLURM_CONF shows here.
+    soft: (env, a) => probeScheduler(Array.isArray(a.query) ? (a.query as string[]) : [], env as Record<string, string>),
+  },
+  {
+    id: 'transport', kind: 'select', file: 'hub', key: 'cluster.transport.kind', describeKey: 'cluster.transport', choices: ['ssh', 'local'],
+    message: 'How the hub host reaches this login node (ssh = over SSH as the service account; local = the hub runs here)',
+    default: () => 'ssh',
+  },
+  {
+    id: 'hub-state-dir', kind: 'text', file: 'hub', key: 'stateDb', derived: true,
+    message: "The bridge's state directory on the hub host (database, API token, keys; 0700)",
+    default: () => '/var/lib/hpc-bridge',
+    check: (raw) => hubPath(raw, 'the state directory'),
+  },
+  {
+    id: 'ssh-host', kind: 'text', file: 'hub', key: 'cluster.transport.host', when: viaSsh,
+    message: "This login node's name or address as the hub host reaches it",
+    default: () => hostname(),
+    check: (raw) => {
+      const t = raw.trim();
+      if (!HOST_RE.test(t)) throw new CheckFailed(`"${t}" is not a host name or IP address`);
+      return t;
+    },
+  },
+  {
+    id: 'ssh-port', kind: 'text', file: 'hub', key: 'cluster.transport.port', when: viaSsh,
+    message: "This login node's SSH port",
+    default: () => '22',
+    check: (raw) => checkPort(raw, 'the SSH port'),
+  },
+  {
+    id: 'ssh-user', kind: 'text', file: 'hub', key: 'cluster.transport.user', when: viaSsh,
+    message: 'Service account the bridge logs in as (the account running this wizard)',
+    default: () => userInfo().username,
+    check: (raw) => {
+      const t = raw.trim();
+      if (!/^[a-z_][a-z0-9_.-]{0,31}$/.test(t)) throw new CheckFailed(`"${t}" is not a POSIX account name`);
+      return t;
+    },
+  },
+  {
+    id: 'ssh-key', kind: 'text', file: 'hub', key: 'cluster.transport.identityFile', when: viaSsh,
+    message: "Private key file of the service account, on the hub host (docs/setup.md step 2 makes it)",
+    default: (a) => join(str(a, 'hub-state-dir') || '/var/lib/hpc-bridge', '.ssh', 'cluster_ed25519'),
+    check: (raw) => hubPath(raw, 'the key file'),
+  },
+  {
+    id: 'known-hosts', kind: 'text', file: 'hub', key: 'cluster.transport.knownHostsFile', when: viaSsh,
+    message: "known_hosts file on the hub host (hpc-bridge cluster trust fills it)",
+    default: (a) => join(str(a, 'hub-state-dir') || '/var/lib/hpc-bridge', '.ssh', 'known_hosts'),
+    check: (raw) => hubPath(raw, 'the known_hosts file'),
+  },
+  {
     id: 'tunnel', kind: 'confirm', file: 'hub', key: 'tunnel.enabled',
     message: 'Reach notebooks and the hub API through an SSH tunnel from the compute nodes?',
     default: () => true,
@@ -119,7 +184,8 @@ export const QUESTIONS: readonly Question[] = [
     check: (raw) => checkPort(raw, 'the API port', 1024),
   },
   {
-    id: 'hub-api-url', kind: 'text', file: 'hub', key: 'hubApiUrl',
+    // Only the tunnel needs it from here; without the tunnel the hub's doctor checks hubApiUrl on the hub host.
+    id: 'hub-api-url', kind: 'text', file: 'hub', key: 'hubApiUrl', when: tunnel,
     message: "JupyterHub's API URL as the hub host reaches it",
     default: (a) => `http://127.0.0.1:${tunnel(a) ? str(a, 'api-port') : '8081'}/hub/api`,
     check: (raw, a) => {
@@ -130,7 +196,6 @@ export const QUESTIONS: readonly Question[] = [
       }
       return raw.trim();
     },
-    soft: (url) => probeHttp(String(url)),
   },
   {
     id: 'tunnel-user', kind: 'text', file: 'hub', key: 'tunnel.user', when: tunnel,

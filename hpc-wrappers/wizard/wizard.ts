@@ -1,12 +1,13 @@
 // `hpc-wrap wizard`: ask (or read flags), build hpc-wrap.yaml and the hub's part
 // (hub-bridge.yaml), validate both with the loaders the programs use, write them without
 // silently replacing anything, and say what to run next.
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ConfigError } from '../../config/load.js';
 import { answersFromFlags, WizardInputError } from './non-interactive.js';
 import { chooseOutput, OutputRefused, writeConfigText } from './output-file.js';
 import { QUESTIONS, type ConfigFile } from './questions.js';
-import { buildConfigs, FILE_NAMES, renderValidated } from './wizard-config.js';
+import { buildConfigs, FILE_NAMES, renderValidated, setPath, type ConfigObject } from './wizard-config.js';
+import { selfCommand } from '../self-command.js';
 
 export interface WizardOptions {
   interactive: boolean;
@@ -20,17 +21,39 @@ export interface WizardOptions {
 
 const say = (s: string) => process.stdout.write(s);
 
-function nextSteps(hpcPath: string | null, hubPath: string | null): string {
+function nextSteps(hpcPath: string | null, hubPath: string | null, hub: ConfigObject): string {
   const lines = ['', 'Next steps:'];
   if (hpcPath) {
     lines.push(`  hpc-wrap --config ${hpcPath} config check     # the effective configuration`);
-    lines.push(`  hpc-wrap --config ${hpcPath} doctor           # work dir writable, scheduler reachable`);
+    lines.push(`  hpc-wrap --config ${hpcPath} doctor           # work dir writable, scheduler reachable (exit 1 if not)`);
   }
   if (hubPath) {
-    lines.push(`  copy ${hubPath} to the hub host, then there: hpc-bridge --config hub-bridge.yaml config check; hpc-bridge doctor`);
+    const t = (hub.cluster as { transport?: { kind?: string; user?: string; host?: string } } | undefined)?.transport;
+    const from = t?.kind === 'ssh' ? `${t.user}@${t.host}:${hubPath}` : hubPath;
+    lines.push(`  on the hub host: scp ${from} /etc/hpc-bridge/hub-bridge.yaml   (merge it if you already have one)`);
+    lines.push('  then there:      hpc-bridge --config /etc/hpc-bridge/hub-bridge.yaml doctor --cluster-only   (docs/setup.md step 6)');
   }
   lines.push('  hpc-wrap config docs                                # every other key with its default');
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The bridge runs exactly this hpc-wrap with exactly the hpc-wrap.yaml written here: run
+ * the wizard as `<dest>/current/hpc-wrap.mjs wizard` (after `hpc-bridge deploy`) and the
+ * hub's cluster.hpcWrap follows every later deploy.
+ */
+/** The hub's files under its one state directory (docs/setup.md step 1 makes it, 0700). */
+function setHubState(hub: ConfigObject, stateDir: unknown): void {
+  if (typeof stateDir !== 'string') return;
+  setPath(hub, ['stateDb'], join(stateDir, 'bridge.sqlite'));
+  setPath(hub, ['apiTokenFile'], join(stateDir, 'api-token'));
+  setPath(hub, ['hubService', 'apiTokenFile'], join(stateDir, 'hub-service-token'));
+  setPath(hub, ['metrics', 'tokenFile'], join(stateDir, 'metrics-token'));
+  if ((hub.tunnel as ConfigObject | undefined)?.enabled === true) setPath(hub, ['tunnel', 'hostKeyFile'], join(stateDir, 'tunnel-host-key'));
+}
+
+function setHpcWrap(hub: ConfigObject, hpcOut: string): void {
+  setPath(hub, ['cluster', 'hpcWrap'], [process.execPath, selfCommand().at(-1)!, '--config', hpcOut]);
 }
 
 /** Runs the wizard; returns the exit status (0 written, 1 nothing written, 2 invalid input). */
@@ -45,9 +68,11 @@ export async function runWizard(opts: WizardOptions): Promise<number> {
       answers = await answersFromFlags(opts.flags, opts.acceptUnreachable);
     }
     const configs = buildConfigs(QUESTIONS, answers);
+    setHubState(configs.hub, answers['hub-state-dir']);
     const written: Record<ConfigFile, string | null> = { hpc: null, hub: null };
     for (const file of ['hpc', 'hub'] as const) {
       const wanted = file === 'hpc' ? opts.out : opts.hubOut;
+      if (file === 'hub') setHpcWrap(configs.hub, written.hpc ?? resolve(opts.out));
       const text = renderValidated(file, configs[file], resolve(wanted)); // validated before anything is written
       const path = await chooseOutput(wanted, opts);
       if (!path) {
@@ -59,7 +84,7 @@ export async function runWizard(opts: WizardOptions): Promise<number> {
       written[file] = path;
       say(`Wrote ${path}\n`);
     }
-    say(nextSteps(written.hpc, written.hub));
+    say(nextSteps(written.hpc, written.hub, configs.hub));
     return written.hpc ? 0 : 1;
   } catch (err) {
     if (err instanceof WizardInputError || err instanceof ConfigError || err instanceof OutputRefused) {

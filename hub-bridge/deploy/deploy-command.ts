@@ -70,7 +70,7 @@ async function openFs(transport: Transport, config: HubBridgeConfig): Promise<De
   return new SftpDeployFs(sftp, `sftp ${t.user}@${t.host}:${t.port}`, close);
 }
 
-function summary(o: DeployOutcome, fsDescription: string, bridgeConfig: string | null): string[] {
+function summary(o: DeployOutcome, fsDescription: string, bridgeConfig: string | null, hpcWrap: readonly string[] | null): string[] {
   const config = o.configFrom === 'given' ? 'pushed' : o.configFrom === 'kept' ? "kept from the previous version" : null;
   const lines = [
     o.dryRun
@@ -81,7 +81,15 @@ function summary(o: DeployOutcome, fsDescription: string, bridgeConfig: string |
     `  ${CONFIG_FILE}: ${o.currentConfig ? `${o.currentConfig} (${config})` : 'none deployed (hpc-wrap uses $HPC_WRAP_CONFIG or --config from cluster.hpcWrap)'}`,
   ];
   if (o.removed.length) lines.push(`  old versions ${o.dryRun ? 'to remove' : 'removed'}: ${o.removed.join(', ')}`);
-  if (!o.dryRun) lines.push(`Next: run \`hpc-bridge${bridgeConfig ? ` --config ${bridgeConfig}` : ''} doctor\` to check the chain (it compares both versions).`);
+  const doctor = `hpc-bridge${bridgeConfig ? ` --config ${bridgeConfig}` : ''} doctor`;
+  if (!o.dryRun && o.currentConfig === null) {
+    // Deploy first, configure second: the wizard runs from the bundle just deployed.
+    const i = hpcWrap?.indexOf('--config') ?? -1;
+    const cfg = i >= 0 && hpcWrap?.[i + 1] ? hpcWrap[i + 1] : posix.join(posix.dirname(posix.dirname(o.currentBundle)), CONFIG_FILE);
+    lines.push(`Next: if the login node has no ${cfg} yet, make it there as the service account: node ${o.currentBundle} wizard --out ${cfg} (docs/setup.md step 5); then \`${doctor} --cluster-only\`.`);
+  } else if (!o.dryRun) {
+    lines.push(`Next: run \`${doctor}\` to check the chain (it compares both versions; --cluster-only before JupyterHub is up).`);
+  }
   return lines;
 }
 
@@ -129,7 +137,7 @@ export async function deployCommand(config: HubBridgeConfig, opts: DeployCommand
         },
       },
     );
-    opts.out(`${summary(outcome, fs.description, opts.configFile).join('\n')}\n`);
+    opts.out(`${summary(outcome, fs.description, opts.configFile, hpcWrap).join('\n')}\n`);
     for (const w of hpcWrapWarnings(hpcWrap, outcome, opts.configFile)) opts.err(`${w}\n`);
     return 0;
   } catch (err) {

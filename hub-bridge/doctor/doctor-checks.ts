@@ -5,7 +5,9 @@ import { writableOrCreatable } from '../../config/writable-path.js';
 import { dirname } from 'node:path';
 import type { HubBridgeConfig } from '../../config/schema.js';
 import type { HpcWrapClient } from '../cluster/hpc-wrap-client.js';
+import type { Transport } from '../transport/types.js';
 import { VERSION } from '../version.js';
+import { mainErrorLine, schedulerEnvHint } from '../../config/scheduler-env-vars.js';
 
 export interface CheckResult {
   name: string;
@@ -21,7 +23,13 @@ const fail = (name: string, detail: string, fix: string): CheckResult => ({ name
 
 export function checkTokenFile(cfg: HubBridgeConfig): CheckResult {
   const name = 'API token file';
-  if (!existsSync(cfg.apiTokenFile)) return fail(name, `${cfg.apiTokenFile} does not exist`, 'start the bridge once (it creates it) or write a long random token there, mode 0600');
+  if (!existsSync(cfg.apiTokenFile)) {
+    // Not a fault before the first start: `hpc-bridge serve` makes it (0600) when it can.
+    const w = writableOrCreatable(cfg.apiTokenFile);
+    return w.ok
+      ? pass(name, `${cfg.apiTokenFile} does not exist yet; hpc-bridge serve makes it (mode 600) on its first start`)
+      : fail(name, `${cfg.apiTokenFile} does not exist and cannot be made: ${w.checked}: ${w.error}`, `make ${dirname(cfg.apiTokenFile)} writable by the account that runs hpc-bridge (or write a long random token there, mode 0600)`);
+  }
   const mode = statSync(cfg.apiTokenFile).mode & 0o777;
   if (mode & 0o077) return fail(name, `${cfg.apiTokenFile} has mode ${mode.toString(8)}`, `chmod 600 ${cfg.apiTokenFile}`);
   return pass(name, `${cfg.apiTokenFile} (mode 600)`);
@@ -41,11 +49,34 @@ export interface RemoteCheck {
   maintenance: boolean;
 }
 
+/**
+ * `hpc-wrap doctor` through the transport. It exits 1 when one of its own checks fails but
+ * still prints its report, which is what is wanted here; anything else is a broken link.
+ */
+export async function remoteDoctor(transport: Transport, hpcWrap: readonly string[], timeoutMs: number): Promise<RemoteCheck> {
+  const r = await transport.run([...hpcWrap, 'doctor'], { timeoutMs });
+  let doc: unknown;
+  try {
+    doc = JSON.parse(r.stdout);
+  } catch {
+    doc = undefined;
+  }
+  const looksRight = typeof doc === 'object' && doc !== null && typeof (doc as RemoteCheck).version === 'string' && typeof (doc as RemoteCheck).scheduler === 'object';
+  if ((r.exitCode === 0 || r.exitCode === 1) && looksRight) return doc as RemoteCheck;
+  const detail = mainErrorLine(r.stderr.trim() || r.stdout.trim());
+  throw new Error(`hpc-wrap doctor failed (exit ${r.exitCode}): ${detail || 'no output'}`);
+}
+
+/** What to set when the scheduler does not answer: scheduler.env names the variables its commands need. */
+export function schedulerFix(name: string): string {
+  return `check that the scheduler commands in hpc-wrap.yaml work for the service account on the login node; ${schedulerEnvHint(name)}`;
+}
+
 /** hpc-wrap on the login node: reachable, same version, work dir, scheduler. */
-export async function checkCluster(client: HpcWrapClient, cfg: HubBridgeConfig): Promise<CheckResult[]> {
+export async function checkCluster(client: HpcWrapClient, cfg: HubBridgeConfig, readRemote: () => Promise<RemoteCheck>): Promise<CheckResult[]> {
   let remote: RemoteCheck;
   try {
-    remote = (await client.doctor()) as RemoteCheck;
+    remote = await readRemote();
   } catch (err) {
     return [fail('login node and hpc-wrap', (err as Error).message, 'fix the transport (cluster.transport) or cluster.hpcWrap; the message above says which link failed')];
   }
@@ -63,7 +94,7 @@ export async function checkCluster(client: HpcWrapClient, cfg: HubBridgeConfig):
   out.push(
     remote.scheduler.reachable
       ? pass('scheduler', `${remote.scheduler.name} answers${remote.scheduler.batchSystem ? '' : ' (not a batch system: jobs run as local processes)'}`)
-      : fail('scheduler', `${remote.scheduler.name}: ${remote.scheduler.error}`, 'check that the scheduler commands in hpc-wrap.yaml work for the service account'),
+      : fail('scheduler', `${remote.scheduler.name} does not answer: ${mainErrorLine(remote.scheduler.error ?? 'no reason given')}`, schedulerFix(remote.scheduler.name)),
   );
   out.push(await checkIdentity(cfg, client));
   if (remote.maintenance) out.push(fail('maintenance', 'the cluster side is in maintenance mode: new spawns are refused', 'set maintenance.enabled: false in hpc-wrap.yaml when done'));
@@ -100,12 +131,15 @@ export async function checkIdentity(cfg: HubBridgeConfig, client: HpcWrapClient)
 
 export async function checkHubApi(cfg: HubBridgeConfig): Promise<CheckResult> {
   const name = 'JupyterHub API';
+  const notYet = 'start JupyterHub (or, if it listens elsewhere, set hubApiUrl to its API URL as this host reaches it); to check the cluster side before the hub is up: hpc-bridge doctor --cluster-only';
   try {
     const res = await fetch(cfg.hubApiUrl, { signal: AbortSignal.timeout(3000) });
     await res.body?.cancel();
-    return res.status < 500 ? pass(name, `${cfg.hubApiUrl} answers (${res.status})`) : fail(name, `${cfg.hubApiUrl} answers ${res.status}`, 'check JupyterHub');
+    return res.status < 500 ? pass(name, `${cfg.hubApiUrl} answers (${res.status})`) : fail(name, `JupyterHub answers ${res.status} at ${cfg.hubApiUrl}`, 'see the JupyterHub log');
   } catch (err) {
-    return fail(name, `${cfg.hubApiUrl}: ${(err as Error).message}`, 'set hubApiUrl to the hub API as this host reaches it (e.g. http://127.0.0.1:8081/hub/api)');
+    const e = err as Error & { cause?: { code?: string } };
+    const why = e.name === 'TimeoutError' ? 'no answer within 3 s' : e.cause?.code ?? e.message;
+    return fail(name, `JupyterHub is not answering at ${cfg.hubApiUrl} (${why})`, notYet);
   }
 }
 

@@ -89,20 +89,42 @@ describe('hpc-wrap wizard --non-interactive', () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it('refuses an unreachable hub unless --accept-unreachable is given', async () => {
-    const closed = createServer();
-    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise((r) => closed.close(r)); // a port nobody listens on
-    const out = join(dir, 'unreachable.yaml');
-    const url = `http://127.0.0.1:${port}/hub/api`;
-    const args = ['--work-dir', join(dir, 'work'), '--scheduler', 'fork', '--no-tunnel', '--hub-api-url', url, '--out', out];
-    const refused = await wizard(args);
+  it('with the tunnel off asks for no hub URL; the hub file gets the SSH transport and the hpc-wrap it must run', async () => {
+    const out = join(dir, 'no-tunnel', 'hpc-wrap.yaml');
+    const args = ['--work-dir', join(dir, 'work'), '--scheduler', 'fork', '--no-tunnel', '--ssh-host', 'login1.example.org', '--ssh-user', 'hpcsvc', '--hub-state-dir', '/srv/bridge', '--out', out];
+    const r = await wizard(args);
+    expect(r.code, r.stderr).toBe(0);
+    const hubCfg = loadHubBridgeConfig(join(dir, 'no-tunnel', 'hub-bridge.yaml'));
+    expect(hubCfg.tunnel.enabled).toBe(false);
+    expect(hubCfg.hubApiUrl).toBe('http://127.0.0.1:8081/hub/api'); // the default, checked by the hub's doctor
+    expect(hubCfg.cluster.transport).toMatchObject({
+      kind: 'ssh', host: 'login1.example.org', port: 22, user: 'hpcsvc',
+      identityFile: '/srv/bridge/.ssh/cluster_ed25519', knownHostsFile: '/srv/bridge/.ssh/known_hosts',
+    });
+    expect(hubCfg).toMatchObject({ stateDb: '/srv/bridge/bridge.sqlite', apiTokenFile: '/srv/bridge/api-token', hubService: { apiTokenFile: '/srv/bridge/hub-service-token' } });
+    expect(hubCfg.cluster.hpcWrap).toEqual([process.execPath, bundle, '--config', out]);
+    expect(r.stdout).toContain(`on the hub host: scp hpcsvc@login1.example.org:${join(dir, 'no-tunnel', 'hub-bridge.yaml')} /etc/hpc-bridge/hub-bridge.yaml`);
+  });
+
+  it("takes the scheduler's environment from the shell, and refuses one the query command fails with", async () => {
+    const slurmConf = join(dir, 'site-slurm.conf');
+    const out = join(dir, 'env', 'hpc-wrap.yaml');
+    const r = await new HpcWrap(bundle, null).run(['wizard', '--non-interactive', ...base(out)], { env: { ...env, SLURM_CONF: slurmConf }, cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(parse(readFileSync(out, 'utf8')).scheduler.env).toEqual({ SLURM_CONF: slurmConf });
+
+    // a query command that fails: said with its own error, kept only with --accept-unreachable
+    const failing = join(dir, 'bin', 'squeue-down');
+    writeFileSync(failing, '#!/bin/sh\n# test stand-in for a squeue that cannot reach its controller\necho "slurm_load_jobs error: Unable to contact slurm controller" >&2\nexit 1\n');
+    chmodSync(failing, 0o755);
+    const bad = join(dir, 'env-bad', 'hpc-wrap.yaml');
+    const refused = await wizard([...base(bad), '--query', `${failing} --all`, '--scheduler-env', 'SLURM_CONF=/nonexistent/slurm.conf']);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain(`--hub-api-url: ${url} is not reachable from this machine: ECONNREFUSED (pass --accept-unreachable`);
-    const accepted = await wizard([...args, '--accept-unreachable']);
-    expect(accepted.code, accepted.stderr).toBe(0);
-    expect(loadHubBridgeConfig(join(dir, 'hub-bridge.yaml')).tunnel.enabled).toBe(false);
+    expect(refused.stderr).toContain(`--scheduler-env: ${failing} --all failed with SLURM_CONF set as given: slurm_load_jobs error: Unable to contact slurm controller`);
+    expect(existsSync(bad)).toBe(false);
+    const bogus = await wizard([...base(bad), '--scheduler-env', 'SLURM_CONF=$HOME/x']);
+    expect(bogus.code).toBe(2);
+    expect(bogus.stderr).toContain('--scheduler-env: "SLURM_CONF=$HOME/x": quotes, $ and \\ are shell syntax');
   });
 
   it('needs the hub host when the tunnel is on (no default to guess)', async () => {

@@ -30,7 +30,14 @@ beforeAll(async () => {
   bundle = await buildBundle(tempDir());
   dir = tempDir('hpc-wrap-wizard-');
   mkdirSync(join(dir, 'bin'));
-  for (const name of ['sbatch', 'squeue', 'scancel']) stub(name);
+  for (const name of ['sbatch', 'scancel']) stub(name);
+  // A stand-in squeue that, like a real one on a site without /etc/slurm/slurm.conf, finds
+  // its controller only through SLURM_CONF (the system tests use real Slurm).
+  writeFileSync(
+    join(dir, 'bin', 'squeue'),
+    '#!/bin/sh\n[ -n "$SLURM_CONF" ] && exit 0\necho "slurm_load_jobs error: Unable to contact slurm controller (connect failure)" >&2\nexit 1\n',
+  );
+  chmodSync(join(dir, 'bin', 'squeue'), 0o755);
   hub = createServer((_req, res) => res.end('{"version":"test"}'));
   await new Promise<void>((r) => hub.listen(0, '127.0.0.1', r));
   hubPort = (hub.address() as AddressInfo).port;
@@ -71,6 +78,25 @@ describe('hpc-wrap wizard in a terminal', () => {
     t.key('Enter');
     await answer('Query command', null);
     await answer('Cancel command', null);
+    // The scheduler environment: the query command is run once with it; without SLURM_CONF it fails.
+    await answer('Environment the scheduler commands need', null);
+    await t.waitFor('squeue failed with no extra environment: slurm_load_jobs error: Unable to contact slurm controller');
+    await answer('Use this answer anyway?', null); // default No: asked again
+    await answer('Environment the scheduler commands need', 'SLURM_CONF', 2);
+    await t.waitFor('"SLURM_CONF" is not NAME=value');
+    t.type(`=${join(dir, 'slurm.conf')}`);
+    t.key('Enter');
+    // How the hub reaches this login node: written into hub-bridge.yaml's cluster.transport.
+    await answer('How the hub host reaches this login node', null); // ssh
+    await answer("The bridge's state directory on the hub host", null); // /var/lib/hpc-bridge
+    await answer("This login node's name or address", 'login1.example.org');
+    await answer("This login node's SSH port", null);
+    await answer('Service account the bridge logs in as', 'hpcsvc');
+    await answer('Private key file of the service account', 'relative/key');
+    await t.waitFor('the key file must be an absolute path on the hub host');
+    t.key('C-u');
+    t.key('Enter'); // the default
+    await answer('known_hosts file on the hub host', null);
     await answer('through an SSH tunnel', null); // yes
     await answer("Port of JupyterHub's API", '80');
     await t.waitFor('must be from 1024 to 65535 (ports up to 1023 need root), not 80');
@@ -118,7 +144,7 @@ describe('hpc-wrap wizard in a terminal', () => {
     expect(check.code, check.stderr + check.stdout).toBe(0);
     const cfg = parse(check.stdout.split('\n').slice(1).join('\n'));
     expect(cfg.workDir).toBe(join(dir, 'work'));
-    expect(cfg.scheduler).toMatchObject({ kind: 'slurm', submit: ['sbatch', '--parsable'], query: ['squeue'], cancel: ['scancel'] });
+    expect(cfg.scheduler).toMatchObject({ kind: 'slurm', submit: ['sbatch', '--parsable'], query: ['squeue'], cancel: ['scancel'], env: { SLURM_CONF: join(dir, 'slurm.conf') } });
     expect(cfg.environments.default.container).toMatchObject({ runtime: ['apptainer'], image, gpuImage: null });
     expect(cfg.defaultEnvironment).toBe('default');
     expect(cfg.overlays).toMatchObject({ enabled: true, sizeMiB: 2048, mkfs: [mkfs], location: join(dir, 'work', 'overlays') });
@@ -127,5 +153,14 @@ describe('hpc-wrap wizard in a terminal', () => {
     const hubCfg = loadHubBridgeConfig(join(dir, 'hub-bridge.yaml'));
     expect(hubCfg.hubApiUrl).toBe(`http://127.0.0.1:${hubPort}/hub/api`);
     expect(hubCfg.tunnel).toMatchObject({ enabled: true, user: 'tunnelbot', publicHost: 'localhost' });
+    // Both files agree: the hub reaches this node over SSH and runs this very hpc-wrap with the file written here.
+    expect(hubCfg.cluster.transport).toMatchObject({
+      kind: 'ssh', host: 'login1.example.org', port: 22, user: 'hpcsvc',
+      identityFile: '/var/lib/hpc-bridge/.ssh/cluster_ed25519', knownHostsFile: '/var/lib/hpc-bridge/.ssh/known_hosts',
+    });
+    expect(hubCfg.cluster.hpcWrap).toEqual([process.execPath, bundle, '--config', second]);
+    expect(hubCfg).toMatchObject({ stateDb: '/var/lib/hpc-bridge/bridge.sqlite', apiTokenFile: '/var/lib/hpc-bridge/api-token' });
+    expect(hubCfg.tunnel.hostKeyFile).toBe('/var/lib/hpc-bridge/tunnel-host-key');
+    expect(screen).toContain(`on the hub host: scp hpcsvc@login1.example.org:${join(dir, 'hub-bridge.yaml')} /etc/hpc-bridge/hub-bridge.yaml`);
   });
 });

@@ -1,0 +1,102 @@
+// `hpc-bridge try` against a running bridge, as an operator runs it: the real bundles
+// (dist/hpc-bridge.mjs serve, and dist/hpc-wrap.mjs on the fork scheduler, whose jobs are
+// plain processes here). A passing run shows each phase with its time and leaves no job
+// behind; a bridge that is not running, or a job that cannot start, is said in plain words
+// with exit 1. (The same command against real Slurm over SSH: test/system/setup-path.test.ts.)
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+
+const REPO = resolve(import.meta.dirname, '../../..');
+const BRIDGE = join(REPO, 'dist/hpc-bridge.mjs');
+const WRAP = join(REPO, 'dist/hpc-wrap.mjs');
+let dir: string;
+let bridgeYaml: string;
+let serve: ChildProcess | null = null;
+
+const freePort = () =>
+  new Promise<number>((r) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => r(port));
+    });
+  });
+
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((res) => {
+    execFile(process.execPath, [BRIDGE, '--config', bridgeYaml, ...args], { timeout: 120_000, env: { ...process.env, HPC_BRIDGE_CONFIG: '' } }, (err, stdout, stderr) =>
+      res({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout: String(stdout), stderr: String(stderr) }),
+    );
+  });
+}
+
+beforeAll(async () => {
+  for (const b of [BRIDGE, WRAP]) if (!existsSync(b)) throw new Error(`${b} is missing: run npm run build first`);
+  dir = mkdtempSync(join(tmpdir(), 'try-cmd-'));
+  mkdirSync(join(dir, 'state'), { mode: 0o700 });
+  const hpcYaml = join(dir, 'hpc-wrap.yaml');
+  writeFileSync(hpcYaml, stringify({ workDir: join(dir, 'work'), scheduler: { kind: 'fork' } }));
+  bridgeYaml = join(dir, 'hub-bridge.yaml');
+  writeFileSync(
+    bridgeYaml,
+    stringify({
+      listen: { host: '127.0.0.1', port: await freePort() },
+      apiTokenFile: join(dir, 'state', 'api-token'),
+      stateDb: join(dir, 'state', 'bridge.sqlite'),
+      hubService: { enabled: false },
+      cluster: { transport: { kind: 'local' }, hpcWrap: [process.execPath, WRAP, '--config', hpcYaml] },
+      profiles: [{ name: 'small', displayName: 'Small', resources: { cpus: 1, walltime: '00:10:00' } }],
+    }),
+  );
+});
+
+afterAll(async () => {
+  if (serve?.pid && serve.exitCode === null) {
+    serve.kill('SIGTERM');
+    await new Promise((r) => serve!.once('exit', r));
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('hpc-bridge try', () => {
+  it('says the bridge is not running, in plain words, with exit 1', async () => {
+    const r = await cli(['try']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^hpc-bridge try: there is no API token at .*api-token yet: the bridge makes it on its first start; start the bridge first/m);
+  });
+
+  it('starts a throw-away session through the running bridge, prints each phase with its time, and stops it', async () => {
+    serve = spawn(process.execPath, [BRIDGE, '--config', bridgeYaml, 'serve'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    serve.stderr!.on('data', (d) => (log += String(d)));
+    await new Promise<void>((res, rej) => {
+      const t = setTimeout(() => rej(new Error(`bridge did not start: ${log}`)), 60_000);
+      serve!.stderr!.on('data', () => log.includes('listening on') && (clearTimeout(t), res()));
+    });
+    const r = await cli(['try', '--user', 'alice', '--timeout', '60']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const phases = r.stdout.split('\n').map((l) => /^\s+\d+\.\d s {2}(\S+)/.exec(l)?.[1]).filter(Boolean);
+    expect(phases[0]).toBe('bridge');
+    expect(phases).toEqual(expect.arrayContaining(['requested', 'ready', 'answers', 'stopped']));
+    expect(phases.indexOf('ready')).toBeLessThan(phases.indexOf('answers'));
+    expect(r.stdout).toMatch(/answers {4}http:\/\/127\.0\.0\.1:\d+\/user\/alice\/try-[0-9a-f]{6}\/api from node \S+/);
+    expect(r.stdout).toMatch(/Smoke test passed in \d+\.\d s/);
+    // Nothing left running: the session is stopped and its job is over.
+    const token = readFileSync(join(dir, 'state', 'api-token'), 'utf8').trim();
+    const port = parse(readFileSync(bridgeYaml, 'utf8')).listen.port as number;
+    const res = await fetch(`http://127.0.0.1:${port}/v1/sessions?user=alice`, { headers: { Authorization: `Bearer ${token}` } });
+    const { sessions } = (await res.json()) as { sessions: { state: string }[] };
+    expect(sessions.map((s) => s.state)).toEqual(['stopped']);
+  }, 150_000);
+
+  it('a start the bridge refuses: its reason, exit 1', async () => {
+    const r = await cli(['try', '--user', 'Bad User!', '--timeout', '30']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/hpc-bridge try: the bridge refused POST \/v1\/sessions \(400\): .*user name/);
+  });
+});

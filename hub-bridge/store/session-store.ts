@@ -149,6 +149,8 @@ export interface NewSession {
 }
 
 export class SessionStore {
+  /** Session rows written by update() since the store opened (benchmarks: a poll that changes nothing writes none). */
+  writes = 0;
   private readonly db: Database.Database;
   private readonly stmts;
 
@@ -284,13 +286,17 @@ export class SessionStore {
     return row ? { sessionId: row.session_id, fingerprint: row.fingerprint } : undefined;
   }
 
+  /** Writes only the columns that change (and then updated_at); a patch that changes nothing writes nothing. */
   update(id: string, patch: SessionPatch): Session {
-    const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
+    const cur = this.get(id);
+    const entries = Object.entries(patch).filter(([k, v]) => v !== undefined && (!cur || cur[k as keyof Session] !== v));
+    if (cur && entries.length === 0) return cur;
     const sets = entries.map(([k]) => `${COLUMN[k as keyof typeof COLUMN]} = ?`);
     const values = entries.map(([, v]) => (typeof v === 'boolean' ? (v ? 1 : 0) : v));
     sets.push('updated_at = ?');
     values.push(new Date().toISOString());
     this.db.prepare(`UPDATE sessions SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
+    this.writes++;
     return this.get(id)!;
   }
 

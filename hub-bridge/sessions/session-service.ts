@@ -15,6 +15,7 @@ import { failureMessage, queuedMessage, readyMessage, runningMessage, stoppedMes
 import { lostRequestMessage, maintenanceMessage, schedulerRefusal, submitFailedMessage } from './refusal-messages.js';
 import { probeServer } from './readiness-probe.js';
 import { hostForNode, serverUrl } from './server-address.js';
+import { SubmitQueue } from './submit-queue.js';
 import { Observers, type SessionObserver } from './lifecycle-observer.js';
 import { endsAt, isTerminal, type EventKind, type Session, type SessionEvent } from './types.js';
 
@@ -50,6 +51,8 @@ export class SessionService {
   private readonly inFlight = new Map<string, Promise<void>>();
   /** The secret part of each not-yet-submitted startjob document; never stored (docs/contracts.md §2). */
   private readonly secrets = new Map<string, SubmitSecrets>();
+  /** Submits wait here for a slot (cluster.submitConcurrency at once). */
+  readonly submits: SubmitQueue;
   private closed = false;
 
   constructor(
@@ -62,6 +65,7 @@ export class SessionService {
   ) {
     this.events.setMaxListeners(0);
     this.observers = new Observers(log);
+    this.submits = new SubmitQueue(config.cluster.submitConcurrency);
   }
 
   private readonly noticeShown = new Map<string, string>();
@@ -143,7 +147,7 @@ export class SessionService {
     this.emit(id, 'requested', `Requested a "${profile.displayName}" notebook server`);
     this.log.info({ session: id, user, serverName, profile: profile.name }, 'session created');
     this.observers.notify('created', session);
-    this.track(id, this.submit(id));
+    this.track(id, this.queueSubmit(id));
     return [session, true];
   }
 
@@ -214,6 +218,17 @@ export class SessionService {
     if (!secrets) return { ...plan, env: {}, webdav: null, tunnel: null, adoptOnly: true };
     const tunnel = plan.tunnel && secrets.tunnelPrivateKey ? { ...plan.tunnel, privateKey: secrets.tunnelPrivateKey } : null;
     return { ...plan, env: secrets.env, webdav: secrets.webdav, tunnel: tunnel as StartJobDocument['tunnel'] };
+  }
+
+  /** The submit, once a slot is free (submit-queue.ts); a session stopped while it waited is never submitted. */
+  private queueSubmit(id: string): Promise<void> {
+    return this.submits.run(async () => {
+      if (this.closed) return;
+      const s = this.store.get(id);
+      if (!s || isTerminal(s.state)) return;
+      if (s.cancelRequested && !s.jobId) return this.finishStopped(id, { cleanRunDir: false });
+      return this.submit(id);
+    });
   }
 
   /**
@@ -329,7 +344,7 @@ export class SessionService {
     for (const s of this.store.live()) {
       if (s.state === 'submitting' && !this.inFlight.has(s.id)) {
         this.log.info({ session: s.id }, 'resuming submit after restart');
-        this.track(s.id, this.submit(s.id));
+        this.track(s.id, this.queueSubmit(s.id));
       } else if (s.state === 'stopping' && s.jobId) {
         this.track(s.id, this.kill(s));
       }

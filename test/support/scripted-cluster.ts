@@ -20,6 +20,8 @@ export class ScriptedCluster {
   maxSubmitting = 0;
   /** How long a startjob takes (ms). */
   submitMs = 0;
+  /** While set, every startjob waits for this promise (a closed gate). */
+  gate: Promise<void> | null = null;
   scheduler = 'slurm';
   private nextJob = 1000;
   /** jobId → status; absent = pending. */
@@ -38,6 +40,7 @@ export class ScriptedCluster {
     this.submitting++;
     this.maxSubmitting = Math.max(this.maxSubmitting, this.submitting);
     try {
+      if (this.gate) await this.gate;
       if (this.submitMs) await new Promise((r) => setTimeout(r, this.submitMs));
       return { jobId: String(this.nextJob++) };
     } finally {

@@ -9,8 +9,12 @@ import type { SessionStore } from '../store/session-store.js';
 import { Observers, type PollObserver } from './lifecycle-observer.js';
 import { PollPace, type PollerTiming } from './poll-pace.js';
 import type { SessionService } from './session-service.js';
+import type { SessionState } from './types.js';
 
 export type { PollerTiming } from './poll-pace.js';
+
+/** States in which applying the same report again changes nothing (no probe, no timer). */
+const SETTLED_WHILE_UNCHANGED: ReadonlySet<SessionState> = new Set(['queued', 'ready']);
 
 export class StatusPoller {
   private timer: NodeJS.Timeout | null = null;
@@ -23,6 +27,8 @@ export class StatusPoller {
   /** Metrics watch each poll here. */
   readonly observers: Observers<PollObserver>;
   readonly pace: PollPace;
+  /** Each session's last applied report (with its state then), to skip re-applying the same. */
+  private readonly lastReport = new Map<string, string>();
 
   constructor(
     private readonly store: SessionStore,
@@ -103,11 +109,21 @@ export class StatusPoller {
     await Promise.all(
       due.map(async (s) => {
         const st = report.jobs[s.jobId!];
+        if (!st) return;
+        // A queued or ready session whose report is the one it had last time: nothing to
+        // apply, nothing to write (the bridge's work per idle poll stays small at any N).
+        const seen = `${s.state}\u0000${JSON.stringify(st)}`;
+        if (SETTLED_WHILE_UNCHANGED.has(s.state) && s.schedulerReachable && this.lastReport.get(s.id) === seen) return;
         const cur = this.store.get(s.id);
-        if (!st || !cur || cur.state !== s.state) return;
+        if (!cur || cur.state !== s.state) return;
         await this.service.apply(cur, st, scheduler);
+        this.lastReport.set(s.id, seen);
       }),
     );
+    if (this.lastReport.size > live.length) {
+      const ids = new Set(live.map((s) => s.id));
+      for (const id of this.lastReport.keys()) if (!ids.has(id)) this.lastReport.delete(id);
+    }
     // The next time each is asked follows from the state it is in now.
     this.pace.asked(due.map((s) => this.store.get(s.id) ?? s), this.now());
   }

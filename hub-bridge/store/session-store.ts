@@ -3,8 +3,11 @@
 import Database from 'better-sqlite3';
 import { dirname } from 'node:path';
 import { encodeCursor, type Page } from './pages.js';
+import { toJobRecord, toSession, type JobRecord, type Row } from './rows.js';
 import { ensurePrivateDir, ensurePrivateFile } from './private-files.js';
-import type { EventKind, JobState, Session, SessionEvent, SessionState, TunnelState } from '../sessions/types.js';
+import type { EventKind, Session, SessionEvent, SessionState } from '../sessions/types.js';
+
+export type { JobRecord } from './rows.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS sessions (
@@ -66,56 +69,6 @@ CREATE TABLE IF NOT EXISTS idempotency (
 );
 `;
 
-type Row = Record<string, unknown>;
-
-function toSession(r: Row): Session {
-  return {
-    id: r.id as string,
-    number: r.number as number,
-    user: r.user as string,
-    serverName: r.server_name as string,
-    profile: r.profile as string,
-    state: r.state as SessionState,
-    jobId: (r.job_id as string | null) ?? null,
-    jobState: (r.job_state as JobState | null) ?? null,
-    node: (r.node as string | null) ?? null,
-    host: (r.host as string | null) ?? null,
-    port: (r.port as number | null) ?? null,
-    servicePrefix: r.service_prefix as string,
-    queuePosition: (r.queue_position as number | null) ?? null,
-    estimatedStart: (r.estimated_start as string | null) ?? null,
-    reason: (r.reason as string | null) ?? null,
-    message: (r.message as string | null) ?? null,
-    schedulerReachable: r.scheduler_reachable === 1,
-    cancelRequested: r.cancel_requested === 1,
-    tunnelPort: (r.tunnel_port as number | null) ?? null,
-    tunnelPublicKey: (r.tunnel_public_key as string | null) ?? null,
-    tunnelExpiresAt: (r.tunnel_expires_at as string | null) ?? null,
-    startedAt: (r.started_at as string | null) ?? null,
-    timeLimitSeconds: (r.time_limit_seconds as number | null) ?? null,
-    stoppedBy: (r.stopped_by as Session['stoppedBy']) ?? null,
-    tunnelState: (r.tunnel_state as TunnelState | null) ?? null,
-    tunnelSince: (r.tunnel_since as string | null) ?? null,
-    createdAt: r.created_at as string,
-    updatedAt: r.updated_at as string,
-  };
-}
-
-function toJobRecord(r: Row): JobRecord {
-  return {
-    jobId: r.job_id as string,
-    sessionId: r.session_id as string,
-    user: r.user as string,
-    profile: r.profile as string,
-    submittedAt: r.submitted_at as string,
-    startedAt: (r.started_at as string | null) ?? null,
-    endedAt: (r.ended_at as string | null) ?? null,
-    node: (r.node as string | null) ?? null,
-    finalState: (r.final_state as string | null) ?? null,
-    exitCode: (r.exit_code as number | null) ?? null,
-  };
-}
-
 const COLUMN: Record<keyof Omit<Session, 'id' | 'number' | 'createdAt'>, string> = {
   user: 'user',
   serverName: 'server_name',
@@ -144,18 +97,6 @@ const COLUMN: Record<keyof Omit<Session, 'id' | 'number' | 'createdAt'>, string>
   updatedAt: 'updated_at',
 };
 
-export interface JobRecord {
-  jobId: string;
-  sessionId: string;
-  user: string;
-  profile: string;
-  submittedAt: string;
-  startedAt: string | null;
-  endedAt: string | null;
-  node: string | null;
-  finalState: string | null;
-  exitCode: number | null;
-}
 
 export type SessionPatch = Partial<Omit<Session, 'id' | 'number' | 'createdAt' | 'updatedAt'>>;
 

@@ -102,7 +102,7 @@ async function idlePoll(b: Bridge): Promise<{ writes: number; cpuMs: number; ask
  */
 async function bridgeProcessRss(dir: string, n: number): Promise<{ rss: number; hwm: number }> {
   const home = join(dir, `proc-${n}`);
-  mkdirSync(home);
+  mkdirSync(home, { mode: 0o700 }); // the bridge refuses a state dir others can read
   storeWithSessions(join(home, 'bridge.sqlite'), n).close();
   const port = await freePort();
   const { bridgeConfig } = writeConfigs(home, { listen: { host: '127.0.0.1', port }, cluster: { hpcWrap: ['/bin/false'] }, status: { intervalSeconds: 1, startingIntervalSeconds: 1 } });

@@ -156,6 +156,22 @@ export const hubBridgeSchema = z
           .describe(
             'How long a submit is retried while the scheduler does not answer or the login node cannot be reached (with backoff; the student is told). Keep it below the hub\'s start_timeout.',
           ),
+        submitConcurrency: z
+          .number()
+          .int()
+          .min(1)
+          .max(64)
+          .default(4)
+          .describe('How many submits (hpc-wrap startjob) run at once; a burst of creates is accepted at once and waits inside the bridge as `submitting`.'),
+        nodeAddress: z
+          .string()
+          .min(1)
+          .max(253)
+          .regex(/^[A-Za-z0-9.:_{}\[\]-]+$/, 'may hold letters, digits, . - _ : and the placeholder {node}')
+          .default('{node}')
+          .describe(
+            'Without a tunnel, where the hub reaches a job\'s server: the node name the scheduler reports with {node} replaced, e.g. "{node}.ib.cluster.example" (the scheduler\'s node "localhost" is 127.0.0.1). The same from the first RUNNING to the end; with a tunnel always 127.0.0.1:P.',
+          ),
       })
       .strict()
       .prefault({})
@@ -164,6 +180,14 @@ export const hubBridgeSchema = z
       .object({
         intervalSeconds: z.number().min(0.2).max(3600).default(15).describe('Seconds between status queries while every session is settled (one query for ALL sessions).'),
         startingIntervalSeconds: z.number().min(0.1).max(600).default(1).describe('Seconds between status queries while any session is starting.'),
+        queuedIntervalSeconds: z
+          .number()
+          .min(0.1)
+          .max(3600)
+          .default(10)
+          .describe(
+            'At most this many seconds between status queries of a session waiting in the queue (a new job is asked about at the starting pace, then ever less often up to this; positions change slowly). From the moment its job runs, the starting pace.',
+          ),
         probeTimeoutSeconds: z.number().min(0.1).max(60).default(2).describe('Timeout of the HTTP readiness probe of a starting server.'),
         outputTailLines: z.number().int().min(0).max(500).default(20).describe('How many lines of the job output a failure message carries.'),
       })
@@ -266,7 +290,13 @@ export const hpcWrapSchema = z
     webdav: webdavSchema,
     jupyter: z
       .object({
-        bindAddress: z.string().default('127.0.0.1').describe('Address the single-user server listens on inside the job (loopback: reached through the tunnel).'),
+        bindAddress: z
+          .string()
+          .min(1)
+          .default('auto')
+          .describe(
+            'Address the single-user server listens on inside the job. auto: 127.0.0.1 behind a tunnel and with the fork scheduler, 0.0.0.0 for a batch job without a tunnel (the hub reaches it at the node\'s address, hub-bridge.yaml cluster.nodeAddress). Behind a tunnel always 127.0.0.1.',
+          ),
         portRange: portRange.default({ start: 49152, end: 65000 }).describe('Node-side ports start-env picks from.'),
       })
       .strict()

@@ -75,6 +75,7 @@ export async function startBridge(config: HubBridgeConfig, log: Logger, opts: { 
   const poller = new StatusPoller(store, service, cluster, {
     intervalMs: config.status.intervalSeconds * 1000,
     startingIntervalMs: config.status.startingIntervalSeconds * 1000,
+    queuedIntervalMs: config.status.queuedIntervalSeconds * 1000,
   }, log);
   const reaper = new OrphanReaper(store, service, cluster, { intervalMs: config.reaper.intervalSeconds * 1000, graceMs: config.reaper.graceSeconds * 1000 }, log);
   if (tunnels) {

@@ -93,6 +93,7 @@ export class BatchAdapter<Extra extends z.ZodRawShape> implements SchedulerAdapt
       }
     }
     if (errors.length) return { reachable: false, error: errors.join('; '), jobs: new Map() };
+    await this.addQueueRows(rows, ids);
     assignPositions(rows);
     const index = indexListing(rows);
     const jobs = new Map<string, SchedulerJobStatus>();
@@ -102,6 +103,32 @@ export class BatchAdapter<Extra extends z.ZodRawShape> implements SchedulerAdapt
     }
     await this.addPendingReasons(jobs);
     return { reachable: true, error: null, jobs };
+  }
+
+  /**
+   * With queuePosition and a dialect that lists only ours: when one of ours waits, the
+   * pending jobs of its queues (each listed once). A failure only loses the positions.
+   */
+  private async addQueueRows(rows: ListedJob[], ids: readonly string[]): Promise<void> {
+    const calls = this.dialect.positionCalls;
+    if (!calls || !this.settings.queuePosition) return;
+    const ours = new Set(ids);
+    const keys = [...new Set(rows.filter((r) => r.state === 'pending' && r.waiting && (ours.has(r.id) || ours.has(r.baseId))).map((r) => r.queueKey))];
+    if (keys.length === 0) return;
+    const have = new Set(rows.map((r) => r.id));
+    for (const tail of calls(keys, this.settings)) {
+      const r = await this.run([...this.settings.query, ...tail]);
+      if (!r.ok) continue;
+      try {
+        for (const row of this.dialect.parseListing(r.stdout, this.settings)) {
+          if (have.has(row.id)) continue;
+          have.add(row.id);
+          rows.push(row);
+        }
+      } catch {
+        // positions only: the states of ours are already known
+      }
+    }
   }
 
   /** The dialect's follow-up call for reasons its listing lacks; a failure only loses the reasons. */

@@ -27,7 +27,9 @@ export function batchSettingsSchema<Extra extends z.ZodRawShape>(d: SchedulerDia
       queuePosition: z
         .boolean()
         .default(true)
-        .describe('List every job in the status call (still ONE call) to compute queue positions; false = only ours.'),
+        .describe(
+          'Compute queue positions. Slurm: only when one of ours is pending, a second call lists the pending jobs of just those partitions; Grid Engine, PBS Pro and Torque: the status call lists every job (still ONE call). false = only ours, no positions.',
+        ),
       timeoutSeconds: z
         .number()
         .min(1)

@@ -65,6 +65,13 @@ export interface SchedulerDialect<Extra extends z.ZodRawShape = z.ZodRawShape> {
 
   /** One argv tail per status call (normally ONE for all ids). */
   queryCalls(ids: readonly string[], s: BatchSettings & z.infer<z.ZodObject<Extra>>): string[][];
+  /**
+   * Optional, with queuePosition: queryCalls are then asked for our ids only, and when one
+   * of ours waits in the queue, these calls list the pending jobs of just its queues (the
+   * queue keys of our waiting rows), from which positions are computed. Absent: queryCalls
+   * list every job when queuePosition is on (one call).
+   */
+  positionCalls?(queueKeys: readonly string[], s: BatchSettings & z.infer<z.ZodObject<Extra>>): string[][];
   /** The listing printed by one status call, as neutral rows (queue positions are computed from them). */
   parseListing(stdout: string, s: BatchSettings & z.infer<z.ZodObject<Extra>>): ListedJob[];
   /**

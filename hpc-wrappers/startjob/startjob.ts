@@ -17,6 +17,7 @@ import { acquireSessionLock, readJobId } from './session-lock.js';
 import { chooseEnvironment, prepareOverlayDirectory, type EnvironmentChoice } from './environment-choice.js';
 import { splitTunnelRequest } from '../../contract/tunnel.js';
 import { checkWebdavRequest } from './webdav-request.js';
+import { schedulerDefinition } from '../schedulers/registry.js';
 
 
 export function parseStartJobRequest(text: string): StartJobRequest {
@@ -90,8 +91,7 @@ function writeSpool(ctx: CommandContext, req: StartJobRequest, paths: SessionPat
     home,
     ...choice,
     gpuVariables: [...gpuVariables],
-    // Behind the tunnel the server listens on the node's loopback only, whatever jupyter.bindAddress says.
-    jupyter: { bindAddress: tunnel ? '127.0.0.1' : ctx.config.jupyter.bindAddress, portRange: ctx.config.jupyter.portRange },
+    jupyter: { bindAddress: jobBindAddress(ctx.config.jupyter.bindAddress, { tunnel: tunnel !== null, batchSystem: schedulerDefinition(ctx.config.scheduler.kind).batchSystem }), portRange: ctx.config.jupyter.portRange },
     tunnel: tunnel?.spec ?? null,
     webdav: ctx.config.webdav.enabled ? ctx.config.webdav : null,
     // Per-user mode: the job runs as the student, who logs into their own directory.
@@ -216,4 +216,16 @@ async function adopt(ctx: CommandContext, req: StartJobRequest, paths: SessionPa
     ctx.log.warn('startjob.adopted', { sessionId: req.sessionId, user: req.user, jobId: earlier });
   }
   return earlier;
+}
+
+/**
+ * Where the job's server listens. Behind the tunnel: the node's loopback only, whatever
+ * jupyter.bindAddress says. `auto` without a tunnel: loopback for the fork scheduler (the
+ * job runs on this host, the hub reaches it at 127.0.0.1), every address of the node for a
+ * batch job (the hub reaches it at the node's address, hub-bridge.yaml cluster.nodeAddress).
+ */
+export function jobBindAddress(configured: string, where: { tunnel: boolean; batchSystem: boolean }): string {
+  if (where.tunnel) return '127.0.0.1';
+  if (configured !== 'auto') return configured;
+  return where.batchSystem ? '0.0.0.0' : '127.0.0.1';
 }

@@ -6,6 +6,7 @@ import { isSessionId } from '../../contract/names.js';
 import { RequestError, type CreateSessionInput, type SessionService } from '../sessions/session-service.js';
 import { SESSION_STATES, sessionView, TERMINAL_EVENTS, type SessionEvent, type SessionState } from '../sessions/types.js';
 import type { SessionStore } from '../store/session-store.js';
+import { decodeCursor, PageError, pageLimit } from '../store/pages.js';
 import type { ProfileAvailability } from '../sessions/profile-availability.js';
 import { VERSION } from '../version.js';
 import { tokenMatches } from './token-file.js';
@@ -45,6 +46,32 @@ function afterParam(req: Request): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) throw new RequestError(400, 'bad_request', 'after must be a non-negative integer (an event seq)');
   return n;
+}
+
+function listQuery(req: Request, cursorParts: number): { user: string | undefined; limit: number; after: string[] | null } {
+  const one = (name: string): string | undefined => {
+    const v = req.query[name];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string') throw new RequestError(400, 'bad_request', `${name} must be given once`);
+    return v;
+  };
+  try {
+    const cursor = one('cursor');
+    return { user: one('user'), limit: pageLimit(one('limit')), after: cursor === undefined || cursor === '' ? null : decodeCursor(cursor, cursorParts) };
+  } catch (err) {
+    if (err instanceof PageError) throw new RequestError(400, 'bad_request', err.message);
+    throw err;
+  }
+}
+
+/** `state=queued` or `state=queued,starting` (comma-separated, or the parameter repeated). */
+function stateFilter(raw: unknown): SessionState[] | undefined {
+  if (raw === undefined) return undefined;
+  const words = (Array.isArray(raw) ? raw : [raw]).flatMap((v) => (typeof v === 'string' ? v.split(',') : [String(v)]));
+  for (const w of words) {
+    if (!SESSION_STATES.includes(w as SessionState)) throw new RequestError(400, 'bad_request', `state must be one or more of ${SESSION_STATES.join(', ')} (comma-separated)`);
+  }
+  return words as SessionState[];
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -96,19 +123,19 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(created ? 201 : 200).json(sessionView(session));
   });
 
+  // Lists page (docs/contracts.md §1 "Lists"): newest first, `limit` (default 100, at most
+  // 1000), `cursor` = the previous page's `next`; `next` is null on the last page.
   app.get('/v1/sessions', (req, res) => {
-    const user = typeof req.query.user === 'string' ? req.query.user : undefined;
-    const state = typeof req.query.state === 'string' ? req.query.state : undefined;
-    if (state !== undefined && !SESSION_STATES.includes(state as SessionState)) {
-      throw new RequestError(400, 'bad_request', `state must be one of ${SESSION_STATES.join(', ')}`);
-    }
-    const sessions = store.list({ user, state: state as SessionState | undefined });
-    res.json({ sessions: sessions.map(sessionView) });
+    const q = listQuery(req, 2);
+    const states = stateFilter(req.query.state);
+    const page = store.page({ user: q.user, states, limit: q.limit, after: q.after });
+    res.json({ sessions: page.items.map(sessionView), next: page.next });
   });
 
   app.get('/v1/jobs', (req, res) => {
-    const user = typeof req.query.user === 'string' ? req.query.user : undefined;
-    res.json({ jobs: store.jobs({ user }) });
+    const q = listQuery(req, 3);
+    const page = store.jobsPage({ user: q.user, limit: q.limit, after: q.after });
+    res.json({ jobs: page.items, next: page.next });
   });
 
   app.get('/v1/sessions/:id', (req, res) => {

@@ -12,7 +12,8 @@ export const UNKNOWN_LINE = 'slurm_load_jobs error: Unable to contact slurm cont
 
 /** Slurm-style `STATE HOST` for a session; HOST is where the hub reaches the server. */
 export function slurmStyleLine(s: Session): string {
-  const host = s.tunnelPort !== null ? '127.0.0.1' : (s.host ?? s.node ?? 'localhost');
+  // The session's host (server-address.ts): set at the first RUNNING, the same to the end.
+  const host = s.tunnelPort !== null ? '127.0.0.1' : (s.host ?? 'localhost');
   if (!s.schedulerReachable || s.jobState === 'unknown') {
     if (s.state !== 'stopped' && s.state !== 'failed') return UNKNOWN_LINE;
   }

@@ -14,6 +14,8 @@ import { checkAgainstContract, InvalidRequest, parseCreateBody, type SubmitPlan,
 import { failureMessage, queuedMessage, readyMessage, runningMessage, stoppedMessage, stoppingMessage, timeLimitSeconds, type StoppedBy } from './progress-messages.js';
 import { lostRequestMessage, maintenanceMessage, schedulerRefusal, submitFailedMessage } from './refusal-messages.js';
 import { probeServer } from './readiness-probe.js';
+import { hostForNode, serverUrl } from './server-address.js';
+import { SubmitQueue } from './submit-queue.js';
 import { Observers, type SessionObserver } from './lifecycle-observer.js';
 import { endsAt, isTerminal, type EventKind, type Session, type SessionEvent } from './types.js';
 
@@ -49,6 +51,8 @@ export class SessionService {
   private readonly inFlight = new Map<string, Promise<void>>();
   /** The secret part of each not-yet-submitted startjob document; never stored (docs/contracts.md §2). */
   private readonly secrets = new Map<string, SubmitSecrets>();
+  /** Submits wait here for a slot (cluster.submitConcurrency at once). */
+  readonly submits: SubmitQueue;
   private closed = false;
 
   constructor(
@@ -61,6 +65,7 @@ export class SessionService {
   ) {
     this.events.setMaxListeners(0);
     this.observers = new Observers(log);
+    this.submits = new SubmitQueue(config.cluster.submitConcurrency);
   }
 
   private readonly noticeShown = new Map<string, string>();
@@ -142,7 +147,7 @@ export class SessionService {
     this.emit(id, 'requested', `Requested a "${profile.displayName}" notebook server`);
     this.log.info({ session: id, user, serverName, profile: profile.name }, 'session created');
     this.observers.notify('created', session);
-    this.track(id, this.submit(id));
+    this.track(id, this.queueSubmit(id));
     return [session, true];
   }
 
@@ -213,6 +218,17 @@ export class SessionService {
     if (!secrets) return { ...plan, env: {}, webdav: null, tunnel: null, adoptOnly: true };
     const tunnel = plan.tunnel && secrets.tunnelPrivateKey ? { ...plan.tunnel, privateKey: secrets.tunnelPrivateKey } : null;
     return { ...plan, env: secrets.env, webdav: secrets.webdav, tunnel: tunnel as StartJobDocument['tunnel'] };
+  }
+
+  /** The submit, once a slot is free (submit-queue.ts); a session stopped while it waited is never submitted. */
+  private queueSubmit(id: string): Promise<void> {
+    return this.submits.run(async () => {
+      if (this.closed) return;
+      const s = this.store.get(id);
+      if (!s || isTerminal(s.state)) return;
+      if (s.cancelRequested && !s.jobId) return this.finishStopped(id, { cleanRunDir: false });
+      return this.submit(id);
+    });
   }
 
   /**
@@ -328,7 +344,7 @@ export class SessionService {
     for (const s of this.store.live()) {
       if (s.state === 'submitting' && !this.inFlight.has(s.id)) {
         this.log.info({ session: s.id }, 'resuming submit after restart');
-        this.track(s.id, this.submit(s.id));
+        this.track(s.id, this.queueSubmit(s.id));
       } else if (s.state === 'stopping' && s.jobId) {
         this.track(s.id, this.kill(s));
       }
@@ -347,7 +363,7 @@ export class SessionService {
   }
 
   /** Applies one job's status from the poller (and probes a starting server). */
-  async apply(s: Session, st: JobStatus): Promise<void> {
+  async apply(s: Session, st: JobStatus, scheduler: string | null = null): Promise<void> {
     if (st.state === 'unknown') return this.markUnreachable([s], 'job state unknown');
     const base = { schedulerReachable: true, jobState: st.state, node: st.node ?? s.node, reason: st.reason ?? null };
     if (!s.schedulerReachable) this.emit(s.id, 'info', 'The scheduler answers again.');
@@ -377,28 +393,32 @@ export class SessionService {
       return;
     }
     // running or completing
+    // Where the hub reaches the server: fixed once known, from the first RUNNING to the end (server-address.ts).
+    const host = s.host ?? (s.tunnelPort !== null ? '127.0.0.1' : hostForNode(st.node ?? s.node, this.config.cluster.nodeAddress, scheduler));
     if (s.state === 'queued' || s.state === 'submitting') {
-      s = this.store.update(s.id, { ...base, state: 'starting', queuePosition: null, estimatedStart: null, startedAt: new Date().toISOString(), message: `Running on ${st.node ?? 'a compute node'}` });
+      s = this.store.update(s.id, { ...base, host, state: 'starting', queuePosition: null, estimatedStart: null, startedAt: new Date().toISOString(), message: `Running on ${st.node ?? 'a compute node'}` });
       this.emit(s.id, 'running', runningMessage(s.jobId, st.node ?? null));
       this.store.recordJobStarted(s.jobId!, s.id, st.node ?? null);
       this.observers.notify('running', s);
       if (s.tunnelPort !== null && this.tunnels) s = this.store.update(s.id, { tunnelExpiresAt: this.tunnels.jobStarted(s.id, this.walltimeOf(s)) });
     } else {
-      s = this.store.update(s.id, base);
+      s = this.store.update(s.id, { ...base, host });
     }
     const srv = st.server;
     this.announceNotice(s, srv ?? null);
-    // Through the tunnel the hub reaches the server at its own 127.0.0.1:P; without one, where start-env said.
-    const addr = s.tunnelPort !== null ? { host: '127.0.0.1', port: s.tunnelPort } : srv?.port && srv.host ? { host: srv.host, port: srv.port } : null;
+    // Through the tunnel the hub reaches the server at its own 127.0.0.1:P; without one, at
+    // the node's address and the port start-env reported (never start-env's bind address).
+    const port = s.tunnelPort ?? srv?.port ?? null;
+    const addr = s.host && port ? { host: s.host, port } : null;
     // Through a tunnel: once THIS job's agent is logged in with its key and carries P (the bridge
     // holds P, so the probe of 127.0.0.1:P reaches nothing else); without one, once start-env reports a port.
     const canProbe = s.tunnelPort !== null ? (this.tunnels?.isUp(s.id) ?? false) : !!srv?.port;
     if (s.state === 'starting' && addr && canProbe) {
-      if (s.port !== addr.port || s.host !== addr.host) {
-        s = this.store.update(s.id, { host: addr.host, port: addr.port, message: 'Starting Jupyter' });
+      if (s.port !== addr.port) {
+        s = this.store.update(s.id, { port: addr.port, message: 'Starting Jupyter' });
         this.emit(s.id, 'starting', `Starting Jupyter on ${s.node ?? 'the node'}`);
       }
-      const url = `http://${addr.host}:${addr.port}${s.servicePrefix.endsWith('/') ? s.servicePrefix : s.servicePrefix + '/'}api`;
+      const url = `${serverUrl(addr.host, addr.port, s.servicePrefix.endsWith('/') ? s.servicePrefix : s.servicePrefix + '/')}api`;
       if (await probeServer(url, this.config.status.probeTimeoutSeconds * 1000)) {
         const ready = this.store.update(s.id, { state: 'ready', message: 'Ready' });
         this.observers.notify('ready', ready);

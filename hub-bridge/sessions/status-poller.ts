@@ -1,25 +1,34 @@
-// ONE `hpc-wrap jobstate` call per interval for ALL live jobs; a shorter interval while
-// any session is starting. Results go to the store, which the API reads: API reads never
-// reach the scheduler.
+// ONE `hpc-wrap jobstate` call per tick for every live job that is due. Each session has its
+// own pace (poll-pace.ts): starting and stopping ones at the starting pace, queued ones ever
+// less often up to status.queuedIntervalSeconds (a queued job in the request makes hpc-wrap
+// read queue positions, the costly part), settled ones at status.intervalSeconds. Results
+// go to the store, which the API reads: API reads never reach the scheduler.
 import type { Logger } from 'pino';
 import type { HpcWrapClient } from '../cluster/hpc-wrap-client.js';
 import type { SessionStore } from '../store/session-store.js';
 import { Observers, type PollObserver } from './lifecycle-observer.js';
+import { PollPace, type PollerTiming } from './poll-pace.js';
 import type { SessionService } from './session-service.js';
+import type { SessionState } from './types.js';
 
-export interface PollerTiming {
-  intervalMs: number;
-  startingIntervalMs: number;
-}
+export type { PollerTiming } from './poll-pace.js';
+
+/** States in which applying the same report again changes nothing (no probe, no timer). */
+const SETTLED_WHILE_UNCHANGED: ReadonlySet<SessionState> = new Set(['queued', 'ready']);
 
 export class StatusPoller {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
+  private lastTickAt = -Infinity;
+  private dueAt = 0;
   /** Number of jobstate calls made (for metrics and benchmarks). */
   calls = 0;
   /** Metrics watch each poll here. */
   readonly observers: Observers<PollObserver>;
+  readonly pace: PollPace;
+  /** Each session's last applied report (with its state then), to skip re-applying the same. */
+  private readonly lastReport = new Map<string, string>();
 
   constructor(
     private readonly store: SessionStore,
@@ -27,8 +36,10 @@ export class StatusPoller {
     private readonly cluster: HpcWrapClient,
     private readonly timing: PollerTiming,
     private readonly log: Logger,
+    private readonly now: () => number = Date.now,
   ) {
     this.observers = new Observers(log);
+    this.pace = new PollPace(timing);
   }
 
   start(): void {
@@ -36,19 +47,24 @@ export class StatusPoller {
     this.schedule(0);
   }
 
-  /** A session was created or changed: poll at the starting pace from now on. */
-  wake(): void {
+  /**
+   * A session was created or changed (or its server or tunnel came up): ask about it at the
+   * next tick, no later than the starting pace allows. `sessionId` absent: every session
+   * that is starting or stopping.
+   */
+  wake(sessionId?: string): void {
+    if (sessionId) this.pace.dueNow(sessionId, this.now());
+    else this.pace.startingDueNow(this.now());
     if (this.stopped || this.running || !this.timer) return;
-    if (this.dueAt - Date.now() <= this.timing.startingIntervalMs) return;
+    const at = Math.max(this.now(), this.lastTickAt + this.timing.startingIntervalMs);
+    if (this.dueAt <= at) return;
     clearTimeout(this.timer);
-    this.schedule(this.timing.startingIntervalMs);
+    this.schedule(at - this.now());
   }
-
-  private dueAt = 0;
 
   private schedule(ms: number): void {
     if (this.stopped) return;
-    this.dueAt = Date.now() + ms;
+    this.dueAt = this.now() + ms;
     this.timer = setTimeout(() => {
       this.running = this.tick()
         .catch((err) => this.log.error({ err: (err as Error).message }, 'status poll failed'))
@@ -60,35 +76,56 @@ export class StatusPoller {
     this.timer.unref?.();
   }
 
-  private nextDelay(): number {
-    const starting = this.store.live().some((s) => s.state === 'submitting' || s.state === 'queued' || s.state === 'starting' || s.state === 'stopping');
-    return starting ? this.timing.startingIntervalMs : this.timing.intervalMs;
+  /** Until the next session is due; never two ticks closer than the starting pace. */
+  nextDelay(): number {
+    const now = this.now();
+    const next = this.pace.nextDue();
+    const earliest = this.lastTickAt + this.timing.startingIntervalMs;
+    const at = next === null ? now + this.timing.intervalMs : Math.max(next, earliest);
+    return Math.max(0, at - now);
   }
 
-  /** One poll: one jobstate call for every live session that has a job. */
+  /** One poll: one jobstate call for every live session with a job that is due. */
   async tick(): Promise<void> {
+    const now = this.now();
+    this.lastTickAt = now;
     const live = this.store.live().filter((s) => s.jobId);
-    if (live.length === 0) return;
+    const due = this.pace.due(live, now);
+    if (due.length === 0) return;
     this.calls++;
     let report;
     const t0 = performance.now();
     const seconds = () => (performance.now() - t0) / 1000;
     try {
-      report = await this.cluster.jobState(live.map((s) => ({ jobId: s.jobId!, sessionId: s.id, user: s.user })));
+      report = await this.cluster.jobState(due.map((s) => ({ jobId: s.jobId!, sessionId: s.id, user: s.user })));
     } catch (err) {
-      this.observers.notify('polled', { seconds: seconds(), jobs: live.length, outcome: 'transport' });
-      this.service.markUnreachable(live, (err as Error).message);
+      this.observers.notify('polled', { seconds: seconds(), jobs: due.length, outcome: 'transport' });
+      this.service.markUnreachable(due, (err as Error).message);
+      this.pace.asked(due, this.now());
       return;
     }
-    this.observers.notify('polled', { seconds: seconds(), jobs: live.length, outcome: report.scheduler.reachable ? 'ok' : 'unreachable' });
+    this.observers.notify('polled', { seconds: seconds(), jobs: due.length, outcome: report.scheduler.reachable ? 'ok' : 'unreachable' });
+    const scheduler = report.scheduler.name;
     await Promise.all(
-      live.map(async (s) => {
+      due.map(async (s) => {
         const st = report.jobs[s.jobId!];
+        if (!st) return;
+        // A queued or ready session whose report is the one it had last time: nothing to
+        // apply, nothing to write (the bridge's work per idle poll stays small at any N).
+        const seen = `${s.state}\u0000${JSON.stringify(st)}`;
+        if (SETTLED_WHILE_UNCHANGED.has(s.state) && s.schedulerReachable && this.lastReport.get(s.id) === seen) return;
         const cur = this.store.get(s.id);
-        if (!st || !cur || cur.state !== s.state) return;
-        await this.service.apply(cur, st);
+        if (!cur || cur.state !== s.state) return;
+        await this.service.apply(cur, st, scheduler);
+        this.lastReport.set(s.id, seen);
       }),
     );
+    if (this.lastReport.size > live.length) {
+      const ids = new Set(live.map((s) => s.id));
+      for (const id of this.lastReport.keys()) if (!ids.has(id)) this.lastReport.delete(id);
+    }
+    // The next time each is asked follows from the state it is in now.
+    this.pace.asked(due.map((s) => this.store.get(s.id) ?? s), this.now());
   }
 
   async stop(): Promise<void> {

@@ -1,4 +1,5 @@
 // The session model shared by the store, the service, the poller and the API.
+import { serverUrl } from './server-address.js';
 
 export const SESSION_STATES = ['submitting', 'queued', 'starting', 'ready', 'stopping', 'stopped', 'failed'] as const;
 export type SessionState = (typeof SESSION_STATES)[number];
@@ -95,7 +96,7 @@ export function sessionView(s: Session) {
     node: s.node,
     host: s.host,
     port: s.port,
-    url: s.host && s.port ? `http://${s.host}:${s.port}` : null,
+    url: serverUrl(s.host, s.port),
     queue: { position: s.queuePosition, estimatedStart: s.estimatedStart },
     reason: s.reason,
     message: s.message,

@@ -2,8 +2,12 @@
 // committed before the bridge acts on it, so a SIGKILL loses nothing that mattered.
 import Database from 'better-sqlite3';
 import { dirname } from 'node:path';
+import { encodeCursor, type Page } from './pages.js';
+import { toJobRecord, toSession, type JobRecord, type Row } from './rows.js';
 import { ensurePrivateDir, ensurePrivateFile } from './private-files.js';
-import type { EventKind, JobState, Session, SessionEvent, SessionState, TunnelState } from '../sessions/types.js';
+import type { EventKind, Session, SessionEvent, SessionState } from '../sessions/types.js';
+
+export type { JobRecord } from './rows.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS sessions (
@@ -30,6 +34,9 @@ CREATE TABLE IF NOT EXISTS sessions (
 );
 CREATE INDEX IF NOT EXISTS sessions_state ON sessions(state);
 CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user, server_name);
+CREATE INDEX IF NOT EXISTS sessions_created ON sessions(created_at, id);
+CREATE INDEX IF NOT EXISTS sessions_user_created ON sessions(user, created_at, id);
+CREATE INDEX IF NOT EXISTS sessions_state_created ON sessions(state, created_at, id);
 CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   session_id TEXT NOT NULL,
@@ -53,6 +60,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   PRIMARY KEY (job_id, session_id)
 );
 CREATE INDEX IF NOT EXISTS jobs_user ON jobs(user, submitted_at);
+CREATE INDEX IF NOT EXISTS jobs_submitted ON jobs(submitted_at, job_id, session_id);
 CREATE TABLE IF NOT EXISTS idempotency (
   key TEXT PRIMARY KEY,
   session_id TEXT NOT NULL,
@@ -60,41 +68,6 @@ CREATE TABLE IF NOT EXISTS idempotency (
   created_at TEXT NOT NULL
 );
 `;
-
-type Row = Record<string, unknown>;
-
-function toSession(r: Row): Session {
-  return {
-    id: r.id as string,
-    number: r.number as number,
-    user: r.user as string,
-    serverName: r.server_name as string,
-    profile: r.profile as string,
-    state: r.state as SessionState,
-    jobId: (r.job_id as string | null) ?? null,
-    jobState: (r.job_state as JobState | null) ?? null,
-    node: (r.node as string | null) ?? null,
-    host: (r.host as string | null) ?? null,
-    port: (r.port as number | null) ?? null,
-    servicePrefix: r.service_prefix as string,
-    queuePosition: (r.queue_position as number | null) ?? null,
-    estimatedStart: (r.estimated_start as string | null) ?? null,
-    reason: (r.reason as string | null) ?? null,
-    message: (r.message as string | null) ?? null,
-    schedulerReachable: r.scheduler_reachable === 1,
-    cancelRequested: r.cancel_requested === 1,
-    tunnelPort: (r.tunnel_port as number | null) ?? null,
-    tunnelPublicKey: (r.tunnel_public_key as string | null) ?? null,
-    tunnelExpiresAt: (r.tunnel_expires_at as string | null) ?? null,
-    startedAt: (r.started_at as string | null) ?? null,
-    timeLimitSeconds: (r.time_limit_seconds as number | null) ?? null,
-    stoppedBy: (r.stopped_by as Session['stoppedBy']) ?? null,
-    tunnelState: (r.tunnel_state as TunnelState | null) ?? null,
-    tunnelSince: (r.tunnel_since as string | null) ?? null,
-    createdAt: r.created_at as string,
-    updatedAt: r.updated_at as string,
-  };
-}
 
 const COLUMN: Record<keyof Omit<Session, 'id' | 'number' | 'createdAt'>, string> = {
   user: 'user',
@@ -124,18 +97,6 @@ const COLUMN: Record<keyof Omit<Session, 'id' | 'number' | 'createdAt'>, string>
   updatedAt: 'updated_at',
 };
 
-export interface JobRecord {
-  jobId: string;
-  sessionId: string;
-  user: string;
-  profile: string;
-  submittedAt: string;
-  startedAt: string | null;
-  endedAt: string | null;
-  node: string | null;
-  finalState: string | null;
-  exitCode: number | null;
-}
 
 export type SessionPatch = Partial<Omit<Session, 'id' | 'number' | 'createdAt' | 'updatedAt'>>;
 
@@ -149,6 +110,8 @@ export interface NewSession {
 }
 
 export class SessionStore {
+  /** Session rows written by update() since the store opened (benchmarks: a poll that changes nothing writes none). */
+  writes = 0;
   private readonly db: Database.Database;
   private readonly stmts;
 
@@ -269,6 +232,64 @@ export class SessionStore {
     return (this.db.prepare(sql).all(...args, filter.limit ?? 1000) as Row[]).map(toSession);
   }
 
+  /**
+   * One page of sessions, newest first, filtered by user and/or states; `next` names the
+   * page after it (null: this is the last). Keyset paging: the same cost at any depth.
+   */
+  page(filter: { user?: string; states?: readonly SessionState[]; limit: number; after?: readonly string[] | null }): Page<Session> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.user !== undefined) {
+      where.push('user = ?');
+      args.push(filter.user);
+    }
+    if (filter.states?.length) {
+      where.push(`state IN (${filter.states.map(() => '?').join(',')})`);
+      args.push(...filter.states);
+    }
+    if (filter.after) {
+      where.push('(created_at < ? OR (created_at = ? AND id < ?))');
+      args.push(filter.after[0], filter.after[0], filter.after[1]);
+    }
+    const sql = `SELECT * FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ?`;
+    const rows = (this.cached(sql).all(...args, filter.limit + 1) as Row[]).map(toSession);
+    const more = rows.length > filter.limit;
+    const items = more ? rows.slice(0, filter.limit) : rows;
+    const last = items.at(-1);
+    return { items, next: more && last ? encodeCursor([last.createdAt, last.id]) : null };
+  }
+
+  /** One page of job records, newest submit first (see page()). */
+  jobsPage(filter: { user?: string; limit: number; after?: readonly string[] | null }): Page<JobRecord> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.user !== undefined) {
+      where.push('user = ?');
+      args.push(filter.user);
+    }
+    if (filter.after) {
+      where.push('(submitted_at < ? OR (submitted_at = ? AND (job_id < ? OR (job_id = ? AND session_id < ?))))');
+      args.push(filter.after[0], filter.after[0], filter.after[1], filter.after[1], filter.after[2]);
+    }
+    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY submitted_at DESC, job_id DESC, session_id DESC LIMIT ?`;
+    const rows = (this.cached(sql).all(...args, filter.limit + 1) as Row[]).map(toJobRecord);
+    const more = rows.length > filter.limit;
+    const items = more ? rows.slice(0, filter.limit) : rows;
+    const last = items.at(-1);
+    return { items, next: more && last ? encodeCursor([last.submittedAt, last.jobId, last.sessionId]) : null };
+  }
+
+  private readonly statements = new Map<string, Database.Statement>();
+  private cached(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      if (this.statements.size > 256) this.statements.clear();
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
   /** Creates a session, binding the idempotency key in the same transaction. */
   create(s: NewSession, idempotency: { key: string; fingerprint: string } | null): Session {
     const now = new Date().toISOString();
@@ -284,13 +305,17 @@ export class SessionStore {
     return row ? { sessionId: row.session_id, fingerprint: row.fingerprint } : undefined;
   }
 
+  /** Writes only the columns that change (and then updated_at); a patch that changes nothing writes nothing. */
   update(id: string, patch: SessionPatch): Session {
-    const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
+    const cur = this.get(id);
+    const entries = Object.entries(patch).filter(([k, v]) => v !== undefined && (!cur || cur[k as keyof Session] !== v));
+    if (cur && entries.length === 0) return cur;
     const sets = entries.map(([k]) => `${COLUMN[k as keyof typeof COLUMN]} = ?`);
     const values = entries.map(([, v]) => (typeof v === 'boolean' ? (v ? 1 : 0) : v));
     sets.push('updated_at = ?');
     values.push(new Date().toISOString());
-    this.db.prepare(`UPDATE sessions SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
+    this.cached(`UPDATE sessions SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
+    this.writes++;
     return this.get(id)!;
   }
 
@@ -315,18 +340,7 @@ export class SessionStore {
     const rows = (filter.user !== undefined
       ? this.db.prepare('SELECT * FROM jobs WHERE user = ? ORDER BY submitted_at DESC LIMIT ?').all(filter.user, filter.limit ?? 1000)
       : this.db.prepare('SELECT * FROM jobs ORDER BY submitted_at DESC LIMIT ?').all(filter.limit ?? 1000)) as Row[];
-    return rows.map((r) => ({
-      jobId: r.job_id as string,
-      sessionId: r.session_id as string,
-      user: r.user as string,
-      profile: r.profile as string,
-      submittedAt: r.submitted_at as string,
-      startedAt: (r.started_at as string | null) ?? null,
-      endedAt: (r.ended_at as string | null) ?? null,
-      node: (r.node as string | null) ?? null,
-      finalState: (r.final_state as string | null) ?? null,
-      exitCode: (r.exit_code as number | null) ?? null,
-    }));
+    return rows.map(toJobRecord);
   }
 
   /** The startjob document (holds secrets); kept only until the job is submitted. */

@@ -1,6 +1,8 @@
 // `npm run bench`: every benchmark, figures printed side by side. Not a test: nothing here
 // passes or fails on timing.
 import { apiLatency } from './api-latency.js';
+import { manySessions } from './many-sessions.js';
+import { queuedPolling } from './queued-polling.js';
 import { batchspawnerQuery } from './batchspawner-query.js';
 import { metricsEndpoint } from './metrics-endpoint.js';
 import { overlayCreate } from './overlay-create.js';
@@ -11,6 +13,8 @@ import { tunnelThroughput } from './tunnel-throughput.js';
 
 await schedulerLoad();
 await apiLatency();
+await manySessions();
+await queuedPolling();
 await metricsEndpoint();
 await overlayCreate();
 await batchspawnerQuery();

@@ -42,7 +42,7 @@ export const slurmDialect = defineDialect({
   commands: { submit: ['sbatch', '--parsable'], query: ['squeue'], cancel: ['scancel'] },
   appends: {
     submit: 'hpc-wrap appends the options and the script path.',
-    query: 'hpc-wrap appends --noheader, --states, --format and the job list.',
+    query: 'hpc-wrap appends --noheader, --states, --format and the job list; with queuePosition, a second call lists the pending jobs of the partitions our pending jobs wait in (--states=PENDING --partition=…).',
     cancel: 'hpc-wrap appends the job id (and --clusters for a multi-cluster id).',
   },
   environment: 'SLURM_CONF',
@@ -100,10 +100,28 @@ export const slurmDialect = defineDialect({
       const clusters = [...new Set(group.map((id) => id.split(';')[1]).filter((c): c is string => Boolean(c)))];
       const args = ['--noheader', '--states=all', `--format=${SQUEUE_FORMAT}`];
       if (clusters.length) args.push(`--clusters=${clusters.join(',')}`);
-      // With queue positions every job is listed (still one call); else only ours.
-      if (!s.queuePosition) args.push(`--jobs=${[...new Set(group.map((id) => id.split(';')[0]))].join(',')}`);
+      // Only ours; positions come from positionCalls, made only when one of ours is pending.
+      args.push(`--jobs=${[...new Set(group.map((id) => id.split(';')[0]))].join(',')}`);
       return args;
     });
+  },
+  /**
+   * Positions: the pending jobs of the partitions our pending jobs wait in (queue key
+   * `cluster\0partition`), one call per cluster, not the whole queue.
+   */
+  positionCalls(queueKeys) {
+    const byCluster = new Map<string, Set<string>>();
+    for (const key of queueKeys) {
+      const [cluster = '', partition = ''] = key.split('\u0000');
+      if (!partition) continue;
+      const set = byCluster.get(cluster) ?? new Set<string>();
+      for (const p of partition.split(',')) if (p) set.add(p);
+      byCluster.set(cluster, set);
+    }
+    return [...byCluster].map(([cluster, parts]) => [
+      '--noheader', '--states=PENDING', `--format=${SQUEUE_FORMAT}`, `--partition=${[...parts].sort().join(',')}`,
+      ...(cluster ? [`--clusters=${cluster}`] : []),
+    ]);
   },
   parseListing: (stdout) => parseSqueue(stdout),
   /** squeue -j with a single id the controller has forgotten exits 1 with this text. */

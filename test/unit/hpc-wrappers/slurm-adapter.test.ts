@@ -54,15 +54,17 @@ function fakeRunDir(ws: Workspace, jobId: string, files: { exit?: unknown; statu
 }
 
 describe('slurm jobstate', () => {
-  it('asks squeue ONCE for all ids (every job, for queue positions) and maps the recorded states', async () => {
+  it('asks squeue ONCE for our ids, then for the pending jobs of our pending jobs\' partitions only, and maps the recorded states', async () => {
     const { ws, calls } = slurmWorkspace({});
     fakeRunDir(ws, '1', { status: { phase: 'listening', host: '127.0.0.1', port: 51234, message: null } });
     const lines = Array.from({ length: 30 }, (_, i) => `line ${i + 1}`).join('\n');
     fakeRunDir(ws, '424242', { exit: { exitCode: 2, signal: null, endedAt: new Date().toISOString() }, output: `${lines}\nTraceback: boom\n` });
     const r = await ws.wrap.run(['jobstate', '5', '9', '1', '424242', '777777']);
     expect(r.code, r.stderr).toBe(0);
-    expect(calls()).toHaveLength(1);
-    expect(calls()[0]!.argv).toEqual(['--noheader', '--states=all', `--format=${SQUEUE_FORMAT}`]);
+    expect(calls()).toHaveLength(2);
+    expect(calls()[0]!.argv).toEqual(['--noheader', '--states=all', `--format=${SQUEUE_FORMAT}`, '--jobs=5,9,1,424242,777777']);
+    // 5 waits in debug (9 is held: it waits for nobody): positions from debug's pending jobs, not the whole queue
+    expect(calls()[1]!.argv).toEqual(['--noheader', '--states=PENDING', `--format=${SQUEUE_FORMAT}`, '--partition=debug']);
     expect(calls()[0]!.env.SLURM_CONF).toBe('/etc/slurm/test.conf');
     const doc = r.json as { scheduler: unknown; jobs: Record<string, Record<string, unknown>> };
     expect(doc.scheduler).toEqual({ name: 'slurm', reachable: true, error: null });
@@ -81,6 +83,24 @@ describe('slurm jobstate', () => {
     expect(tail.at(-1)).toBe('Traceback: boom');
     // Never seen and no run dir: done, exit code unknown.
     expect(doc.jobs['777777']).toMatchObject({ state: 'done', exitCode: null, server: null, outputTail: null });
+  });
+
+  it('reads no queue at all when none of ours is pending (one call, our ids only)', async () => {
+    const { ws, calls } = slurmWorkspace({});
+    const r = await ws.wrap.run(['jobstate', '1', '2']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(calls().map((c) => c.argv)).toEqual([['--noheader', '--states=all', `--format=${SQUEUE_FORMAT}`, '--jobs=1,2']]);
+    expect((r.json as { jobs: Record<string, { state: string }> }).jobs['2']!.state).toBe('running');
+  });
+
+  it('asks for the partitions of every pending job of ours, in one call', async () => {
+    const { ws, calls } = slurmWorkspace({});
+    const r = await ws.wrap.run(['jobstate', '8', '6', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(calls()[1]!.argv).toEqual(['--noheader', '--states=PENDING', `--format=${SQUEUE_FORMAT}`, '--partition=debug,gpu']);
+    const jobs = (r.json as { jobs: Record<string, { position: number | null }> }).jobs;
+    expect(jobs['8']!.position).toBe(1);
+    expect(jobs['6']!.position).toBeGreaterThan(1);
   });
 
   it('lists only the given ids when queue positions are off', async () => {

@@ -6,23 +6,15 @@ import { ConfigError, loadHpcWrapConfig } from '../config/load.js';
 import { configCheckText, hpcWrapConfigDocs } from './config-docs.js';
 import { printJson, reportFailure, resolveConfigPath, runCommand } from './command-context.js';
 import { errorDocument, WrapError } from './errors.js';
-import { jobState, parseJobStateRequest, refsForIds, refsForRequest } from './jobstate.js';
-import { markedJobs } from './marked-jobs.js';
-import { accounting } from './accounting.js';
 import { clean } from './clean.js';
 import { parseAge } from '../config/duration.js';
-import { listPartitions } from './partitions.js';
-import { selfCheck } from './self-check.js';
 import { setup } from './setup.js';
-import { capabilities } from './capabilities.js';
-import { killJob, killJobById, parseKillJobRequest } from './killjob.js';
 import { configImportCommand, logsCommand, wizardCommand } from './operator-commands.js';
 import { forkRun } from './schedulers/fork/fork-supervisor.js';
 import { startEnv } from './start-env/start-env.js';
 import { BATCHSPAWNER_SINGLEUSER, BATCHSPAWNER_SINGLEUSER_USAGE, batchspawnerSingleuser, parseSingleuserArgs, type SingleuserArgs } from './batchspawner-singleuser.js';
-import { MAX_REQUEST_BYTES } from '../contract/startjob.js';
 import { readBounded } from './startjob/stdin.js';
-import { startJob } from './startjob/startjob.js';
+import { BRIDGE_OPS, type BridgeOpName } from './bridge-ops.js';
 import {
   cleanLaunches, launchCommand, launchEnvCommand, launchJobsCommand, listCommandModule, statusCommandModule, stopCommandModule, urlCommandModule,
 } from './launch/launch-cli.js';
@@ -51,6 +43,11 @@ function usageError(msg: string | null, err: Error | undefined, y?: { showHelp(o
   process.exit(2);
 }
 
+/** A command the bridge calls, run once from the command line (the agent runs the same table). */
+function runOp(name: BridgeOpName, configFlag: string | undefined, args: string[]): Promise<void> {
+  return runCommand(name, configFlag, async (ctx) => ({ output: await BRIDGE_OPS[name](ctx, { args, stdin: (limit) => readBounded(process.stdin, limit) }) }));
+}
+
 export function buildCli(argv: string[]): Argv<Global> {
   const cli = yargs(argv);
   return cli
@@ -71,10 +68,7 @@ export function buildCli(argv: string[]): Argv<Global> {
           .example('$0 startjob < request.json', 'submit; prints {"jobId","sessionId","runDir"}')
           .example('$0 --config /etc/hpc-wrap.yaml startjob < request.json', 'with a site config')
           .epilog('The request: {"version":1,"sessionId","user","serverName","env":{...},"command":[...],"resources":{...}|null,"script":null|"#!..."}. env is secret: it is written only to the spool (0600) and never to argv or logs. A second call with the same sessionId prints the first job id.'),
-      (a) =>
-        runCommand('startjob', a.config, async (ctx) => ({
-          output: await startJob(ctx, await readBounded(process.stdin, MAX_REQUEST_BYTES)),
-        })),
+      (a) => runOp('startjob', a.config, []),
     )
     .command(
       'jobstate [ids..]',
@@ -83,24 +77,19 @@ export function buildCli(argv: string[]): Argv<Global> {
         y
           .positional('ids', { type: 'string', array: true, describe: 'job ids as startjob printed them; none = read {"version":1,"jobs":[{"jobId","sessionId","user"}]} on stdin (what the bridge sends)' })
           .example('$0 jobstate 123 124', 'prints {"scheduler":{...},"jobs":{"123":{...},"124":{...}}}'),
-      (a) =>
-        runCommand('jobstate', a.config, async (ctx) => {
-          const ids = (a.ids ?? []).map(String);
-          const refs = ids.length ? refsForIds(ctx, ids) : refsForRequest(ctx, parseJobStateRequest(await readBounded(process.stdin, MAX_REQUEST_BYTES * 16)));
-          return { output: await jobState(ctx, refs) };
-        }),
+      (a) => runOp('jobstate', a.config, (a.ids ?? []).map(String)),
     )
     .command(
       'marked-jobs',
       "The scheduler's live jobs that carry a session marker (ONE call), for the bridge's orphan reaper",
       (y) => y.example('$0 marked-jobs', 'prints {"reachable":true,"error":null,"jobs":[{"jobId","sessionId","account","state"}]}'),
-      (a) => runCommand('marked-jobs', a.config, async (ctx) => ({ output: await markedJobs(ctx) })),
+      (a) => runOp('marked-jobs', a.config, []),
     )
     .command(
       'capabilities',
       'What this cluster side accepts (WebDAV, environments, identity mode), for the bridge to check requests early',
       (y) => y.example('$0 capabilities', 'prints {"version","scheduler","identity","webdav":{...},"environments":[...]}'),
-      (a) => runCommand('capabilities', a.config, async (ctx) => ({ output: capabilities(ctx) })),
+      (a) => runOp('capabilities', a.config, []),
     )
     .command(
       'setup',
@@ -118,7 +107,7 @@ export function buildCli(argv: string[]): Argv<Global> {
         y
           .positional('ids', { type: 'string', array: true, describe: 'job ids as startjob printed them' })
           .example('$0 accounting 123 124', 'prints {"scheduler":{"name","available","reachable","error"},"jobs":{"123":{"state","elapsedSeconds","cpuSeconds",...}}}'),
-      (a) => runCommand('accounting', a.config, async (ctx) => ({ output: await accounting(ctx, (a.ids ?? []).map(String)) })),
+      (a) => runOp('accounting', a.config, (a.ids ?? []).map(String)),
     )
     .command(
       'clean [launches..]',
@@ -149,13 +138,13 @@ export function buildCli(argv: string[]): Argv<Global> {
       'partitions',
       "The scheduler's partitions in one call (null for a scheduler without partitions); the bridge marks profiles that cannot run",
       (y) => y.example('$0 partitions', 'prints {"scheduler":"slurm","partitions":[{"name":"debug","available":true,"state":"up","default":true}]}'),
-      (a) => runCommand('partitions', a.config, async (ctx) => ({ output: await listPartitions(ctx) })),
+      (a) => runOp('partitions', a.config, []),
     )
     .command(
       'doctor',
       'Check this side: version, config, work dir, scheduler reachable (JSON; hpc-bridge doctor reads it)',
       (y) => y.example('$0 --config /etc/hpc-wrap.yaml doctor', 'prints {"version","workDir":{...},"scheduler":{...}}'),
-      (a) => runCommand('doctor', a.config, async (ctx) => ({ output: await selfCheck(ctx) })),
+      (a) => runOp('doctor', a.config, []),
     )
     .command(launchCommand)
     .command(listCommandModule)
@@ -170,10 +159,7 @@ export function buildCli(argv: string[]): Argv<Global> {
       'killjob [id]',
       "Cancel a job and remove its spool (cancelling a finished job is not an error); without an id, read {\"version\":1,\"jobId\",\"sessionId\",\"user\"} on stdin (what the bridge sends; jobId may be null: clean up only)",
       (y) => y.positional('id', { type: 'string' }).example('$0 killjob 123', 'prints {"jobId":"123","cancelled":true}'),
-      (a) =>
-        runCommand('killjob', a.config, async (ctx) => ({
-          output: a.id !== undefined ? await killJobById(ctx, String(a.id)) : await killJob(ctx, parseKillJobRequest(await readBounded(process.stdin, MAX_REQUEST_BYTES))),
-        })),
+      (a) => runOp('killjob', a.config, a.id !== undefined ? [String(a.id)] : []),
     )
     .command(
       'start-env',
@@ -225,6 +211,18 @@ export function buildCli(argv: string[]): Argv<Global> {
         })
         .command(configImportCommand)
         .demandCommand(1, 'config needs a subcommand: check, docs or import'),
+    )
+    .command(
+      'agent',
+      false, // hidden: the bridge's long-lived agent (contract/agent.ts)
+      (y) => y,
+      async (a) => {
+        const { serveAgent } = await import('./agent/agent.js');
+        // the frames own stdout: anything else a module would print goes to stderr
+        const out = process.stdout.write.bind(process.stdout);
+        process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+        process.exitCode = await serveAgent({ configFlag: a.config, version: VERSION, input: process.stdin, write: (line) => void out(line) });
+      },
     )
     .command(
       'fork-run',

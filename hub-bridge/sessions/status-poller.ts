@@ -45,6 +45,18 @@ export class StatusPoller {
   }
 
   private dueAt = 0;
+  private again = false;
+
+  /** The cluster pushed a change (agent run-dir event): poll at once, or right after the poll that runs. */
+  pollNow(): void {
+    if (this.stopped || !this.timer) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.schedule(0);
+  }
 
   private schedule(ms: number): void {
     if (this.stopped) return;
@@ -54,7 +66,9 @@ export class StatusPoller {
         .catch((err) => this.log.error({ err: (err as Error).message }, 'status poll failed'))
         .then(() => {
           this.running = null;
-          this.schedule(this.nextDelay());
+          const now = this.again;
+          this.again = false;
+          this.schedule(now ? 0 : this.nextDelay());
         });
     }, ms);
     this.timer.unref?.();

@@ -1,0 +1,89 @@
+// Readiness pushed, not polled: the hpc-wrap agent watches the run dirs of the live
+// sessions and says when one changes (the job started, the server listens, it ended);
+// the bridge then polls at once (one jobstate through the agent, then the readiness probe)
+// instead of at its next tick. The tick stays the safety net: a lost event costs at most
+// one interval. This module keeps the agent's watch set equal to the live sessions.
+import type { Logger } from 'pino';
+import type { EventFrame } from '../../contract/agent.js';
+import type { HpcWrapClient } from '../cluster/hpc-wrap-client.js';
+import type { SessionStore } from '../store/session-store.js';
+import type { Session } from './types.js';
+
+/** Whether a run-dir change can move this session on (anything else is left to the tick). */
+export function worthPolling(s: Session, ev: EventFrame): boolean {
+  if (s.state === 'stopping') return ev.exited || ev.phase === 'exited';
+  if (s.state === 'ready') return ev.exited || ev.phase === 'exited';
+  if (s.state === 'queued' || s.state === 'submitting') return true; // it started (or already ended)
+  if (s.state === 'starting') return ev.phase === 'listening' || ev.phase === 'exited' || ev.exited;
+  return false;
+}
+
+export class PushedStatus {
+  private sent = '';
+  private timer: NodeJS.Timeout | null = null;
+  private syncing: Promise<void> | null = null;
+  private dirty = false;
+  /** Events that led to an immediate poll (tests, benchmarks). */
+  pushes = 0;
+
+  constructor(
+    private readonly store: SessionStore,
+    private readonly cluster: HpcWrapClient,
+    private readonly pollNow: () => void,
+    private readonly log: Logger,
+    private readonly resyncMs = 5000,
+  ) {}
+
+  start(): void {
+    const agent = this.cluster.agent;
+    if (!agent) return;
+    agent.on('event', (ev) => this.onEvent(ev));
+    agent.on('up', () => {
+      this.sent = ''; // a new agent watches nothing yet
+      this.sync();
+    });
+    this.timer = setInterval(() => this.sync(), this.resyncMs);
+    this.timer.unref();
+    this.sync();
+  }
+
+  /** Sessions were created or changed: bring the watch set up to date (coalesced). */
+  sync(): void {
+    if (this.syncing) {
+      this.dirty = true;
+      return;
+    }
+    this.syncing = this.send()
+      .catch((err) => this.log.debug({ err: (err as Error).message }, 'agent watch update failed; the status tick covers the sessions'))
+      .finally(() => {
+        this.syncing = null;
+        if (this.dirty) {
+          this.dirty = false;
+          this.sync();
+        }
+      });
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  private async send(): Promise<void> {
+    const sessions = this.store
+      .live()
+      .filter((s) => s.jobId)
+      .map((s) => ({ sessionId: s.id, user: s.user }))
+      .sort((a, b) => (a.sessionId < b.sessionId ? -1 : 1));
+    const key = JSON.stringify(sessions);
+    if (key === this.sent) return;
+    if (await this.cluster.watch(sessions)) this.sent = key;
+  }
+
+  private onEvent(ev: EventFrame): void {
+    const s = this.store.get(ev.sessionId);
+    if (!s || !worthPolling(s, ev)) return;
+    this.pushes++;
+    this.log.debug({ session: s.id, phase: ev.phase, exited: ev.exited }, 'run dir changed: polling now');
+    this.pollNow();
+  }
+}

@@ -1,8 +1,8 @@
 // Builds the two programs with esbuild:
 //  - dist/hpc-wrap.mjs: ONE self-contained file (every dependency inlined, no native
 //    module) so an HPC site needs nothing but Node to run it;
-//  - dist/hpc-bridge.mjs: the hub-side service; npm dependencies stay external
-//    (better-sqlite3 is native and is installed with the package);
+//  - dist/hpc-bridge.mjs (+ its hpc-bridge-*.mjs chunks): the hub-side service; npm
+//    dependencies stay external (better-sqlite3 is native and is installed with the package);
 import { build } from 'esbuild';
 import { chmodSync, readFileSync } from 'node:fs';
 
@@ -65,6 +65,17 @@ await build({
   banner: { js: `${banner.js}\n${cjsGlobals}` },
   plugins: [noNativeModules, inquirerSideEffectFree],
 });
-await build({ ...common, entryPoints: ['hub-bridge/cli.ts'], outfile: 'dist/hpc-bridge.mjs', packages: 'external' });
+// hpc-bridge is split at its entry's dynamic import (hub-bridge/cli.ts), so that
+// `--version` loads no npm package; the chunks stay next to it in dist/ (code that finds
+// files relative to import.meta.url sees the same directory).
+await build({
+  ...common,
+  entryPoints: { 'hpc-bridge': 'hub-bridge/cli.ts' },
+  outdir: 'dist',
+  splitting: true,
+  chunkNames: 'hpc-bridge-[name]-[hash]',
+  outExtension: { '.js': '.mjs' },
+  packages: 'external',
+});
 chmodSync('dist/hpc-wrap.mjs', 0o755);
 chmodSync('dist/hpc-bridge.mjs', 0o755);

@@ -8,6 +8,7 @@ import { schedulerLoad } from './scheduler-load.js';
 import { tunnelScale } from './tunnel-scale.js';
 import { gatewayBench } from './gateway.js';
 import { tunnelThroughput } from './tunnel-throughput.js';
+import { startupCost } from './startup-cost.js';
 
 await schedulerLoad();
 await apiLatency();
@@ -17,3 +18,4 @@ await batchspawnerQuery();
 await tunnelThroughput();
 await tunnelScale();
 await gatewayBench();
+await startupCost();

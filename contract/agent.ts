@@ -1,4 +1,4 @@
-// The frames of `hpc-wrap agent` (docs/contracts.md §9): the long-lived cluster-side
+// The frames of `hpc-wrap agent` (docs/contracts.md §8): the long-lived cluster-side
 // process the bridge keeps per transport, so that no status tick or submit starts Node.
 // One JSON object per line (newline-delimited, UTF-8) in both directions. A request
 // carries exactly what the one-shot command would get (its arguments and its stdin), and

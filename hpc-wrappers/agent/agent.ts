@@ -1,4 +1,4 @@
-// `hpc-wrap agent` (hidden; docs/contracts.md §9): the long-lived process the bridge keeps
+// `hpc-wrap agent` (hidden; docs/contracts.md §8): the long-lived process the bridge keeps
 // on the login node, so that a submit or a status tick costs a line on a pipe instead of a
 // Node start. It reads request frames on stdin, runs each at once (concurrently) through
 // the same table as the one-shot commands (bridge-ops.ts) with a fresh context per request,

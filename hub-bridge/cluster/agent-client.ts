@@ -1,4 +1,4 @@
-// The bridge's end of `hpc-wrap agent` (contract/agent.ts, docs/contracts.md §9): ONE
+// The bridge's end of `hpc-wrap agent` (contract/agent.ts, docs/contracts.md §8): ONE
 // long-lived hpc-wrap per transport (a child process, or one exec channel on the SSH
 // pool), so that a status tick or a submit is a line on a pipe instead of a Node start on
 // the login node. It starts on first use, checks the agent's version, restarts it with

@@ -221,10 +221,11 @@ export function buildCli(argv: string[]): Argv<Global> {
           .option('job-dir', { type: 'string', demandOption: true })
           .option('script', { type: 'string', demandOption: true })
           .option('output', { type: 'string', demandOption: true })
-          .option('chdir', { type: 'string' }),
+          .option('chdir', { type: 'string' })
+          .option('marker', { type: 'string' }),
       async (a) => {
         try {
-          process.exitCode = await forkRun({ jobDir: a['job-dir'], script: a.script, output: a.output, chdir: a.chdir ?? null });
+          process.exitCode = await forkRun({ jobDir: a['job-dir'], script: a.script, output: a.output, chdir: a.chdir ?? null, marker: a.marker ?? null });
         } catch (err) {
           process.exitCode = reportFailure('fork-run', err, null);
         }

@@ -20,9 +20,10 @@ const PKG_VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')
 const env = (user: string) => ({ JUPYTERHUB_API_TOKEN: 'hub-secret-token-0123456789', JUPYTERHUB_SERVICE_PREFIX: `/user/${user}/`, JUPYTERHUB_USER: user });
 const body = (user: string, extra: Record<string, unknown> = {}) => ({ user, env: env(user), command: [process.execPath, STAND_IN_SERVER], ...extra });
 
+/** Fork jobs whose supervisor ran (a job dir whose submit was killed before the spawn is none). */
 function forkJobs(workDir: string): string[] {
   const d = join(workDir, 'fork');
-  return existsSync(d) ? readdirSync(d).filter((n) => /^fork-\d+$/.test(n)) : [];
+  return existsSync(d) ? readdirSync(d).filter((n) => /^fork-\d+$/.test(n) && existsSync(join(d, n, 'supervisor.json'))) : [];
 }
 
 function logSink(): { log: ReturnType<typeof createLogger>; text: () => string } {
@@ -95,16 +96,23 @@ describe('the bridge through the agent', () => {
     expect(cluster.counts.agent).toBeGreaterThan(2);
     expect(agent.starts).toBe(1);
 
-    // kill the agent right after the startjob request went out
+    // kill the agent while it is inside the scheduler submit (startjob wrote its attempt
+    // file, the fork supervisor is starting, no job id recorded yet)
     const origRequest = agent.request.bind(agent);
-    let killed = 0;
+    let killedIn: 'submit' | 'before submit' | null = null;
     let firstPid: number | null = null;
     agent.request = (op, args, stdin, timeoutMs) => {
       const p = origRequest(op, args, stdin, timeoutMs);
-      if (op === 'startjob' && killed === 0) {
-        killed++;
+      if (op === 'startjob' && killedIn === null) {
+        killedIn = 'before submit';
         firstPid = agent.pid;
-        agent.kill();
+        const { sessionId } = JSON.parse(stdin) as { sessionId: string };
+        const runDir = join(fx.workDir, 'users', 'bob', 'sessions', sessionId);
+        void (async () => {
+          for (let i = 0; i < 1000 && !existsSync(join(runDir, 'submit.attempt')); i++) await new Promise((r) => setTimeout(r, 5));
+          if (existsSync(join(runDir, 'submit.attempt')) && !existsSync(join(runDir, 'jobid'))) killedIn = 'submit';
+          agent.kill();
+        })();
       }
       return p;
     };
@@ -115,11 +123,13 @@ describe('the bridge through the agent', () => {
       if (r.body.state === 'failed') throw new Error(r.body.message);
       return r.body.state === 'ready' ? r.body : undefined;
     });
-    expect(killed).toBe(1);
+    expect(killedIn).toBe('submit');
     expect(forkJobs(fx.workDir).length - before).toBe(1); // exactly one job for bob
     const jobs = await api().get('/v1/jobs?user=bob').set(fx.auth).expect(200);
     expect(jobs.body.jobs.map((j: { jobId: string }) => j.jobId)).toEqual([ready.jobId]);
     expect(fx.logs()).toMatch(/hpc-wrap agent ended/);
+    // (the repeated startjob adopted the interrupted attempt's job by its marker when the
+    // kill came after the fork spawn, or submitted the only job when it came before)
     // restarted with backoff: a new agent (another process) serves the next calls
     await waitFor('agent restarted', () => (agent.isUp && agent.pid !== firstPid ? true : undefined));
     expect(agent.starts).toBe(2);

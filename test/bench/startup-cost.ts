@@ -6,7 +6,7 @@
 //   node --import tsx test/bench/startup-cost.ts [--baseline REF|DIR] [--runs N]
 // start-env's figure is read by the server itself: the "server" is a python3 one-liner that
 // copies its parent's utime+stime (/proc/PPID/stat) at its first instruction.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -25,8 +25,9 @@ const RUSAGE = [
   'r = resource.getrusage(resource.RUSAGE_CHILDREN)',
   'print(round((r.ru_utime + r.ru_stime) * 1000))',
 ].join('\n');
+let benchCwd = tmpdir();
 function cpuMs(argv: string[]): number {
-  return Number(execFileSync('python3', ['-c', RUSAGE, ...argv]).toString().trim());
+  return Number(execFileSync('python3', ['-c', RUSAGE, ...argv], { cwd: benchCwd }).toString().trim());
 }
 
 /** The "server": writes its parent's (start-env's) CPU so far, in clock ticks, and exits. */
@@ -59,12 +60,46 @@ async function startEnvCpuMs(hpcWrap: string, work: string, n: number): Promise<
   return ticks * TICK_MS;
 }
 
+function procCpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(')').pop()!.trim().split(/\s+/);
+  return (Number(f[11]) + Number(f[12])) * TICK_MS;
+}
+
+/** CPU per jobstate request through a running agent (its own CPU over 50 requests, after a warm-up). */
+export async function agentJobstateCpuMs(hpcWrap: string, work: string): Promise<number> {
+  const child = spawn(process.execPath, [hpcWrap, 'agent'], { stdio: ['pipe', 'pipe', 'ignore'], cwd: work });
+  let buf = '';
+  const waiters: Array<() => void> = [];
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    buf += d;
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      buf = buf.slice(nl + 1);
+      waiters.shift()?.();
+    }
+  });
+  const frame = () => new Promise<void>((r) => waiters.push(r));
+  await frame(); // hello
+  const ask = async (id: number) => {
+    const got = frame();
+    child.stdin.write(`${JSON.stringify({ type: 'request', id, op: 'jobstate', stdin: JSON.stringify({ version: 1, jobs: [] }) })}\n`);
+    await got;
+  };
+  for (let i = 0; i < 10; i++) await ask(i);
+  const before = procCpuMs(child.pid!);
+  for (let i = 0; i < 50; i++) await ask(100 + i);
+  const per = (procCpuMs(child.pid!) - before) / 50;
+  child.stdin.end();
+  await new Promise((r) => child.once('close', r));
+  return per;
+}
+
 export async function startupCost(argv: string[] = []): Promise<void> {
   const ref = argv[argv.indexOf('--baseline') + 1] && argv.includes('--baseline') ? argv[argv.indexOf('--baseline') + 1]! : 'main';
   const runs = argv.includes('--runs') ? Number(argv[argv.indexOf('--runs') + 1]) : 7;
   if (!existsSync(join(REPO, 'dist/hpc-wrap.mjs'))) throw new Error('run `npm run build` first');
   const base = baselineDist(ref);
   const work = mkdtempSync(join(tmpdir(), 'startup-bench-'));
+  benchCwd = work;
   try {
     const sides = { before: base.dist, after: join(REPO, 'dist') };
     const cases: Array<{ name: string; run: (dist: string, i: number, side: string) => Promise<number> }> = [
@@ -72,6 +107,11 @@ export async function startupCost(argv: string[] = []): Promise<void> {
       { name: 'hpc-wrap --version', run: async (d) => cpuMs([process.execPath, join(d, 'hpc-wrap.mjs'), '--version']) },
       { name: 'hpc-bridge --version', run: async (d) => cpuMs([process.execPath, join(d, 'hpc-bridge.mjs'), '--version']) },
       { name: 'hpc-wrap capabilities (one-shot)', run: async (d) => cpuMs([process.execPath, join(d, 'hpc-wrap.mjs'), 'capabilities']) },
+      { name: 'hpc-wrap jobstate (one-shot; a status tick before the agent)', run: async (d) => cpuMs([process.execPath, join(d, 'hpc-wrap.mjs'), 'jobstate', 'fork-999999']) },
+      {
+        name: 'jobstate through the agent (per request; "before": none)',
+        run: async (d, _i, side) => (side === 'before' ? NaN : agentJobstateCpuMs(join(d, 'hpc-wrap.mjs'), work)),
+      },
       {
         name: 'start-env until the server starts',
         run: async (d, i, side) => {
@@ -89,7 +129,8 @@ export async function startupCost(argv: string[] = []): Promise<void> {
       }
       const b = median(got.before!);
       const a = median(got.after!);
-      rows.push([c.name, Math.round(b), Math.round(a), (a / b).toFixed(2)]);
+      const fmt = (v: number) => (Number.isNaN(v) ? '-' : v < 10 ? v.toFixed(1) : Math.round(v));
+      rows.push([c.name, fmt(b), fmt(a), Number.isNaN(b) ? '-' : (a / b).toFixed(2)]);
     }
     console.log(`\nStart-up cost (CPU of the process tree; start-env: its own CPU when it spawns the server; ${TICK_MS} ms resolution there)`);
     console.log(table(rows));

@@ -114,7 +114,7 @@ export async function startBridge(config: HubBridgeConfig, log: Logger, opts: { 
   }
 
   service.recover();
-  const pushed = new PushedStatus(store, cluster, () => poller.pollNow(), log);
+  const pushed = new PushedStatus(store, cluster, (id) => poller.pollNow(id), log);
   service.events.on('activity', () => {
     poller.wake();
     pushed.sync();

@@ -29,7 +29,7 @@ export class PushedStatus {
   constructor(
     private readonly store: SessionStore,
     private readonly cluster: HpcWrapClient,
-    private readonly pollNow: () => void,
+    private readonly pollNow: (sessionId: string) => void,
     private readonly log: Logger,
     private readonly resyncMs = 5000,
   ) {}
@@ -84,6 +84,6 @@ export class PushedStatus {
     if (!s || !worthPolling(s, ev)) return;
     this.pushes++;
     this.log.debug({ session: s.id, phase: ev.phase, exited: ev.exited }, 'run dir changed: polling now');
-    this.pollNow();
+    this.pollNow(s.id);
   }
 }

@@ -47,8 +47,11 @@ export class StatusPoller {
   private dueAt = 0;
   private again = false;
 
-  /** The cluster pushed a change (agent run-dir event): poll at once, or right after the poll that runs. */
-  pollNow(): void {
+  /**
+   * The cluster pushed a change to this session (agent run-dir event): poll at once, or right
+   * after the poll that runs. (With per-session pacing, `sessionId` is what must be due.)
+   */
+  pollNow(_sessionId?: string): void {
     if (this.stopped || !this.timer) return;
     if (this.running) {
       this.again = true;

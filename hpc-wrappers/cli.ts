@@ -12,6 +12,13 @@ const args = process.argv.slice(2);
 const fast = fastPath(args);
 if (args.length === 1 && args[0] === '--version') {
   process.stdout.write(`${VERSION}\n`);
+} else {
+  // zod would compile each object schema into a function (new Function) on its first parse:
+  // code generation at run time, and in a short-lived process more work than the parse
+  (await import('zod')).config({ jitless: true });
+}
+if (args.length === 1 && args[0] === '--version') {
+  // done
 } else if (fast?.command === 'start-env') {
   const [{ runCommand }, { startEnv }] = await Promise.all([import('./command-context.js'), import('./start-env/start-env.js')]);
   await runCommand('start-env', fast.config, async (ctx) => ({ exitCode: await startEnv(ctx, { runDir: fast.runDir, command: [] }) }));

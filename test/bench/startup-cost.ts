@@ -46,7 +46,7 @@ function baselineDist(ref: string): { dist: string; cleanup: () => void } {
   return { dist: join(dir, 'dist'), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-async function startEnvCpuMs(hpcWrap: string, work: string, n: number): Promise<number> {
+export async function startEnvCpuMs(hpcWrap: string, work: string, n: number): Promise<number> {
   const config = join(work, 'hpc-wrap.yaml');
   writeFileSync(config, stringify({ workDir: join(work, 'hpc'), scheduler: { kind: 'fork' } }));
   const out = join(work, `cpu-${n}`);

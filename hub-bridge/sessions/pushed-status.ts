@@ -7,7 +7,10 @@ import type { Logger } from 'pino';
 import type { EventFrame } from '../../contract/agent.js';
 import type { HpcWrapClient } from '../cluster/hpc-wrap-client.js';
 import type { SessionStore } from '../store/session-store.js';
-import type { Session } from './types.js';
+import { isTerminal, type Session } from './types.js';
+
+/** After a pushed "the server ended": polls that catch the job's end in the scheduler. */
+const AFTER_EXIT_MS = [500, 1500, 4000, 10_000];
 
 /** Whether a run-dir change can move this session on (anything else is left to the tick). */
 export function worthPolling(s: Session, ev: EventFrame): boolean {
@@ -85,5 +88,15 @@ export class PushedStatus {
     this.pushes++;
     this.log.debug({ session: s.id, phase: ev.phase, exited: ev.exited }, 'run dir changed: polling now');
     this.pollNow(s.id);
+    // the server ended: the scheduler shows the job ended a moment later (the batch script
+    // still has to finish), and nothing more is written to the run dir; look again shortly
+    if (ev.exited || ev.phase === 'exited') {
+      for (const ms of AFTER_EXIT_MS) {
+        setTimeout(() => {
+          const cur = this.store.get(ev.sessionId);
+          if (cur && !isTerminal(cur.state)) this.pollNow(cur.id);
+        }, ms).unref();
+      }
+    }
   }
 }

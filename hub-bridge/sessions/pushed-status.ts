@@ -26,6 +26,9 @@ export class PushedStatus {
   private timer: NodeJS.Timeout | null = null;
   private syncing: Promise<void> | null = null;
   private dirty = false;
+  private stopped = false;
+  /** The polls planned after a pushed exit (cleared on stop: the store closes after it). */
+  private readonly followUps = new Set<NodeJS.Timeout>();
   /** Events that led to an immediate poll (tests, benchmarks). */
   pushes = 0;
 
@@ -52,6 +55,7 @@ export class PushedStatus {
 
   /** Sessions were created or changed: bring the watch set up to date (coalesced). */
   sync(): void {
+    if (this.stopped) return;
     if (this.syncing) {
       this.dirty = true;
       return;
@@ -68,7 +72,10 @@ export class PushedStatus {
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    for (const t of this.followUps) clearTimeout(t);
+    this.followUps.clear();
   }
 
   private async send(): Promise<void> {
@@ -83,6 +90,7 @@ export class PushedStatus {
   }
 
   private onEvent(ev: EventFrame): void {
+    if (this.stopped) return;
     const s = this.store.get(ev.sessionId);
     if (!s || !worthPolling(s, ev)) return;
     this.pushes++;
@@ -92,10 +100,14 @@ export class PushedStatus {
     // still has to finish), and nothing more is written to the run dir; look again shortly
     if (ev.exited || ev.phase === 'exited') {
       for (const ms of AFTER_EXIT_MS) {
-        setTimeout(() => {
+        const t = setTimeout(() => {
+          this.followUps.delete(t);
+          if (this.stopped) return;
           const cur = this.store.get(ev.sessionId);
           if (cur && !isTerminal(cur.state)) this.pollNow(cur.id);
-        }, ms).unref();
+        }, ms);
+        t.unref();
+        this.followUps.add(t);
       }
     }
   }

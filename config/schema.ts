@@ -148,6 +148,12 @@ export const hubBridgeSchema = z
           .default(null)
           .describe('How to run hpc-wrap (argv); null = the hpc-wrap bundled next to this bridge, with the embedded config.'),
         commandTimeoutSeconds: z.number().min(1).max(3600).default(60).describe('Kill an hpc-wrap call that takes longer than this.'),
+        agent: z
+          .boolean()
+          .default(true)
+          .describe(
+            'Keep one long-lived `hpc-wrap agent` on the login node (a child process, or one channel of the SSH pool) and send it the commands that run as the service account (status, submit with identity shared, cancel, partitions...), instead of starting hpc-wrap for each; it also tells the bridge at once when a server listens or a job ends. Restarted with backoff when lost; commands run one-shot meanwhile, and always for identity: sudo steps run as the user. false = one-shot commands only.',
+          ),
         submitDeadlineSeconds: z
           .number()
           .min(5)

@@ -1,283 +1,31 @@
-// hpc-wrap: the HPC-side commands (login node: startjob, jobstate, killjob, config;
-// compute node: start-env). Thin: parse options, build the context, call one module.
-import yargs, { type Argv } from 'yargs';
-import { hideBin } from 'yargs/helpers';
-import { ConfigError, loadHpcWrapConfig } from '../config/load.js';
-import { configCheckText, hpcWrapConfigDocs } from './config-docs.js';
-import { printJson, reportFailure, resolveConfigPath, runCommand } from './command-context.js';
-import { errorDocument, WrapError } from './errors.js';
-import { jobState, parseJobStateRequest, refsForIds, refsForRequest } from './jobstate.js';
-import { markedJobs } from './marked-jobs.js';
-import { accounting } from './accounting.js';
-import { clean } from './clean.js';
-import { parseAge } from '../config/duration.js';
-import { listPartitions } from './partitions.js';
-import { selfCheck, selfCheckProblems } from './self-check.js';
-import { tryServer } from './try-server.js';
-import { setup } from './setup.js';
-import { capabilities } from './capabilities.js';
-import { killJob, killJobById, parseKillJobRequest } from './killjob.js';
-import { configImportCommand, logsCommand, wizardCommand } from './operator-commands.js';
-import { forkRun } from './schedulers/fork/fork-supervisor.js';
-import { startEnv } from './start-env/start-env.js';
-import { BATCHSPAWNER_SINGLEUSER, BATCHSPAWNER_SINGLEUSER_USAGE, batchspawnerSingleuser, parseSingleuserArgs, type SingleuserArgs } from './batchspawner-singleuser.js';
-import { MAX_REQUEST_BYTES } from '../contract/startjob.js';
-import { readBounded } from './startjob/stdin.js';
-import { startJob } from './startjob/startjob.js';
-import {
-  cleanLaunches, launchCommand, launchEnvCommand, launchJobsCommand, listCommandModule, statusCommandModule, stopCommandModule, urlCommandModule,
-} from './launch/launch-cli.js';
+// hpc-wrap's entry. The commands machines run many times (the bridge's one-shot commands,
+// its agent, start-env in every job) in the exact forms they are written take a fast path
+// that loads only that command's code; everything else (people's commands, help, any other
+// spelling) goes through the full yargs command line, loaded only then. The bundle stays
+// one file (scripts/build.mjs): dynamic imports there only delay evaluation.
+import { BRIDGE_OP_NAMES, fastPath } from './fast-path.js';
 
 declare const __HPC_BRIDGE_VERSION__: string | undefined;
 const VERSION = typeof __HPC_BRIDGE_VERSION__ === 'string' ? __HPC_BRIDGE_VERSION__ : 'dev';
 
-interface Global {
-  config?: string;
+const args = process.argv.slice(2);
+const fast = fastPath(args);
+if (args.length === 1 && args[0] === '--version') {
+  process.stdout.write(`${VERSION}\n`);
+} else {
+  // zod would compile each object schema into a function (new Function) on its first parse:
+  // code generation at run time, and in a short-lived process more work than the parse
+  (await import('zod')).config({ jitless: true });
 }
-
-/** A command-line mistake: the contract's "invalid" error, exit 2 (help instead, when asked for and no command was given). */
-function usageError(msg: string | null, err: Error | undefined, y?: { showHelp(out: (s: string) => void): void }): never {
-  if (err && !(err instanceof WrapError)) throw err;
-  const args = hideBin(process.argv);
-  if (!err && y && (args.includes('--help') || args.includes('-h')) && /^give a command|needs a subcommand|^Not enough non-option arguments|^Missing required argument/.test(msg ?? '')) {
-    y.showHelp((s) => process.stdout.write(`${s}\n`));
-    process.exit(0);
-  }
-  let message = err?.message ?? msg ?? 'invalid command line';
-  // yargs' suggestion alone ("Did you mean launch?") does not say what was wrong
-  const first = args.find((a) => !a.startsWith('-'));
-  if (/^Did you mean /.test(message) && first) message = `Unknown argument: ${first}. ${message}`;
-  printJson(errorDocument(new WrapError('invalid', message)));
-  process.stderr.write(`hpc-wrap: ${message}\nRun \`hpc-wrap --help\` for usage.\n`);
-  process.exit(2);
+if (args.length === 1 && args[0] === '--version') {
+  // done
+} else if (fast?.command === 'start-env') {
+  const [{ runCommand }, { startEnv }] = await Promise.all([import('./command-context.js'), import('./start-env/start-env.js')]);
+  await runCommand('start-env', fast.config, async (ctx) => ({ exitCode: await startEnv(ctx, { runDir: fast.runDir, command: [] }) }));
+} else if (fast?.command === 'agent') {
+  await (await import('./run-op.js')).runAgent(fast.config, VERSION);
+} else if (fast && BRIDGE_OP_NAMES.has(fast.command)) {
+  await (await import('./run-op.js')).runOp(fast.command as never, fast.config, fast.args);
+} else {
+  await (await import('./cli-commands.js')).runCli();
 }
-
-export function buildCli(argv: string[]): Argv<Global> {
-  const cli = yargs(argv);
-  return cli
-    .scriptName('hpc-wrap')
-    .usage('$0 <command> [options]\n\nThe HPC side of jupyterhub-hpc-bridge. Users without a hub: `launch` (then list, status, url, stop, logs, clean).\nThe commands the bridge runs print JSON on stdout; errors are {"error":{"code","message"}} with exit status\n1 (internal), 2 (invalid), 3 (maintenance), 4 (scheduler). The user commands print text, JSON with --json.')
-    .option('config', {
-      type: 'string',
-      describe: 'hpc-wrap.yaml to use (default: $HPC_WRAP_CONFIG, else the embedded defaults: fork scheduler, workDir .state/hpc)',
-      global: true,
-      requiresArg: true,
-    })
-    .parserConfiguration({ 'populate--': true })
-    .command(
-      'startjob',
-      'Submit a notebook job; reads one JSON request (at most 1 MiB) on stdin',
-      (y) =>
-        y
-          .example('$0 startjob < request.json', 'submit; prints {"jobId","sessionId","runDir"}')
-          .example('$0 --config /etc/hpc-wrap.yaml startjob < request.json', 'with a site config')
-          .epilog('The request: {"version":1,"sessionId","user","serverName","env":{...},"command":[...],"resources":{...}|null,"script":null|"#!..."}. env is secret: it is written only to the spool (0600) and never to argv or logs. A second call with the same sessionId prints the first job id.'),
-      (a) =>
-        runCommand('startjob', a.config, async (ctx) => ({
-          output: await startJob(ctx, await readBounded(process.stdin, MAX_REQUEST_BYTES)),
-        })),
-    )
-    .command(
-      'jobstate [ids..]',
-      'State of jobs (ONE scheduler call for all ids), with server phase, queue position and output tail',
-      (y) =>
-        y
-          .positional('ids', { type: 'string', array: true, describe: 'job ids as startjob printed them; none = read {"version":1,"jobs":[{"jobId","sessionId","user"}]} on stdin (what the bridge sends)' })
-          .example('$0 jobstate 123 124', 'prints {"scheduler":{...},"jobs":{"123":{...},"124":{...}}}'),
-      (a) =>
-        runCommand('jobstate', a.config, async (ctx) => {
-          const ids = (a.ids ?? []).map(String);
-          const refs = ids.length ? refsForIds(ctx, ids) : refsForRequest(ctx, parseJobStateRequest(await readBounded(process.stdin, MAX_REQUEST_BYTES * 16)));
-          return { output: await jobState(ctx, refs) };
-        }),
-    )
-    .command(
-      'marked-jobs',
-      "The scheduler's live jobs that carry a session marker (ONE call), for the bridge's orphan reaper",
-      (y) => y.example('$0 marked-jobs', 'prints {"reachable":true,"error":null,"jobs":[{"jobId","sessionId","account","state"}]}'),
-      (a) => runCommand('marked-jobs', a.config, async (ctx) => ({ output: await markedJobs(ctx) })),
-    )
-    .command(
-      'capabilities',
-      'What this cluster side accepts (WebDAV, environments, identity mode), for the bridge to check requests early',
-      (y) => y.example('$0 capabilities', 'prints {"version","scheduler","identity","webdav":{...},"environments":[...]}'),
-      (a) => runCommand('capabilities', a.config, async (ctx) => ({ output: capabilities(ctx) })),
-    )
-    .command(
-      'setup',
-      'Prepare the shared directories under workDir (run once as the service account; per-user mode needs it)',
-      (y) =>
-        y
-          .option('dry-run', { type: 'boolean', default: false, describe: 'print what would be made, change nothing' })
-          .example('$0 --config /etc/hpc-wrap.yaml setup --dry-run', 'prints {"steps":[{"path","mode","group","action"}],"next"}'),
-      (a) => runCommand('setup', a.config, async (ctx) => ({ output: setup(ctx, { dryRun: a['dry-run'] }) })),
-    )
-    .command(
-      'accounting [ids..]',
-      "What the scheduler's accounting recorded for jobs that ended (ONE call for all ids; Slurm: sacct, needs slurmdbd)",
-      (y) =>
-        y
-          .positional('ids', { type: 'string', array: true, describe: 'job ids as startjob printed them' })
-          .example('$0 accounting 123 124', 'prints {"scheduler":{"name","available","reachable","error"},"jobs":{"123":{"state","elapsedSeconds","cpuSeconds",...}}}'),
-      (a) => runCommand('accounting', a.config, async (ctx) => ({ output: await accounting(ctx, (a.ids ?? []).map(String)) })),
-    )
-    .command(
-      'clean [launches..]',
-      'Your launches: remove the files of ended ones (running ones are kept). Operators, with --older-than: remove run dirs of sessions whose job is over and that nothing touched for that long (asks the scheduler once; removes nothing if it cannot)',
-      (y) =>
-        y
-          .positional('launches', { type: 'string', array: true, describe: 'launches to clean (default: all your ended ones)' })
-          .option('cache', { type: 'boolean', default: false, describe: 'your launches: also remove the --cache conda environments' })
-          .option('json', { type: 'boolean', default: false, describe: 'your launches: print one JSON document' })
-          .option('older-than', { type: 'string', requiresArg: true, describe: 'operators: age such as 30d, 12h (units s, m, h, d, w)' })
-          .option('dry-run', { type: 'boolean', default: false, describe: 'operators: print what would be removed, remove nothing' })
-          .example('$0 clean', 'remove the files of your ended launches')
-          .example('$0 --config /etc/hpc-wrap.yaml clean --older-than 30d', 'operators: daily from cron or a systemd timer (docs/retention.md)'),
-      (a) =>
-        a['older-than'] === undefined
-          ? cleanLaunches(a)
-          : runCommand('clean', a.config, async (ctx) => {
-              let olderThanSeconds: number;
-              try {
-                olderThanSeconds = parseAge(String(a['older-than']));
-              } catch (err) {
-                throw new WrapError('invalid', (err as Error).message);
-              }
-              return { output: await clean(ctx, { olderThanSeconds, dryRun: a['dry-run'] }) };
-            }),
-    )
-    .command(
-      'partitions',
-      "The scheduler's partitions in one call (null for a scheduler without partitions); the bridge marks profiles that cannot run",
-      (y) => y.example('$0 partitions', 'prints {"scheduler":"slurm","partitions":[{"name":"debug","available":true,"state":"up","default":true}]}'),
-      (a) => runCommand('partitions', a.config, async (ctx) => ({ output: await listPartitions(ctx) })),
-    )
-    .command(
-      'doctor',
-      'Check this side: version, config, work dir, scheduler reachable (JSON on stdout, which hpc-bridge doctor reads; each problem also on stderr, exit 1)',
-      (y) => y.example('$0 --config /etc/hpc-wrap.yaml doctor', 'prints {"version","workDir":{...},"scheduler":{...}}'),
-      (a) =>
-        runCommand('doctor', a.config, async (ctx) => {
-          const report = await selfCheck(ctx);
-          const problems = selfCheckProblems(report);
-          for (const p of problems) process.stderr.write(`hpc-wrap doctor: ${p}\n`);
-          return { output: report, exitCode: problems.length ? 1 : 0 };
-        }),
-    )
-    .command(
-      'try-server',
-      'The stand-in notebook server of `hpc-bridge try` (started inside a job by start-env; answers <prefix>api on JUPYTERHUB_SERVICE_URL)',
-      {},
-      async () => {
-        try {
-          await tryServer();
-        } catch (err) {
-          process.stderr.write(`hpc-wrap try-server: ${(err as Error).message}\n`);
-          process.exitCode = 1;
-        }
-      },
-    )
-    .command(launchCommand)
-    .command(listCommandModule)
-    .command(statusCommandModule)
-    .command(urlCommandModule)
-    .command(stopCommandModule)
-    .command(launchEnvCommand)
-    .command(launchJobsCommand)
-    .command(wizardCommand)
-    .command(logsCommand)
-    .command(
-      'killjob [id]',
-      "Cancel a job and remove its spool (cancelling a finished job is not an error); without an id, read {\"version\":1,\"jobId\",\"sessionId\",\"user\"} on stdin (what the bridge sends; jobId may be null: clean up only)",
-      (y) => y.positional('id', { type: 'string' }).example('$0 killjob 123', 'prints {"jobId":"123","cancelled":true}'),
-      (a) =>
-        runCommand('killjob', a.config, async (ctx) => ({
-          output: a.id !== undefined ? await killJobById(ctx, String(a.id)) : await killJob(ctx, parseKillJobRequest(await readBounded(process.stdin, MAX_REQUEST_BYTES))),
-        })),
-    )
-    .command(
-      'start-env',
-      'Inside the job: build the environment and run the single-user server (the hub command, or the one after --)',
-      (y) =>
-        y
-          .option('run-dir', { type: 'string', requiresArg: true, describe: 'the session run dir (default: $HPC_WRAP_RUN_DIR)' })
-          .example('$0 start-env --run-dir /scratch/jh/users/alice/sessions/s-...', 'run the hub command recorded by startjob')
-          .example('$0 start-env -- batchspawner-singleuser jupyterhub-singleuser', 'in a ready batch script: run this command instead'),
-      (a) =>
-        runCommand('start-env', a.config, async (ctx) => ({
-          exitCode: await startEnv(ctx, { runDir: a['run-dir'], command: ((a['--'] as unknown[]) ?? []).map(String) }),
-        })),
-    )
-    .command(
-      BATCHSPAWNER_SINGLEUSER,
-      "Inside the job, as stock batchspawner's batchspawner_singleuser_cmd: start-env, report the port to the hub, run the server (everything after the command name is its argv)",
-      // Stop at the command name: the server's options (--debug, ...) must not be read as ours.
-      (y) => y.parserConfiguration({ 'populate--': true, 'halt-at-non-option': true }),
-      async (a) => {
-        let args: SingleuserArgs;
-        try {
-          args = parseSingleuserArgs(((a['--'] as unknown[]) ?? []).map(String));
-        } catch (err) {
-          return usageError(null, err as Error);
-        }
-        if (args.help) return void process.stdout.write(BATCHSPAWNER_SINGLEUSER_USAGE);
-        await runCommand(BATCHSPAWNER_SINGLEUSER, args.config ?? a.config, async (ctx) => ({ exitCode: await batchspawnerSingleuser(ctx, args) }));
-      },
-    )
-    .command('config', 'Check, document or import (from JHub-HPC-Interface) hpc-wrap.yaml', (y) =>
-      y
-        .command(
-          'check',
-          'Print the effective configuration (secrets redacted), or what is wrong with it (exit 2)',
-          (yy) => yy.example('$0 --config /etc/hpc-wrap.yaml config check', ''),
-          (a) => {
-            const path = resolveConfigPath(a.config);
-            try {
-              process.stdout.write(configCheckText(loadHpcWrapConfig(path), path));
-            } catch (err) {
-              if (!(err instanceof ConfigError)) throw err;
-              process.exitCode = reportFailure('config check', new WrapError('invalid', err.message), null);
-            }
-          },
-        )
-        .command('docs', 'Print every key with its description and default', {}, () => {
-          process.stdout.write(hpcWrapConfigDocs());
-        })
-        .command(configImportCommand)
-        .demandCommand(1, 'config needs a subcommand: check, docs or import'),
-    )
-    .command(
-      'fork-run',
-      false, // hidden: the fork adapter's job supervisor
-      (y) =>
-        y
-          .option('job-dir', { type: 'string', demandOption: true })
-          .option('script', { type: 'string', demandOption: true })
-          .option('output', { type: 'string', demandOption: true })
-          .option('chdir', { type: 'string' }),
-      async (a) => {
-        try {
-          process.exitCode = await forkRun({ jobDir: a['job-dir'], script: a.script, output: a.output, chdir: a.chdir ?? null });
-        } catch (err) {
-          process.exitCode = reportFailure('fork-run', err, null);
-        }
-      },
-    )
-    .demandCommand(1, 'give a command (see --help)')
-    .strict()
-    .recommendCommands()
-    .fail(usageError)
-    // Help is an ordinary option acted on after validation: `hpc-wrap nosuch --help` is an
-    // unknown command (exit 2), not the top-level help with exit 0.
-    .help(false)
-    .option('help', { alias: 'h', type: 'boolean', global: true, describe: 'Show help' })
-    .middleware((a) => {
-      if (!a.help) return;
-      cli.showHelp((s) => process.stdout.write(`${s}\n`));
-      process.exit(0);
-    }, false)
-    .version(VERSION)
-    .wrap(Math.min(110, process.stdout.columns || 100));
-}
-
-await buildCli(hideBin(process.argv)).parseAsync();

@@ -52,16 +52,22 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
 }
 
-/** Reports a failure: JSON on stdout, one human line on stderr, a log line when a log exists. */
-export function reportFailure(command: string, err: unknown, log: AppLog | null): number {
+/** A failure as the contract's error document and exit status; logged when a log exists. */
+export function failureDocument(command: string, err: unknown, log: AppLog | null): { document: unknown; exitCode: number; message: string } {
   const e = err instanceof ConfigError ? new WrapError('internal', err.message) : asWrapError(err);
-  printJson(errorDocument(e));
-  process.stderr.write(`hpc-wrap ${command}: ${e.message}\n`);
   log?.[e.code === 'internal' ? 'error' : 'warn'](`${command}.failed`, { code: e.code, message: e.message });
   if (e.code === 'internal' && !(err instanceof WrapError) && !(err instanceof ConfigError) && err instanceof Error && err.stack) {
     log?.debug(`${command}.stack`, { stack: err.stack });
   }
-  return e.exitCode;
+  return { document: errorDocument(e), exitCode: e.exitCode, message: e.message };
+}
+
+/** Reports a failure: JSON on stdout, one human line on stderr, a log line when a log exists. */
+export function reportFailure(command: string, err: unknown, log: AppLog | null): number {
+  const f = failureDocument(command, err, log);
+  printJson(f.document);
+  process.stderr.write(`hpc-wrap ${command}: ${f.message}\n`);
+  return f.exitCode;
 }
 
 /** Loads the context, runs `body`, prints its output or the failure, sets the exit code. */

@@ -9,6 +9,9 @@ import { createApp } from './api/app.js';
 import { readOrCreateToken, writeCurlHeaderFile } from './api/token-file.js';
 import { CapabilitiesCache } from './cluster/capabilities-cache.js';
 import { HpcWrapClient } from './cluster/hpc-wrap-client.js';
+import { AgentClient } from './cluster/agent-client.js';
+import { PushedStatus } from './sessions/pushed-status.js';
+import { VERSION } from './version.js';
 import { startHubService, type HubService } from './hub-service/hub-service.js';
 import { ProfileAvailability } from './sessions/profile-availability.js';
 import { SessionService } from './sessions/session-service.js';
@@ -47,6 +50,9 @@ export interface Bridge {
   store: SessionStore;
   service: SessionService;
   poller: StatusPoller;
+  /** The hpc-wrap client (its agent, when cluster.agent is on). */
+  cluster: HpcWrapClient;
+  pushed: PushedStatus;
   reaper: OrphanReaper;
   /** Metrics (null when metrics.enabled is false) and scheduler accounting. */
   watch: AdminWatch;
@@ -66,7 +72,10 @@ export async function startBridge(config: HubBridgeConfig, log: Logger, opts: { 
   writeCurlHeaderFile(config.apiTokenFile, token);
   const store = new SessionStore(config.stateDb);
   const transport = opts.transport ?? createTransport(config);
-  const cluster = new HpcWrapClient(transport, config.cluster.hpcWrap ?? bundledHpcWrap(), config.cluster.commandTimeoutSeconds * 1000);
+  const hpcWrap = config.cluster.hpcWrap ?? bundledHpcWrap();
+  const timeoutMs = config.cluster.commandTimeoutSeconds * 1000;
+  const agent = config.cluster.agent && transport.open ? new AgentClient(transport, { hpcWrap, version: VERSION, log, startTimeoutMs: Math.min(timeoutMs, 30_000) }) : null;
+  const cluster = new HpcWrapClient(transport, hpcWrap, timeoutMs, agent);
   const tunnels = config.tunnel.enabled ? new Tunnels(config, log) : null;
   const capabilities = new CapabilitiesCache(cluster, log);
   // Known before the first request when the cluster answers quickly; never blocks the start for long.
@@ -107,17 +116,23 @@ export async function startBridge(config: HubBridgeConfig, log: Logger, opts: { 
   }
 
   service.recover();
-  service.events.on('activity', () => poller.wake());
+  const pushed = new PushedStatus(store, cluster, (id) => poller.pollNow(id), log);
+  service.events.on('activity', () => {
+    poller.wake();
+    pushed.sync();
+  });
   poller.start();
+  pushed.start();
   reaper.start();
   watch.start();
   log.info({ url, cluster: cluster.description, sessions: store.live().length }, 'hpc-bridge listening');
 
   return {
-    store, service, poller, reaper, watch, tunnels, server, url, token, hubService,
+    store, service, poller, cluster, pushed, reaper, watch, tunnels, server, url, token, hubService,
     async close() {
       await reaper.stop();
       await poller.stop();
+      pushed.stop();
       await watch.close();
       await hubService?.close();
       await tunnels?.close();
@@ -126,6 +141,7 @@ export async function startBridge(config: HubBridgeConfig, log: Logger, opts: { 
         server.closeAllConnections();
       });
       await service.close();
+      await agent?.close();
       await transport.close();
       store.close();
     },

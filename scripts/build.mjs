@@ -1,9 +1,9 @@
 // Builds the two programs with esbuild:
 //  - dist/hpc-wrap.mjs: ONE self-contained file (every dependency inlined, no native
 //    module) so an HPC site needs nothing but Node to run it;
-//  - dist/hpc-bridge.mjs: the hub-side service; npm dependencies stay external
-//    (better-sqlite3 is native and is installed with the package). The installable
-//    hub-side release (everything inlined but better-sqlite3) is scripts/pack-hub.mjs.
+//  - dist/hpc-bridge.mjs (+ its hpc-bridge-*.mjs chunks): the hub-side service; npm
+//    dependencies stay external (better-sqlite3 is native and is installed with the package).
+//    The installable hub-side release (everything inlined but better-sqlite3) is scripts/pack-hub.mjs.
 import { build } from 'esbuild';
 import { chmodSync, readFileSync } from 'node:fs';
 import { banner, cjsGlobals, inquirerSideEffectFree, noNativeModules } from './build-plugins.mjs';
@@ -26,6 +26,17 @@ await build({
   banner: { js: `${banner.js}\n${cjsGlobals}` },
   plugins: [noNativeModules, inquirerSideEffectFree],
 });
-await build({ ...common, entryPoints: ['hub-bridge/cli.ts'], outfile: 'dist/hpc-bridge.mjs', packages: 'external' });
+// hpc-bridge is split at its entry's dynamic import (hub-bridge/cli.ts), so that
+// `--version` loads no npm package; the chunks stay next to it in dist/ (code that finds
+// files relative to import.meta.url sees the same directory).
+await build({
+  ...common,
+  entryPoints: { 'hpc-bridge': 'hub-bridge/cli.ts' },
+  outdir: 'dist',
+  splitting: true,
+  chunkNames: 'hpc-bridge-[name]-[hash]',
+  outExtension: { '.js': '.mjs' },
+  packages: 'external',
+});
 chmodSync('dist/hpc-wrap.mjs', 0o755);
 chmodSync('dist/hpc-bridge.mjs', 0o755);

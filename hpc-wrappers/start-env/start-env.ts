@@ -15,12 +15,11 @@ import { portReportStep } from './port-report-step.js';
 import { runServer, SignalRelay, signalStatus } from './server-process.js';
 import { consumeSpool, type Spool } from './spool.js';
 import { ownJobId, recordedOtherJob } from './duplicate-guard.js';
-import { tunnelStep } from './tunnel-agent.js';
 import { condaStep } from './conda-step.js';
 import { modulesStep } from './modules-step.js';
 import { scrubStartupSecrets } from './startup-secrets.js';
 import { webdavStep } from './webdav-step.js';
-import { EnvironmentPipeline, type EnvironmentContext, type EnvironmentStep } from './steps.js';
+import { EnvironmentPipeline, lazyStep, type EnvironmentContext, type EnvironmentStep } from './steps.js';
 
 export interface StartEnvOptions {
   runDir: string | undefined;
@@ -35,6 +34,8 @@ export interface StartEnvOptions {
 }
 
 /** The steps after the base steps, in order (`hpc-wrap launch-env` puts its own step between). */
+/** The tunnel agent (and its SSH library) loads only for a job with a tunnel. */
+const tunnelStep = lazyStep('tunnel', (ctx) => ctx.job.tunnel != null, async () => (await import('./tunnel-agent.js')).tunnelStep);
 export const ENVIRONMENT_STEPS: readonly EnvironmentStep[] = [tunnelStep, webdavStep, modulesStep, condaStep, overlayStep, containerStep];
 
 function say(line: string): void {

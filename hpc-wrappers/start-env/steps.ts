@@ -104,3 +104,26 @@ export class EnvironmentPipeline {
 export function inEnvironment(ctx: Pick<EnvironmentContext, 'job'>): string {
   return ` (environment "${ctx.job.environment?.name ?? '?'}" in hpc-wrap.yaml)`;
 }
+
+/**
+ * A step whose module loads only for a job that needs it (`needed`, checked when the
+ * pipeline first reaches it): every job would otherwise pay for evaluating, e.g., the
+ * tunnel agent's SSH library before its server starts.
+ */
+export function lazyStep(name: string, needed: (ctx: EnvironmentContext) => boolean, load: () => Promise<EnvironmentStep>): EnvironmentStep {
+  let step: EnvironmentStep | null | undefined;
+  const get = async (ctx: EnvironmentContext): Promise<EnvironmentStep | null> => (step === undefined ? (step = needed(ctx) ? await load() : null) : step);
+  return {
+    name,
+    async check(ctx) {
+      await (await get(ctx))?.check?.(ctx);
+    },
+    async prepare(ctx) {
+      await (await get(ctx))?.prepare(ctx);
+    },
+    wrapCommand: (argv, ctx) => step?.wrapCommand?.(argv, ctx) ?? argv,
+    async teardown(ctx) {
+      await step?.teardown?.(ctx);
+    },
+  };
+}

@@ -8,6 +8,7 @@ import { partitionsReportSchema, type PartitionsReport } from '../../contract/pa
 import { startJobResultSchema, type StartJobInput, type StartJobResult } from '../../contract/startjob.js';
 import { TransportError, type Transport } from '../transport/types.js';
 import { accountingReportSchema, type AccountingReport } from '../../contract/accounting.js';
+import { AgentLost, AgentUnavailable, type AgentClient } from './agent-client.js';
 
 export type { JobReport as JobStatus, JobStateReport } from '../../contract/jobstate.js';
 export type { PartitionsReport } from '../../contract/partitions.js';
@@ -47,16 +48,43 @@ export class HpcWrapClient {
     private readonly transport: Transport,
     private readonly hpcWrap: readonly string[],
     private readonly timeoutMs: number,
+    /** The long-lived agent (cluster.agent), or null: every call is a one-shot command. */
+    readonly agent: AgentClient | null = null,
   ) {}
 
   get description(): string {
-    return `${this.hpcWrap.join(' ')} via ${this.transport.description}`;
+    return `${this.hpcWrap.join(' ')} via ${this.transport.description}${this.agent ? ' (agent)' : ''}`;
+  }
+
+  /** Calls made through the agent and as one-shot commands (tests, benchmarks). */
+  readonly counts = { agent: 0, oneShot: 0 };
+
+  /**
+   * Through the agent when it is up and the command runs as the service account; one-shot
+   * when it runs AS the user (identity sudo), when the agent is not up, and once more when
+   * the agent was lost during the call (every operation is safe to repeat: startjob
+   * returns the first job of a session, killjob of an ended job is no error).
+   */
+  private async exec(args: string[], stdin: string | undefined, asUser: string | undefined): Promise<{ exitCode: number; out: unknown; detail: () => string }> {
+    const asThemselves = asUser !== undefined && this.transport.identity === 'sudo';
+    if (this.agent && !asThemselves) {
+      try {
+        const r = await this.agent.request(args[0]!, args.slice(1), stdin ?? '', this.timeoutMs);
+        this.counts.agent++;
+        return { exitCode: r.exitCode, out: r.output, detail: () => 'no output' };
+      } catch (err) {
+        if (!(err instanceof AgentUnavailable) && !(err instanceof AgentLost)) throw err;
+      }
+    }
+    this.counts.oneShot++;
+    const r = await this.transport.run([...this.hpcWrap, ...args], { stdin, timeoutMs: this.timeoutMs, ...(asUser ? { asUser } : {}) });
+    return { exitCode: r.exitCode, out: parseJson(r.stdout), detail: () => (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-5).join('\n') };
   }
 
   /** `asUser`: the hub user the command acts for (the ssh transport's identity "sudo" runs it as them). */
   private async call(args: string[], stdin?: string, asUser?: string): Promise<unknown> {
-    const r = await this.transport.run([...this.hpcWrap, ...args], { stdin, timeoutMs: this.timeoutMs, ...(asUser ? { asUser } : {}) });
-    const out = parseJson(r.stdout);
+    const r = await this.exec(args, stdin, asUser);
+    const out = r.out;
     const err = errorDocumentSchema.safeParse(out);
     if (err.success) {
       const { code, message } = err.data.error;
@@ -65,7 +93,7 @@ export class HpcWrapClient {
       throw new TransportError(`hpc-wrap ${args[0]}: ${message}`);
     }
     if (r.exitCode !== 0 || out === undefined) {
-      const detail = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-5).join('\n');
+      const detail = r.detail();
       throw new TransportError(`hpc-wrap ${args[0]} failed (exit ${r.exitCode}): ${detail || 'no output'}`);
     }
     return out;
@@ -119,6 +147,13 @@ export class HpcWrapClient {
   async killJob(ref: { jobId: string | null; sessionId: string; user: string; keepSpool?: boolean }): Promise<void> {
     const out = await this.call(['killjob'], JSON.stringify({ version: 1, ...ref }), ref.user);
     if (!killJobResultSchema.safeParse(out).success) throw new TransportError('hpc-wrap killjob printed unexpected output');
+  }
+
+  /** Tells the agent which sessions' run dirs to watch (false: no agent up; the status tick covers them). */
+  async watch(sessions: ReadonlyArray<{ sessionId: string; user: string }>): Promise<boolean> {
+    if (!this.agent?.isUp) return false;
+    const r = await this.agent.request('watch', [], JSON.stringify({ version: 1, sessions }), this.timeoutMs);
+    return r.exitCode === 0;
   }
 
   /** The scheduler's live jobs carrying a session marker (the orphan reaper's view). */

@@ -62,6 +62,24 @@ export class StatusPoller {
     this.schedule(at - this.now());
   }
 
+  private again = false;
+
+  /**
+   * The cluster pushed a change to this session (agent run-dir event): that session is due
+   * now, and the poll runs at once (or right after the poll that runs), whatever the pace.
+   */
+  pollNow(sessionId?: string): void {
+    if (sessionId) this.pace.dueNow(sessionId, this.now());
+    else this.pace.startingDueNow(this.now());
+    if (this.stopped || !this.timer) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.schedule(0);
+  }
+
   private schedule(ms: number): void {
     if (this.stopped) return;
     this.dueAt = this.now() + ms;
@@ -70,7 +88,9 @@ export class StatusPoller {
         .catch((err) => this.log.error({ err: (err as Error).message }, 'status poll failed'))
         .then(() => {
           this.running = null;
-          this.schedule(this.nextDelay());
+          const now = this.again;
+          this.again = false;
+          this.schedule(now ? 0 : this.nextDelay());
         });
     }, ms);
     this.timer.unref?.();

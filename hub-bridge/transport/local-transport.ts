@@ -1,9 +1,10 @@
 // Runs commands on this machine with execa (argv arrays, never a shell), optionally as
 // another local account: the bridge then runs as root and drops to that uid/gid.
 import { execa } from 'execa';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { identityArgv, type Identity } from './identity.js';
-import { TransportError, type RunOptions, type RunResult, type Transport } from './types.js';
+import { TransportError, type RunOptions, type RunResult, type StreamProcess, type Transport } from './types.js';
 
 interface Account {
   uid: number;
@@ -26,7 +27,7 @@ export class LocalTransport implements Transport {
   private readonly account: Account | null;
   private readonly runAs: string | null;
 
-  private readonly identity: Identity;
+  readonly identity: Identity;
   private readonly sudoCommand: readonly string[];
 
   constructor(opts: { runAs: string | null; identity?: Identity; sudoCommand?: readonly string[] }) {
@@ -70,6 +71,24 @@ export class LocalTransport implements Transport {
       if (err instanceof TransportError) throw err;
       throw new TransportError(`cannot run ${file}: ${(err as Error).message}`);
     }
+  }
+
+  /** A child process with pipes (the agent), as the runAs account when one is set. */
+  async open(argv: readonly string[]): Promise<StreamProcess> {
+    const [file, ...args] = argv;
+    if (!file) throw new TransportError('empty command');
+    const env = this.env();
+    const child = spawn(file, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(env ? { env } : {}),
+      ...(this.account ? { uid: this.account.uid, gid: this.account.gid, cwd: '/' } : {}),
+    });
+    const ended = new Promise<string>((resolve) => {
+      child.once('error', (err) => resolve(`cannot run ${file}: ${err.message}`));
+      child.once('close', (code, signal) => resolve(signal ? `${file} was killed by ${signal}` : `${file} exited with status ${code}`));
+    });
+    child.stdin.on('error', () => {}); // EPIPE once it ended: "ended" tells
+    return { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, ended, kill: () => void child.kill('SIGKILL') };
   }
 
   async close(): Promise<void> {}

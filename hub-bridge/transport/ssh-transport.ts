@@ -10,7 +10,7 @@ import { KnownHosts } from './known-hosts-file.js';
 import { SshConnectionPool, type SshLease, type SshPoolStats } from './ssh-connection-pool.js';
 import { hostKeyAlgorithms, makeHostVerifier, type HostKeyTarget } from './ssh-host-key.js';
 import { remoteCommand } from './ssh-quote.js';
-import { TransportError, type RunOptions, type RunResult, type Transport } from './types.js';
+import { TransportError, type RunOptions, type RunResult, type StreamProcess, type Transport } from './types.js';
 
 /** A configuration problem found when the transport is made (not transient). */
 export class SshConfigError extends Error {
@@ -103,6 +103,62 @@ export class SshTransport implements Transport {
       target: this.where,
       connect: () => this.connect(),
     });
+  }
+
+  get identity(): 'shared' | 'sudo' {
+    return this.cfg.identity;
+  }
+
+  /**
+   * A long-running command (the agent) on ONE exec channel of a pooled connection: it holds
+   * that session slot until it ends. Never as another user (no sudo prefix).
+   */
+  async open(argv: readonly string[], opts: { timeoutMs: number }): Promise<StreamProcess> {
+    const command = remoteCommand(argv);
+    const name = argv[0]!;
+    const deadline = Date.now() + opts.timeoutMs;
+    for (let refusals = 0, lost = 0; ; ) {
+      const lease = await this.pool.acquire(deadline, refusals + lost > 0);
+      const r = await new Promise<ClientChannel | 'refused' | TransportError>((resolve) => {
+        try {
+          lease.client.exec(command, (err, ch) => {
+            if (!err) return resolve(ch);
+            if (isSessionRefusal(err)) lease.refused();
+            else lease.release();
+            resolve(isSessionRefusal(err) ? 'refused' : new TransportError(`cannot open an SSH channel on ${this.where} for ${name}: ${err.message}`));
+          });
+        } catch (e) {
+          lease.release();
+          resolve(new TransportError(`cannot open an SSH channel on ${this.where} for ${name}: ${(e as Error).message}`));
+        }
+      });
+      if (r instanceof TransportError) {
+        if (++lost > 1) throw r;
+      } else if (r === 'refused') {
+        if (++refusals > MAX_REFUSALS) throw new TransportError(`${this.where} refused ${refusals} SSH session channels for ${name}`);
+      } else {
+        const ch = r;
+        let exit = 'the SSH channel closed';
+        ch.on('exit', (code: number | null, sig?: string) => {
+          exit = typeof code === 'number' ? `${name} exited with status ${code} on ${this.where}` : `${name} was killed by ${sig ?? 'a signal'} on ${this.where}`;
+        });
+        ch.on('error', () => {});
+        const ended = new Promise<string>((resolve) => ch.once('close', () => {
+          lease.release();
+          resolve(exit);
+        }));
+        return {
+          stdin: ch,
+          stdout: ch,
+          stderr: ch.stderr,
+          ended,
+          kill: () => {
+            sendKill(ch);
+            ch.close();
+          },
+        };
+      }
+    }
   }
 
   stats(): SshPoolStats {

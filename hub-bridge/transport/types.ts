@@ -27,8 +27,23 @@ export class TransportError extends Error {
   }
 }
 
+/** A long-running command with open pipes (the hpc-wrap agent): a child process or one SSH exec channel. */
+export interface StreamProcess {
+  readonly stdin: NodeJS.WritableStream;
+  readonly stdout: NodeJS.ReadableStream;
+  readonly stderr: NodeJS.ReadableStream;
+  /** Resolves once the command has ended, with why (exit status, signal, connection lost). */
+  readonly ended: Promise<string>;
+  /** Ends the command (SIGKILL locally; the SSH signal request and channel close remotely). */
+  kill(): void;
+}
+
 export interface Transport {
   readonly description: string;
+  /** identity "sudo": commands run FOR a user run as that user (identity.ts); absent = shared. */
+  readonly identity?: 'shared' | 'sudo';
   run(argv: readonly string[], opts: RunOptions): Promise<RunResult>;
+  /** Starts a long-running command as the service account (no asUser); absent = the transport cannot. */
+  open?(argv: readonly string[], opts: { timeoutMs: number }): Promise<StreamProcess>;
   close(): Promise<void>;
 }

@@ -10,6 +10,7 @@ import { schedulerLoad } from './scheduler-load.js';
 import { tunnelScale } from './tunnel-scale.js';
 import { gatewayBench } from './gateway.js';
 import { tunnelThroughput } from './tunnel-throughput.js';
+import { startupCost } from './startup-cost.js';
 
 await schedulerLoad();
 await apiLatency();
@@ -21,3 +22,4 @@ await batchspawnerQuery();
 await tunnelThroughput();
 await tunnelScale();
 await gatewayBench();
+await startupCost();

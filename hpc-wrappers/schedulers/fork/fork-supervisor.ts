@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { writeJsonAtomic } from '../../json-files.js';
+import { writeFileAtomic, writeJsonAtomic } from '../../json-files.js';
 import { forkJobFiles, type ForkExitRecord } from './fork.js';
 import { processStartTime } from '../process-identity.js';
 
@@ -15,11 +15,14 @@ export interface ForkRunOptions {
   script: string;
   output: string;
   chdir: string | null;
+  /** The job's session marker: written before anything else (fork.ts submit). */
+  marker?: string | null;
 }
 
 export function forkRun(opts: ForkRunOptions): Promise<number> {
   const files = forkJobFiles(dirname(opts.jobDir), basename(opts.jobDir));
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => {});
+  if (opts.marker) writeFileAtomic(files.marker, `${opts.marker}\n`);
   const out = openSync(opts.output, 'a', 0o600);
   writeJsonAtomic(files.supervisor, { pid: process.pid, startTime: processStartTime(process.pid), startedAt: new Date().toISOString() });
   return new Promise((resolve) => {

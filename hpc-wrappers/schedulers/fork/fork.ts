@@ -22,7 +22,7 @@ export interface ForkJobFiles {
   supervisor: string;
   exit: string;
   cancelled: string;
-  /** The submission's marker (JobSubmission.marker), written before the supervisor starts. */
+  /** The submission's marker (JobSubmission.marker), written once the supervisor process exists (by it and by the submit). */
   marker: string;
 }
 
@@ -104,11 +104,15 @@ export class ForkAdapter implements SchedulerAdapter {
   async submit(job: JobSubmission): Promise<{ jobId: string }> {
     const id = this.allocate();
     const files = forkJobFiles(this.forkDir, id);
-    writeFileAtomic(files.marker, `${job.marker}\n`);
     const [cmd, ...args] = this.self;
-    const argv = [...args, 'fork-run', '--job-dir', files.dir, '--script', job.scriptPath, '--output', job.outputPath];
+    const argv = [...args, 'fork-run', '--job-dir', files.dir, '--script', job.scriptPath, '--output', job.outputPath, '--marker', job.marker];
     if (job.chdir) argv.push('--chdir', job.chdir);
+    // The marker exists exactly when a supervisor does: the supervisor writes it first thing,
+    // and so does this submit once the process exists. A submit killed before the spawn
+    // leaves no marker (a retry submits anew); one killed after it leaves a job that marks
+    // itself (a retry adopts it).
     const child = spawn(cmd!, argv, { detached: true, stdio: 'ignore', env: { ...process.env, ...job.env } });
+    if (child.pid !== undefined) writeFileAtomic(files.marker, `${job.marker}\n`);
     let early: string | null = null;
     child.once('error', (err) => (early = `cannot start the fork supervisor: ${err.message}`));
     child.once('exit', (code, signal) => (early ??= `the fork supervisor exited at once (${code ?? signal})`));

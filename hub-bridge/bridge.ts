@@ -1,5 +1,6 @@
 // Builds the one core object from a parsed config: store, transport, hpc-wrap client,
 // session service, status poller and the HTTP server.
+import { hostUrl } from '../contract/url.js';
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -104,7 +105,7 @@ export async function startBridge(config: HubBridgeConfig, log: Logger, opts: { 
   });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.listen.port;
-  const url = `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${port}`;
+  const url = hostUrl('http', config.listen.host, port);
 
   let hubService: HubService | null = null;
   try {

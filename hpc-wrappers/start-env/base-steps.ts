@@ -5,6 +5,7 @@
 // and port from JUPYTERHUB_SERVICE_URL (singleuser/mixins.py _ip_default/_port_default),
 // and JupyterHub >= 2 passes no --ip/--port, so rewriting that variable is all it needs;
 // no argv is added (the command may be a wrapper that does not know those options).
+import { hostUrl } from '../../contract/url.js';
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { pickFreePort } from './port-picker.js';
@@ -50,8 +51,7 @@ export function advertisedHost(bind: string): string {
 export function serviceUrl(bind: string, port: number, prefix: string | undefined): string {
   let p = prefix && prefix.startsWith('/') ? prefix : '/';
   if (!p.endsWith('/')) p += '/';
-  const host = bind.includes(':') ? `[${bind}]` : bind;
-  return `http://${host}:${port}${p}`;
+  return hostUrl('http', bind, port, p);
 }
 
 export const serverPortStep: EnvironmentStep = {

@@ -3,6 +3,7 @@
 // HTTP/1.1 and WebSocket (http-proxy-3). The notebook gets the route's own Host (its
 // WebSocket origin check compares the two), the token in Authorization, X-Forwarded-*,
 // and never the gateway's cookie.
+import { hostUrl } from '../../contract/url.js';
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
@@ -75,7 +76,7 @@ export class RouteProxy {
       return;
     }
     this.prepare(req, route);
-    this.proxy.web(req, res, { target: `http://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`, agent: this.agent }, (err) => {
+    this.proxy.web(req, res, { target: hostUrl('http', target.host, target.port), agent: this.agent }, (err) => {
       this.d.monitor.down(route, `proxy error: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       if (!res.headersSent) sendPage(res, 502, waitingPage({ phase: 'starting', route, schedulerError: null }));
       else res.destroy();
@@ -89,7 +90,7 @@ export class RouteProxy {
     const target = this.phase(route) === 'ready' ? this.d.resolver.target(route) : null;
     if (!target) return rejectUpgrade(socket, 503, 'Service Unavailable');
     this.prepare(req, route);
-    this.proxy.ws(req, socket, head, { target: `ws://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}` }, () => {
+    this.proxy.ws(req, socket, head, { target: hostUrl('ws', target.host, target.port) }, () => {
       socket.destroy();
     });
   }

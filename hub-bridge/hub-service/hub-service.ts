@@ -1,6 +1,7 @@
 // Starts the bridge's JupyterHub service on its own listener (hubService in
 // hub-bridge.yaml): the hub's proxy forwards <baseUrl>services/<name>/ here. Its api_token
 // (the OAuth client secret) lives in a 0600 file that jupyterhub_config.py reads too.
+import { hostUrl } from '../../contract/url.js';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { HubBridgeConfig } from '../../config/schema.js';
@@ -33,7 +34,7 @@ export async function startHubService(config: HubBridgeConfig, deps: { store: Se
   });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : c.listen.port;
-  const url = `http://${c.listen.host.includes(':') ? `[${c.listen.host}]` : c.listen.host}:${port}`;
+  const url = hostUrl('http', c.listen.host, port);
   deps.log.info({ url, prefix: oauth.prefix }, 'hub service listening');
   return {
     server,

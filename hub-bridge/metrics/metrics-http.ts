@@ -2,6 +2,7 @@
 // (`/v1/sessions/:id`, never the raw path), and the GET /metrics handler with its own
 // bearer token (the API token would let a scraper start jobs). Optionally a separate
 // listener that serves only /metrics.
+import { hostUrl } from '../../contract/url.js';
 import type { Server } from 'node:http';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { tokenMatches } from '../api/token-file.js';
@@ -79,5 +80,5 @@ export async function startMetricsListener(metrics: BridgeMetrics, token: string
   });
   const addr = server.address();
   const bound = typeof addr === 'object' && addr ? addr.port : port;
-  return { server, url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}` };
+  return { server, url: hostUrl('http', host, bound) };
 }

@@ -5,6 +5,8 @@
 // The host is fixed at the first RUNNING and kept to the end: never the address the server
 // binds (start-env's 127.0.0.1 or 0.0.0.0 would send the hub to itself).
 
+import { hostUrl } from '../../contract/url.js';
+
 const LOOPBACK_NODES = new Set(['localhost', 'localhost.localdomain', '127.0.0.1', '::1']);
 
 /** The host the hub uses for a server on `node`; null while the node is not known. */
@@ -20,14 +22,10 @@ export function hostForNode(node: string | null, template: string, scheduler: st
   return template.split('{node}').join(first);
 }
 
-/** host:port as a URL authority, IPv6 literals in brackets. */
-export function authority(host: string, port: number): string {
-  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-  return `${h}:${port}`;
-}
+export { authority } from '../../contract/url.js';
 
 /** http://host:port with the prefix (ending in /), or null when not known yet. */
 export function serverUrl(host: string | null, port: number | null, prefix = ''): string | null {
   if (!host || !port) return null;
-  return `http://${authority(host, port)}${prefix}`;
+  return hostUrl('http', host, port, prefix);
 }

@@ -4,6 +4,7 @@
 // transport, hpc-wrap, the scheduler, start-env, the port, the tunnel when it is on, and the
 // readiness probe. Each phase is printed with the time since the start; the session is
 // stopped at the end (also on failure, timeout or Ctrl-C), and a failure is said in plain words.
+import { hostUrl } from '../../contract/url.js';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { HubBridgeConfig } from '../../config/schema.js';
@@ -38,8 +39,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function bridgeBaseUrl(cfg: HubBridgeConfig): string {
   const h = cfg.listen.host;
-  const host = h === '0.0.0.0' ? '127.0.0.1' : h === '::' ? '[::1]' : h.includes(':') ? `[${h}]` : h;
-  return `http://${host}:${cfg.listen.port}`;
+  return hostUrl('http', h === '0.0.0.0' ? '127.0.0.1' : h === '::' ? '::1' : h, cfg.listen.port);
 }
 
 function readToken(file: string): string {

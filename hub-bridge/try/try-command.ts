@@ -134,8 +134,10 @@ export async function tryCommand(cfg: HubBridgeConfig, o: TryOptions): Promise<n
         throw new TryFailure(`the session ${s.state === 'failed' ? 'failed' : 'ended'} before it was ready: ${s.message ?? 'no message'}${s.reason ? ` (scheduler: ${s.reason})` : ''}`);
       }
       if (Date.now() > deadline) {
+        // The session's message may be empty while it submits: the last event says why (e.g. "retrying").
+        const why = s.message || (await lastEvent(base, token, s.id)) || 'no message yet';
         throw new TryFailure(
-          `not ready after ${o.timeoutSeconds} s, still ${s.state}: ${s.message ?? ''}${s.state === 'queued' ? ' (a busy queue is not a fault: give more time with --timeout, or a profile with a free partition)' : ''}`,
+          `not ready after ${o.timeoutSeconds} s, still ${s.state}: ${why}${s.state === 'queued' ? ' (a busy queue is not a fault: give more time with --timeout, or a profile with a free partition)' : ''}`,
         );
       }
       await sleep(pollMs);
@@ -167,6 +169,16 @@ export async function tryCommand(cfg: HubBridgeConfig, o: TryOptions): Promise<n
     return 1;
   } finally {
     process.off('SIGINT', onSigint);
+  }
+}
+
+/** The session's last event message (what the bridge last said about it), or null. */
+async function lastEvent(base: string, token: string, id: string): Promise<string | null> {
+  try {
+    const { events } = (await api(base, token, 'GET', `/v1/sessions/${id}/events`)) as { events: { message: string }[] };
+    return events.at(-1)?.message ?? null;
+  } catch {
+    return null;
   }
 }
 

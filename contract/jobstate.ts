@@ -44,7 +44,13 @@ export const jobReportSchema = z.object({
 export type JobReport = z.infer<typeof jobReportSchema>;
 
 export const jobStateReportSchema = z.object({
-  scheduler: z.object({ name: z.string(), reachable: z.boolean(), error: z.string().nullable() }),
+  scheduler: z.object({
+    name: z.string(),
+    reachable: z.boolean(),
+    error: z.string().nullable(),
+    /** false: no batch system, the jobs run on the host hpc-wrap runs on (fork); absent in older reports. */
+    batchSystem: z.boolean().optional(),
+  }),
   jobs: z.record(z.string(), jobReportSchema),
 });
 export type JobStateReport = z.infer<typeof jobStateReportSchema>;

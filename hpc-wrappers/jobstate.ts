@@ -88,5 +88,5 @@ export async function jobState(ctx: CommandContext, refs: ReadonlyArray<{ jobId:
     jobs[id] = { ...status, server, outputTail: showTail ? tailLines(`${runDir}/output.log`, ctx.config.job.outputTailLines) : null };
   }
   if (!result.reachable) ctx.log.warn('jobstate.unreachable', { scheduler: scheduler.name, error: result.error, jobs: ids });
-  return { scheduler: { name: scheduler.name, reachable: result.reachable, error: result.error }, jobs };
+  return { scheduler: { name: scheduler.name, reachable: result.reachable, error: result.error, batchSystem: scheduler.describe().batchSystem }, jobs };
 }

@@ -9,9 +9,12 @@ import { hostUrl } from '../../contract/url.js';
 
 const LOOPBACK_NODES = new Set(['localhost', 'localhost.localdomain', '127.0.0.1', '::1']);
 
+/** Where the scheduler runs jobs: `local` (no batch system: on the host hpc-wrap runs on, the fork scheduler) or on `batch` nodes. */
+export type JobsRun = 'local' | 'batch';
+
 /** The host the hub uses for a server on `node`; null while the node is not known. */
-export function hostForNode(node: string | null, template: string, scheduler: string | null): string | null {
-  if (scheduler === 'fork') return '127.0.0.1';
+export function hostForNode(node: string | null, template: string, jobsRun: JobsRun | null): string | null {
+  if (jobsRun === 'local') return '127.0.0.1';
   if (!node) return null;
   // A job on several nodes: its server runs on the first (the batch host); Slurm
   // compresses the list (cn[01-04,07]).

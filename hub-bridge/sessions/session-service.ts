@@ -14,7 +14,7 @@ import { checkAgainstContract, InvalidRequest, parseCreateBody, type SubmitPlan,
 import { failureMessage, queuedMessage, readyMessage, runningMessage, stoppedMessage, stoppingMessage, timeLimitSeconds, type StoppedBy } from './progress-messages.js';
 import { lostRequestMessage, maintenanceMessage, schedulerRefusal, submitFailedMessage } from './refusal-messages.js';
 import { probeServer } from './readiness-probe.js';
-import { hostForNode, serverUrl } from './server-address.js';
+import { hostForNode, serverUrl, type JobsRun } from './server-address.js';
 import { SubmitQueue } from './submit-queue.js';
 import { Observers, type SessionObserver } from './lifecycle-observer.js';
 import { endsAt, isTerminal, type EventKind, type Session, type SessionEvent } from './types.js';
@@ -363,7 +363,7 @@ export class SessionService {
   }
 
   /** Applies one job's status from the poller (and probes a starting server). */
-  async apply(s: Session, st: JobStatus, scheduler: string | null = null): Promise<void> {
+  async apply(s: Session, st: JobStatus, jobsRun: JobsRun | null = null): Promise<void> {
     if (st.state === 'unknown') return this.markUnreachable([s], 'job state unknown');
     const base = { schedulerReachable: true, jobState: st.state, node: st.node ?? s.node, reason: st.reason ?? null };
     if (!s.schedulerReachable) this.emit(s.id, 'info', 'The scheduler answers again.');
@@ -394,7 +394,7 @@ export class SessionService {
     }
     // running or completing
     // Where the hub reaches the server: fixed once known, from the first RUNNING to the end (server-address.ts).
-    const host = s.host ?? (s.tunnelPort !== null ? '127.0.0.1' : hostForNode(st.node ?? s.node, this.config.cluster.nodeAddress, scheduler));
+    const host = s.host ?? (s.tunnelPort !== null ? '127.0.0.1' : hostForNode(st.node ?? s.node, this.config.cluster.nodeAddress, jobsRun));
     if (s.state === 'queued' || s.state === 'submitting') {
       s = this.store.update(s.id, { ...base, host, state: 'starting', queuePosition: null, estimatedStart: null, startedAt: new Date().toISOString(), message: `Running on ${st.node ?? 'a compute node'}` });
       this.emit(s.id, 'running', runningMessage(s.jobId, st.node ?? null));

@@ -125,7 +125,6 @@ export class StatusPoller {
       return;
     }
     this.observers.notify('polled', { seconds: seconds(), jobs: due.length, outcome: report.scheduler.reachable ? 'ok' : 'unreachable' });
-    const scheduler = report.scheduler.name;
     await Promise.all(
       due.map(async (s) => {
         const st = report.jobs[s.jobId!];
@@ -136,7 +135,7 @@ export class StatusPoller {
         if (SETTLED_WHILE_UNCHANGED.has(s.state) && s.schedulerReachable && this.lastReport.get(s.id) === seen) return;
         const cur = this.store.get(s.id);
         if (!cur || cur.state !== s.state) return;
-        await this.service.apply(cur, st, scheduler);
+        await this.service.apply(cur, st, report.scheduler.batchSystem === false ? 'local' : 'batch');
         this.lastReport.set(s.id, seen);
       }),
     );

@@ -56,7 +56,8 @@ export class ScriptedCluster {
       const st = this.states.get(j.jobId) ?? { state: 'pending', position: 3, reason: 'Priority' };
       out[j.jobId] = { node: null, reason: null, position: null, estimatedStart: null, exitCode: null, server: null, outputTail: null, ...st };
     }
-    return { scheduler: { name: this.scheduler, reachable: true, error: null }, jobs: out };
+    // as hpc-wrap reports it: the fork scheduler is no batch system (its jobs run where hpc-wrap runs)
+    return { scheduler: { name: this.scheduler, reachable: true, error: null, batchSystem: this.scheduler !== 'fork' }, jobs: out };
   }
 
   async killJob(): Promise<void> {

@@ -90,10 +90,11 @@ describe('one rule for the host without a tunnel', () => {
   });
 
   it('maps names and builds IPv6-correct URLs', () => {
-    expect(hostForNode('cn042', '{node}', 'slurm')).toBe('cn042');
-    expect(hostForNode('cn042', '{node}-ib0', 'pbspro')).toBe('cn042-ib0');
-    expect(hostForNode('localhost', '{node}.x', 'slurm')).toBe('127.0.0.1');
-    expect(hostForNode(null, '{node}', 'slurm')).toBeNull();
+    expect(hostForNode('cn042', '{node}', 'batch')).toBe('cn042');
+    expect(hostForNode('cn042', '{node}-ib0', 'batch')).toBe('cn042-ib0');
+    expect(hostForNode('localhost', '{node}.x', 'batch')).toBe('127.0.0.1');
+    expect(hostForNode(null, '{node}', 'batch')).toBeNull();
+    expect(hostForNode('login1', '{node}', 'local')).toBe('127.0.0.1');
     expect(authority('fd00::42', 8888)).toBe('[fd00::42]:8888');
     expect(serverUrl('fd00::42', 8888, '/user/a/')).toBe('http://[fd00::42]:8888/user/a/');
     expect(serverUrl('cn1', 8888)).toBe('http://cn1:8888');

@@ -111,8 +111,10 @@ export function inEnvironment(ctx: Pick<EnvironmentContext, 'job'>): string {
  * tunnel agent's SSH library before its server starts.
  */
 export function lazyStep(name: string, needed: (ctx: EnvironmentContext) => boolean, load: () => Promise<EnvironmentStep>): EnvironmentStep {
-  let step: EnvironmentStep | null | undefined;
-  const get = async (ctx: EnvironmentContext): Promise<EnvironmentStep | null> => (step === undefined ? (step = needed(ctx) ? await load() : null) : step);
+  let step: EnvironmentStep | null = null;
+  // Asked at each phase, not once: an earlier step may make it needed (the launch step hands
+  // the tunnel spec to the job after the pre-flight checks ran).
+  const get = async (ctx: EnvironmentContext): Promise<EnvironmentStep | null> => step ?? (needed(ctx) ? (step = await load()) : null);
   return {
     name,
     async check(ctx) {

@@ -105,6 +105,11 @@ beforeAll(async () => {
         hpcWrap: ['/usr/bin/node', join(REPO, 'dist/hpc-wrap.mjs'), '--config', hpcWrapConfig],
         commandTimeoutSeconds: 60,
         submitDeadlineSeconds: 180,
+        // These cases kill and time out the one-shot `hpc-wrap startjob` processes by name,
+        // so every submit runs as one (the agent's own kill-mid-submit case is in
+        // test/unit/hub-bridge/hpc-wrap-agent.test.ts), and all 10 of the burst submit at once.
+        agent: false,
+        submitConcurrency: 10,
       },
       status: { intervalSeconds: 2, startingIntervalSeconds: 0.5 },
       reaper: { intervalSeconds: 5, graceSeconds: 3 },

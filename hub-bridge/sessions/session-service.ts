@@ -53,6 +53,9 @@ export class SessionService {
   private readonly secrets = new Map<string, SubmitSecrets>();
   /** Submits wait here for a slot (cluster.submitConcurrency at once). */
   readonly submits: SubmitQueue;
+  /** Sessions waiting for a submit slot, and those already told of an outage while waiting. */
+  private readonly waitingSubmit = new Set<string>();
+  private readonly toldUnreachable = new Set<string>();
   private closed = false;
 
   constructor(
@@ -222,7 +225,9 @@ export class SessionService {
 
   /** The submit, once a slot is free (submit-queue.ts); a session stopped while it waited is never submitted. */
   private queueSubmit(id: string): Promise<void> {
+    this.waitingSubmit.add(id);
     return this.submits.run(async () => {
+      this.waitingSubmit.delete(id);
       if (this.closed) return;
       const s = this.store.get(id);
       if (!s || isTerminal(s.state)) return;
@@ -242,7 +247,7 @@ export class SessionService {
     const plan = JSON.parse(raw) as SubmitPlan;
     const created = Date.parse(this.store.get(id)?.createdAt ?? new Date().toISOString());
     const deadline = created + this.config.cluster.submitDeadlineSeconds * 1000;
-    let told = false;
+    let told = this.toldUnreachable.delete(id);
     for (let attempt = 1; ; attempt++) {
       if (this.closed) return;
       const doc = this.documentFor(id, plan);
@@ -283,9 +288,22 @@ export class SessionService {
             ? `The scheduler is not answering at the moment; retrying until ${until} UTC`
             : `The cluster cannot be reached at the moment; retrying until ${until} UTC`);
         }
+        this.tellWaiting(err instanceof SchedulerUnreachableError);
         this.log.warn({ session: id, attempt, err: (err as Error).message }, 'submit failed, retrying');
         await sleep(wait);
       }
+    }
+  }
+
+  /** Sessions still waiting for a submit slot learn of the outage now, not when their turn comes (once each). */
+  private tellWaiting(schedulerDown: boolean): void {
+    for (const id of this.waitingSubmit) {
+      if (this.toldUnreachable.has(id)) continue;
+      const s = this.store.get(id);
+      if (!s || isTerminal(s.state)) continue;
+      this.toldUnreachable.add(id);
+      const until = new Date(Date.parse(s.createdAt) + this.config.cluster.submitDeadlineSeconds * 1000).toISOString().slice(11, 16);
+      this.emit(id, 'info', `${schedulerDown ? 'The scheduler is not answering' : 'The cluster cannot be reached'} at the moment; your start waits its turn and is retried until ${until} UTC`);
     }
   }
 

@@ -55,7 +55,7 @@ describe('Grid Engine (recorded qsub/qstat/qdel)', () => {
     const r = await ws.wrap.run(['jobstate', '1', '11', '7', '9', '424242']);
     expect(r.code, r.stderr).toBe(0);
     const doc = r.json as Doc;
-    expect(doc.scheduler).toEqual({ name: 'gridengine', reachable: true, error: null });
+    expect(doc.scheduler).toEqual({ name: 'gridengine', reachable: true, error: null, batchSystem: true });
     expect(doc.jobs['1']).toMatchObject({ state: 'running', node: 'localhost' });
     expect(doc.jobs['11']).toMatchObject({ state: 'pending', position: 1, reason: 'queue instance "harness.q@localhost" dropped because it is full; All queues dropped because of overload or full' });
     expect(doc.jobs['7']).toMatchObject({ state: 'pending', position: null, reason: 'the job is held' });

@@ -67,7 +67,7 @@ describe('fork adapter, end to end', () => {
       const doc = await jobstate(jobId);
       return doc.jobs[jobId]?.server?.phase === 'listening' ? doc : null;
     }, 'the server to listen');
-    expect(running.scheduler).toEqual({ name: 'fork', reachable: true, error: null });
+    expect(running.scheduler).toEqual({ name: 'fork', reachable: true, error: null, batchSystem: false });
     const job = running.jobs[jobId]!;
     expect(job.state).toBe('running');
     expect(job.server).toMatchObject({ host: '127.0.0.1', message: null });

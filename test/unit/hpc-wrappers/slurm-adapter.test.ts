@@ -67,7 +67,7 @@ describe('slurm jobstate', () => {
     expect(calls()[1]!.argv).toEqual(['--noheader', '--states=PENDING', `--format=${SQUEUE_FORMAT}`, '--partition=debug']);
     expect(calls()[0]!.env.SLURM_CONF).toBe('/etc/slurm/test.conf');
     const doc = r.json as { scheduler: unknown; jobs: Record<string, Record<string, unknown>> };
-    expect(doc.scheduler).toEqual({ name: 'slurm', reachable: true, error: null });
+    expect(doc.scheduler).toEqual({ name: 'slurm', reachable: true, error: null, batchSystem: true });
     expect(doc.jobs['5']).toMatchObject({ state: 'pending', reason: 'Resources', position: 1, estimatedStart: expect.stringMatching(/Z$/) });
     expect(doc.jobs['9']).toMatchObject({ state: 'pending', reason: 'JobHeldUser', position: null, estimatedStart: null });
     expect(doc.jobs['1']).toMatchObject({

@@ -41,8 +41,8 @@ export class RouteStore {
     this.db.exec(SCHEMA);
     // A database from before backend: tunnel existed: add its columns.
     const columns = new Set((this.db.prepare('PRAGMA table_info(routes)').all() as { name: string }[]).map((c) => c.name));
-    if (!columns.has('tunnel_port')) this.db.exec('ALTER TABLE routes ADD COLUMN tunnel_port INTEGER');
-    if (!columns.has('tunnel_public_key')) this.db.exec('ALTER TABLE routes ADD COLUMN tunnel_public_key TEXT');
+    if (!columns.has('tunnel_port')) this.db.prepare('ALTER TABLE routes ADD COLUMN tunnel_port INTEGER').run();
+    if (!columns.has('tunnel_public_key')) this.db.prepare('ALTER TABLE routes ADD COLUMN tunnel_public_key TEXT').run();
     this.stmts = {
       insert: this.db.prepare(
         'INSERT INTO routes (label, owner, secret_hash, jupyter_token, token_hash, job_id, created_at, tunnel_port, tunnel_public_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',

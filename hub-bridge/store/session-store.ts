@@ -189,7 +189,7 @@ export class SessionStore {
         put.run(plan ? JSON.stringify(plan) : null, r.id);
       }
     })();
-    this.db.exec('VACUUM');
+    this.db.prepare('VACUUM').run();
     this.db.pragma('wal_checkpoint(TRUNCATE)');
   }
 

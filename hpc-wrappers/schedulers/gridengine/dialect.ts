@@ -2,7 +2,7 @@
 // `qsub -terse` prints the bare id, `qstat -xml -u '*'` lists every job in ONE call,
 // `qdel` cancels. Cores come from a parallel environment, memory and GPUs from complex
 // attributes whose names differ per site (settings below).
-import { slurmOnlyResource } from '../shared/slurm-only-resources.js';
+import { cannotExpress, refuseUnexpressible } from '../shared/unexpressible.js';
 import { z } from 'zod';
 import type { Resources } from '../../../config/schema.js';
 import { WrapError } from '../../errors.js';
@@ -37,13 +37,17 @@ type Settings = { parallelEnvironment: string | null; memoryResource: string | n
 
 const program = (argv: readonly string[]) => (argv[0] ?? '').split('/').pop() ?? '';
 
+const TITLE = 'Grid Engine';
 function cannot(what: string, hint: string): never {
-  throw new WrapError('invalid', `Grid Engine cannot express ${what}: ${hint}`);
+  return cannotExpress(TITLE, what, hint);
 }
 
 export function gridEngineResourceArgs(r: Resources, s: Settings): string[] {
-  const slurmOnly = slurmOnlyResource(r);
-  if (slurmOnly) cannot(slurmOnly, 'give the request in scheduler.submit (hpc-wrap.yaml), or use a Slurm cluster');
+  refuseUnexpressible(TITLE, r, {
+    qos: 'it has no QOS; remove it from the profile',
+    constraint: 'it has no node features of that form; request a complex attribute in scheduler.submit or use a queue (resources.partition)',
+    extraArgs: 'put Grid Engine options in scheduler.submit',
+  });
   const args: string[] = [];
   if (r.partition) args.push('-q', r.partition);
   if (r.cpus > 1) {
@@ -64,9 +68,6 @@ export function gridEngineResourceArgs(r: Resources, s: Settings): string[] {
     if (!/^\d+$/.test(r.reservation)) cannot(`reservation "${r.reservation}"`, 'an advance reservation is a number (`-ar <id>`)');
     args.push('-ar', r.reservation);
   }
-  if (r.qos) cannot('resources.qos', 'it has no QOS; remove it from the profile');
-  if (r.constraint) cannot('resources.constraint', 'it has no node features of that form; request a complex attribute in scheduler.submit or use a queue (resources.partition)');
-  if (r.extraArgs.length) cannot('resources.extraArgs', `they are Slurm-style options (${r.extraArgs.join(' ')}); put Grid Engine options in scheduler.submit`);
   return args;
 }
 

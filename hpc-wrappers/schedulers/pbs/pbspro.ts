@@ -2,10 +2,9 @@
 // in ONE call with the scheduler's comment ("Not Running: Insufficient amount of resource
 // …") and, when it computes one, estimated.start_time; qdel cancels. Resources become one
 // select chunk. Recorded-from-the-docs outputs: test/unit/hpc-wrappers/fixtures/pbs/.
-import { slurmOnlyResource } from '../shared/slurm-only-resources.js';
+import { cannotExpress, refuseUnexpressible } from '../shared/unexpressible.js';
 import { z } from 'zod';
 import type { Resources } from '../../../config/schema.js';
-import { WrapError } from '../../errors.js';
 import { defineDialect } from '../dialect.js';
 import { hhmmss, walltimeSeconds } from '../shared/walltime.js';
 import { readPbsJobs } from './job-attributes.js';
@@ -25,13 +24,17 @@ const settings = {
     .describe('Chunk resource that requests GPUs (`select=1:…:<name>=<gpus>`); null = refuse resources.gpus.'),
 };
 
+const TITLE = 'PBS Pro';
 function cannot(what: string, hint: string): never {
-  throw new WrapError('invalid', `PBS Pro cannot express ${what}: ${hint}`);
+  return cannotExpress(TITLE, what, hint);
 }
 
 export function pbsProResourceArgs(r: Resources, s: { gpuResource: string | null }): string[] {
-  const slurmOnly = slurmOnlyResource(r);
-  if (slurmOnly) cannot(slurmOnly, 'give the request in scheduler.submit (hpc-wrap.yaml), or use a Slurm cluster');
+  refuseUnexpressible(TITLE, r, {
+    qos: 'it has no QOS; remove it from the profile',
+    constraint: 'node features are chunk resources there; put them in scheduler.submit',
+    extraArgs: 'put PBS options in scheduler.submit',
+  });
   const chunk = [`select=1`, `ncpus=${r.cpus}`];
   if (r.memoryMB !== null) chunk.push(`mem=${r.memoryMB}mb`);
   if (r.gpus > 0) {
@@ -42,9 +45,6 @@ export function pbsProResourceArgs(r: Resources, s: { gpuResource: string | null
   if (r.partition && r.reservation) cannot('a partition and a reservation together', 'a reservation is a queue of its own (`-q R123`); give only resources.reservation');
   if (r.partition || r.reservation) args.push('-q', (r.reservation ?? r.partition)!);
   if (r.account) args.push('-A', r.account);
-  if (r.qos) cannot('resources.qos', 'it has no QOS; remove it from the profile');
-  if (r.constraint) cannot('resources.constraint', 'node features are chunk resources there; put them in scheduler.submit');
-  if (r.extraArgs.length) cannot('resources.extraArgs', `they are Slurm-style options (${r.extraArgs.join(' ')}); put PBS options in scheduler.submit`);
   return args;
 }
 

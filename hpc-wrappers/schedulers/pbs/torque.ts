@@ -1,10 +1,9 @@
 // Torque (PBS/TORQUE, with Maui/Moab or pbs_sched) as data: qsub prints `123.server`;
 // `qstat -f -x` lists every job as XML in ONE call; qdel cancels. Resources become a
 // `nodes=1:ppn=N` request. Recorded-from-the-docs outputs: test/unit/hpc-wrappers/fixtures/pbs/.
-import { slurmOnlyResource } from '../shared/slurm-only-resources.js';
+import { refuseUnexpressible } from '../shared/unexpressible.js';
 import { z } from 'zod';
 import type { Resources } from '../../../config/schema.js';
-import { WrapError } from '../../errors.js';
 import { defineDialect } from '../dialect.js';
 import { hhmmss, walltimeSeconds } from '../shared/walltime.js';
 import { readPbsJobs } from './job-attributes.js';
@@ -18,22 +17,18 @@ const settings = {
     .describe("How qstat -f prints: xml (`-x`, Torque 2.4 and later) or text (qstat wrappers such as Slurm's slurm-wlm-torque)."),
 };
 
-function cannot(what: string, hint: string): never {
-  throw new WrapError('invalid', `Torque cannot express ${what}: ${hint}`);
-}
-
 export function torqueResourceArgs(r: Resources): string[] {
-  const slurmOnly = slurmOnlyResource(r);
-  if (slurmOnly) cannot(slurmOnly, 'give the request in scheduler.submit (hpc-wrap.yaml), or use a Slurm cluster');
+  refuseUnexpressible('Torque', r, {
+    reservation: 'reservations belong to Moab (`-W x=ADVRES:…`); put that in scheduler.submit',
+    qos: 'QOS belongs to Moab (`-W x=QOS:…`); put that in scheduler.submit',
+    constraint: 'node properties go into the nodes request; put them in scheduler.submit',
+    extraArgs: 'put Torque options in scheduler.submit',
+  });
   const nodes = `nodes=1:ppn=${r.cpus}${r.gpus > 0 ? `:gpus=${r.gpus}` : ''}`;
   const args = ['-l', nodes, '-l', `walltime=${hhmmss(walltimeSeconds(r.walltime))}`];
   if (r.memoryMB !== null) args.push('-l', `mem=${r.memoryMB}mb`);
   if (r.partition) args.push('-q', r.partition);
   if (r.account) args.push('-A', r.account);
-  if (r.reservation) cannot('resources.reservation', 'reservations belong to Moab (`-W x=ADVRES:…`); put that in scheduler.submit');
-  if (r.qos) cannot('resources.qos', 'QOS belongs to Moab (`-W x=QOS:…`); put that in scheduler.submit');
-  if (r.constraint) cannot('resources.constraint', 'node properties go into the nodes request; put them in scheduler.submit');
-  if (r.extraArgs.length) cannot('resources.extraArgs', `they are Slurm-style options (${r.extraArgs.join(' ')}); put Torque options in scheduler.submit`);
   return args;
 }
 

@@ -3,6 +3,7 @@
 // Added in place to an older database; every statement is prepared once.
 import type Database from 'better-sqlite3';
 import type { AccountingRecord } from '../../contract/accounting.js';
+import { jobTimes } from '../store/rows.js';
 
 /** New jobs columns: [name, type]. */
 const COLUMNS: Array<[string, string]> = [
@@ -139,13 +140,7 @@ export class AccountingStore {
   /** Jobs submitted in [from, to). */
   rows(from: Date, to: Date): UsageRow[] {
     return (this.stmts.rows.all(from.toISOString(), to.toISOString()) as Record<string, unknown>[]).map((r) => ({
-      jobId: r.job_id as string,
-      sessionId: r.session_id as string,
-      user: r.user as string,
-      profile: r.profile as string,
-      submittedAt: r.submitted_at as string,
-      startedAt: (r.started_at as string | null) ?? null,
-      endedAt: (r.ended_at as string | null) ?? null,
+      ...jobTimes(r),
       reqCpus: (r.req_cpus as number | null) ?? null,
       reqGpus: (r.req_gpus as number | null) ?? null,
       reqAccount: (r.req_account as string | null) ?? null,

@@ -36,7 +36,8 @@ export function toSession(r: Row): Session {
   };
 }
 
-export function toJobRecord(r: Row): JobRecord {
+/** The columns every jobs-table reader shares: which job, whose, and when (the usage rows add accounting to these). */
+export function jobTimes(r: Row): Pick<JobRecord, 'jobId' | 'sessionId' | 'user' | 'profile' | 'submittedAt' | 'startedAt' | 'endedAt'> {
   return {
     jobId: r.job_id as string,
     sessionId: r.session_id as string,
@@ -45,6 +46,12 @@ export function toJobRecord(r: Row): JobRecord {
     submittedAt: r.submitted_at as string,
     startedAt: (r.started_at as string | null) ?? null,
     endedAt: (r.ended_at as string | null) ?? null,
+  };
+}
+
+export function toJobRecord(r: Row): JobRecord {
+  return {
+    ...jobTimes(r),
     node: (r.node as string | null) ?? null,
     finalState: (r.final_state as string | null) ?? null,
     exitCode: (r.exit_code as number | null) ?? null,

@@ -125,6 +125,7 @@ export class StatusPoller {
       return;
     }
     this.observers.notify('polled', { seconds: seconds(), jobs: due.length, outcome: report.scheduler.reachable ? 'ok' : 'unreachable' });
+    const applied = new Set<string>();
     await Promise.all(
       due.map(async (s) => {
         const st = report.jobs[s.jobId!];
@@ -135,6 +136,7 @@ export class StatusPoller {
         if (SETTLED_WHILE_UNCHANGED.has(s.state) && s.schedulerReachable && this.lastReport.get(s.id) === seen) return;
         const cur = this.store.get(s.id);
         if (!cur || cur.state !== s.state) return;
+        applied.add(s.id);
         await this.service.apply(cur, st, report.scheduler.batchSystem === false ? 'local' : 'batch');
         this.lastReport.set(s.id, seen);
       }),
@@ -143,8 +145,9 @@ export class StatusPoller {
       const ids = new Set(live.map((s) => s.id));
       for (const id of this.lastReport.keys()) if (!ids.has(id)) this.lastReport.delete(id);
     }
-    // The next time each is asked follows from the state it is in now.
-    this.pace.asked(due.map((s) => this.store.get(s.id) ?? s), this.now());
+    // The next time each is asked follows from the state it is in now: read again only where a
+    // report was applied (a state changed elsewhere meanwhile shows in the next tick's due()).
+    this.pace.asked(due.map((s) => (applied.has(s.id) ? (this.store.get(s.id) ?? s) : s)), this.now());
   }
 
   async stop(): Promise<void> {

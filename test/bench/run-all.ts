@@ -3,6 +3,7 @@
 import { apiLatency } from './api-latency.js';
 import { manySessions } from './many-sessions.js';
 import { queuedPolling } from './queued-polling.js';
+import { foreignJobs } from './foreign-jobs.js';
 import { batchspawnerQuery } from './batchspawner-query.js';
 import { metricsEndpoint } from './metrics-endpoint.js';
 import { overlayCreate } from './overlay-create.js';
@@ -16,6 +17,7 @@ await schedulerLoad();
 await apiLatency();
 await manySessions();
 await queuedPolling();
+if (process.getuid?.() === 0) await foreignJobs(); // real Slurm: root only
 await metricsEndpoint();
 await overlayCreate();
 await batchspawnerQuery();

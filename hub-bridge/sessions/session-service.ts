@@ -1,21 +1,22 @@
-// The core: session lifecycle. Persists every transition, then acts; submits through
-// hpc-wrap (idempotent per session id), applies the poller's status reports, stops jobs.
+// The core: session lifecycle. Persists every transition, then acts; hands submits to the
+// submitter (submitter.ts: slots, retries, idempotent per session id), applies the poller's
+// status reports, stops jobs.
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { HubBridgeConfig, Profile } from '../../config/schema.js';
-import { HpcWrapRefusal, SchedulerUnreachableError, type HpcWrapClient, type JobStatus, type StartJobDocument } from '../cluster/hpc-wrap-client.js';
+import type { HpcWrapClient, JobStatus } from '../cluster/hpc-wrap-client.js';
 import type { SessionStore } from '../store/session-store.js';
 import { tunnelDocument } from '../tunnel/tunnel-registry.js';
 import type { Tunnels } from '../tunnel/tunnels.js';
 import { refusalByCapabilities } from '../../contract/capabilities.js';
 import type { CapabilitiesCache } from '../cluster/capabilities-cache.js';
-import { checkAgainstContract, InvalidRequest, parseCreateBody, type SubmitPlan, type SubmitSecrets } from './create-request.js';
+import { checkAgainstContract, InvalidRequest, parseCreateBody, type SubmitPlan } from './create-request.js';
 import { failureMessage, queuedMessage, readyMessage, runningMessage, stoppedMessage, stoppingMessage, timeLimitSeconds, type StoppedBy } from './progress-messages.js';
-import { lostRequestMessage, maintenanceMessage, schedulerRefusal, submitFailedMessage } from './refusal-messages.js';
 import { probeServer } from './readiness-probe.js';
 import { hostForNode, serverUrl, type JobsRun } from './server-address.js';
-import { SubmitQueue } from './submit-queue.js';
+import type { SubmitQueue } from './submit-queue.js';
+import { Submitter } from './submitter.js';
 import { Observers, type SessionObserver } from './lifecycle-observer.js';
 import { endsAt, isTerminal, type EventKind, type Session, type SessionEvent } from './types.js';
 
@@ -42,20 +43,13 @@ function newSessionId(): string {
   return 's-' + Array.from(bytes, (b) => alphabet[b & 31]).join('');
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export class SessionService {
   readonly events = new EventEmitter();
   /** Metrics and accounting watch the lifecycle here (lifecycle-observer.ts). */
   readonly observers: Observers<SessionObserver>;
   private readonly inFlight = new Map<string, Promise<void>>();
-  /** The secret part of each not-yet-submitted startjob document; never stored (docs/contracts.md §2). */
-  private readonly secrets = new Map<string, SubmitSecrets>();
-  /** Submits wait here for a slot (cluster.submitConcurrency at once). */
-  readonly submits: SubmitQueue;
-  /** Sessions waiting for a submit slot, and those already told of an outage while waiting. */
-  private readonly waitingSubmit = new Set<string>();
-  private readonly toldUnreachable = new Set<string>();
+  /** Submit slots, secrets until startjob has them, retries (submitter.ts). */
+  private readonly submitter: Submitter;
   private closed = false;
 
   constructor(
@@ -68,7 +62,20 @@ export class SessionService {
   ) {
     this.events.setMaxListeners(0);
     this.observers = new Observers(log);
-    this.submits = new SubmitQueue(config.cluster.submitConcurrency);
+    this.submitter = new Submitter({
+      store, cluster, config, log, observers: this.observers,
+      activity: () => this.events.emit('activity'),
+      isClosed: () => this.closed,
+      emit: (id, kind, message) => this.emit(id, kind, message),
+      fail: (id, message, reason) => this.fail(id, message, reason),
+      finishStopped: (id, opts) => this.finishStopped(id, opts),
+      kill: (s) => this.kill(s),
+    });
+  }
+
+  /** The submit slots (cluster.submitConcurrency at once): how many wait, the most ever at once. */
+  get submits(): SubmitQueue {
+    return this.submitter.queue;
   }
 
   private readonly noticeShown = new Map<string, string>();
@@ -133,7 +140,7 @@ export class SessionService {
         { id, user, serverName, profile: profile.name, servicePrefix, submitDoc: JSON.stringify(plan) },
         idempotencyKey !== null ? { key: idempotencyKey, fingerprint } : null,
       );
-      this.secrets.set(id, { env, webdav, tunnelPrivateKey: tunnel?.privateKey ?? null });
+      this.submitter.hold(id, { env, webdav, tunnelPrivateKey: tunnel?.privateKey ?? null });
       const timeLimit = script === null ? timeLimitSeconds(profile.resources.walltime) : null;
       session = this.store.update(id, {
         timeLimitSeconds: timeLimit,
@@ -150,7 +157,7 @@ export class SessionService {
     this.emit(id, 'requested', `Requested a "${profile.displayName}" notebook server`);
     this.log.info({ session: id, user, serverName, profile: profile.name }, 'session created');
     this.observers.notify('created', session);
-    this.track(id, this.queueSubmit(id));
+    this.track(id, this.submitter.enqueue(id));
     return [session, true];
   }
 
@@ -189,7 +196,7 @@ export class SessionService {
 
   /** The session ended (or is being stopped): tunnel key revoked, its connections cut, its port released. */
   private ended(id: string, { cleanRunDir = true } = {}): void {
-    this.secrets.delete(id);
+    this.submitter.forget(id);
     // The spool may still hold the job's secrets (start-env never ran, or the submit was
     // interrupted): remove it, as the user, in the background.
     const s = this.store.get(id);
@@ -209,102 +216,6 @@ export class SessionService {
     this.ended(id, { cleanRunDir: !refused }); // a refused startjob removed its spool itself
     this.emit(id, 'failed', message);
     this.log.warn({ session: id, reason }, 'session failed');
-  }
-
-  /**
-   * The startjob document for a submit: the stored plan plus the secrets held in memory.
-   * Without them (the bridge restarted meanwhile) only an adopt is possible: hpc-wrap then
-   * reports the job an earlier attempt submitted, and submits nothing.
-   */
-  private documentFor(id: string, plan: SubmitPlan): StartJobDocument {
-    const secrets = this.secrets.get(id);
-    if (!secrets) return { ...plan, env: {}, webdav: null, tunnel: null, adoptOnly: true };
-    const tunnel = plan.tunnel && secrets.tunnelPrivateKey ? { ...plan.tunnel, privateKey: secrets.tunnelPrivateKey } : null;
-    return { ...plan, env: secrets.env, webdav: secrets.webdav, tunnel: tunnel as StartJobDocument['tunnel'] };
-  }
-
-  /** The submit, once a slot is free (submit-queue.ts); a session stopped while it waited is never submitted. */
-  private queueSubmit(id: string): Promise<void> {
-    this.waitingSubmit.add(id);
-    return this.submits.run(async () => {
-      this.waitingSubmit.delete(id);
-      if (this.closed) return;
-      const s = this.store.get(id);
-      if (!s || isTerminal(s.state)) return;
-      if (s.cancelRequested && !s.jobId) return this.finishStopped(id, { cleanRunDir: false });
-      return this.submit(id);
-    });
-  }
-
-  /**
-   * Submits (or, after a restart, adopts: startjob is idempotent per session id). A
-   * scheduler that does not answer and a transport hiccup are retried with backoff until
-   * the submit deadline; a definite refusal fails the session at once with its reason.
-   */
-  async submit(id: string): Promise<void> {
-    const raw = this.store.submitDoc(id);
-    if (!raw) return this.fail(id, lostRequestMessage(this.store.get(id)!));
-    const plan = JSON.parse(raw) as SubmitPlan;
-    const created = Date.parse(this.store.get(id)?.createdAt ?? new Date().toISOString());
-    const deadline = created + this.config.cluster.submitDeadlineSeconds * 1000;
-    let told = this.toldUnreachable.delete(id);
-    for (let attempt = 1; ; attempt++) {
-      if (this.closed) return;
-      const doc = this.documentFor(id, plan);
-      try {
-        const { jobId } = await this.cluster.startJob(doc);
-        this.secrets.delete(id);
-        if (jobId === null) {
-          return this.fail(id, lostRequestMessage(this.store.get(id)!), 'restart');
-        }
-        const cancelled = this.store.get(id)?.cancelRequested ?? false;
-        const s = this.store.update(id, cancelled ? { jobId, jobState: 'pending' } : { jobId, state: 'queued', jobState: 'pending' });
-        this.store.clearSubmitDoc(id);
-        this.store.recordJobSubmitted(s, jobId);
-        this.observers.notify('submitted', s, jobId);
-        this.emit(id, 'submitted', doc.adoptOnly ? `Found batch job ${jobId} submitted before the restart; waiting in the queue` : `Submitted batch job ${jobId}; waiting in the queue`);
-        this.events.emit('activity');
-        this.log.info({ session: id, jobId, adopted: doc.adoptOnly === true }, 'job submitted');
-        if (s.cancelRequested) await this.kill(s);
-        return;
-      } catch (err) {
-        const cur = this.store.get(id)!;
-        if (err instanceof HpcWrapRefusal) {
-          this.secrets.delete(id);
-          const p = this.config.profiles.find((x) => x.name === cur.profile);
-          const msg = err.code === 'maintenance' ? maintenanceMessage(err.message) : schedulerRefusal(err.message, { ...cur, profileName: p?.displayName ?? cur.profile, partition: p?.resources.partition ?? null });
-          return this.fail(id, msg, err.code);
-        }
-        if (cur.cancelRequested) return this.finishStopped(id);
-        const wait = Math.min(15_000, 500 * 2 ** attempt);
-        if (Date.now() + wait > deadline) {
-          const why = err instanceof SchedulerUnreachableError ? 'the scheduler did not answer' : 'the cluster could not be reached';
-          return this.fail(id, submitFailedMessage(`${why} for ${this.config.cluster.submitDeadlineSeconds} s: ${(err as Error).message}`, cur), 'unreachable');
-        }
-        if (!told) {
-          told = true;
-          const until = new Date(deadline).toISOString().slice(11, 16);
-          this.emit(id, 'info', err instanceof SchedulerUnreachableError
-            ? `The scheduler is not answering at the moment; retrying until ${until} UTC`
-            : `The cluster cannot be reached at the moment; retrying until ${until} UTC`);
-        }
-        this.tellWaiting(err instanceof SchedulerUnreachableError);
-        this.log.warn({ session: id, attempt, err: (err as Error).message }, 'submit failed, retrying');
-        await sleep(wait);
-      }
-    }
-  }
-
-  /** Sessions still waiting for a submit slot learn of the outage now, not when their turn comes (once each). */
-  private tellWaiting(schedulerDown: boolean): void {
-    for (const id of this.waitingSubmit) {
-      if (this.toldUnreachable.has(id)) continue;
-      const s = this.store.get(id);
-      if (!s || isTerminal(s.state)) continue;
-      this.toldUnreachable.add(id);
-      const until = new Date(Date.parse(s.createdAt) + this.config.cluster.submitDeadlineSeconds * 1000).toISOString().slice(11, 16);
-      this.emit(id, 'info', `${schedulerDown ? 'The scheduler is not answering' : 'The cluster cannot be reached'} at the moment; your start waits its turn and is retried until ${until} UTC`);
-    }
   }
 
   /** The stop is complete: the job has ended (or was never submitted). `cleanRunDir`: false when killjob already removed the spool. */
@@ -362,7 +273,7 @@ export class SessionService {
     for (const s of this.store.live()) {
       if (s.state === 'submitting' && !this.inFlight.has(s.id)) {
         this.log.info({ session: s.id }, 'resuming submit after restart');
-        this.track(s.id, this.queueSubmit(s.id));
+        this.track(s.id, this.submitter.enqueue(s.id));
       } else if (s.state === 'stopping' && s.jobId) {
         this.track(s.id, this.kill(s));
       }

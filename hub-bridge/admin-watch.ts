@@ -38,7 +38,7 @@ export async function startAdminWatch(
   if (config.metrics.enabled) {
     const { token, created } = readOrCreateToken(config.metrics.tokenFile);
     if (created) log.info({ file: config.metrics.tokenFile }, 'created a new metrics token file');
-    metrics = new BridgeMetrics({ db: store.database, profiles: config.profiles.map((p) => p.name) });
+    metrics = new BridgeMetrics({ store, profiles: config.profiles.map((p) => p.name) });
     service.observers.add(metrics.sessions);
     poller.observers.add(metrics.poller);
     const l = config.metrics.listen;

@@ -1,13 +1,15 @@
 // Every Prometheus metric the bridge exports, in its own registry. Sessions by state are
-// read from the store at scrape time (one GROUP BY); everything else is counted as it
-// happens through the lifecycle hooks. Labels are bounded: state, profile, cause, route,
+// the store's own live counts (kept as it writes; no query at scrape time), tunnels by
+// state are counted as they change; everything else is counted as it happens through the
+// lifecycle hooks. A scrape costs the same with 10 or 10,000 sessions in the store. Labels are bounded: state, profile, cause, route,
 // outcome, direction; never a user, session or job id.
-import type Database from 'better-sqlite3';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { FailureInfo, PollObserver, PollOutcome, SessionObserver } from '../sessions/lifecycle-observer.js';
 import { SESSION_STATES, TERMINAL_STATES, type Session } from '../sessions/types.js';
+import type { SessionStore } from '../store/session-store.js';
 import { VERSION } from '../version.js';
 import { FAILURE_CAUSES, failureCause } from './failure-cause.js';
+import { renderText } from './prom-text.js';
 import type { TunnelDirection, TunnelMetrics, TunnelState } from './tunnel-metrics.js';
 
 const LIVE_STATES = SESSION_STATES.filter((s) => !TERMINAL_STATES.includes(s));
@@ -16,8 +18,8 @@ const POLL_FAILURES = ['unreachable', 'transport'] as const;
 const ACCOUNTING_RESULTS = ['ok', 'unavailable', 'error'] as const;
 
 export interface BridgeMetricsOptions {
-  /** The bridge's database (sessions by state are counted from it at scrape time). */
-  db: Database.Database;
+  /** The bridge's store: its live counts give sessions by state; job and event rows give queue waits and outcomes. */
+  store: SessionStore;
   /** Profile names from the config: their series exist (at 0) from the start. */
   profiles: string[];
   /** Node.js process metrics (process_*, nodejs_*); off in tests that build many registries. */
@@ -46,26 +48,27 @@ export class BridgeMetrics {
   private readonly accountingCalls: Counter<'result'>;
   private readonly accountingJobs: Counter;
   private readonly tunnelStates = new Map<string, TunnelState>();
+  private readonly tunnelCounts: Record<TunnelState, number> = { connecting: 0, up: 0, down: 0 };
 
   constructor(opts: BridgeMetricsOptions) {
     const register = [this.registry];
     const profiles = [...new Set(opts.profiles)];
-    const countLive = opts.db.prepare(
-      "SELECT state, profile, COUNT(*) AS n FROM sessions WHERE state NOT IN ('stopped','failed') GROUP BY state, profile",
-    );
-    const submittedAt = opts.db.prepare('SELECT submitted_at FROM jobs WHERE job_id = ? AND session_id = ?');
-    const wasReady = opts.db.prepare("SELECT 1 FROM events WHERE session_id = ? AND kind = 'ready' LIMIT 1");
+    const store = opts.store;
+    const db = store.database;
+    const submittedAt = db.prepare('SELECT submitted_at FROM jobs WHERE job_id = ? AND session_id = ?');
+    const wasReady = db.prepare("SELECT 1 FROM events WHERE session_id = ? AND kind = 'ready' LIMIT 1");
 
     new Gauge({ name: 'hpc_bridge_build_info', help: 'Always 1; the version label says which bridge runs.', labelNames: ['version'], registers: register }).set({ version: VERSION }, 1);
     new Gauge({
       name: 'hpc_bridge_sessions',
-      help: 'Live sessions by state and profile (read from the bridge database at scrape time).',
+      help: 'Live sessions by state and profile (as in the bridge database; counted as sessions change).',
       labelNames: ['state', 'profile'],
       registers: register,
       collect() {
+        // configured profiles always (at 0); a profile no longer configured while its sessions live
         this.reset();
         for (const state of LIVE_STATES) for (const profile of profiles) this.set({ state, profile }, 0);
-        for (const r of countLive.all() as { state: string; profile: string; n: number }[]) this.set({ state: r.state, profile: r.profile }, r.n);
+        for (const c of store.liveCounts()) this.set({ state: c.state, profile: c.profile }, c.n);
       },
     });
     this.started = new Counter({ name: 'hpc_bridge_sessions_started_total', help: 'Start requests accepted.', labelNames: ['profile'], registers: register });
@@ -115,16 +118,14 @@ export class BridgeMetrics {
       registers: register,
     });
     this.reachable = new Gauge({ name: 'hpc_bridge_scheduler_reachable', help: '1 when the last status poll reached the scheduler, else 0.', registers: register });
-    const tunnelStates = this.tunnelStates;
+    const tunnelCounts = this.tunnelCounts;
     new Gauge({
       name: 'hpc_bridge_tunnels',
       help: 'Tunnels of live sessions by their last reported state.',
       labelNames: ['state'],
       registers: register,
       collect() {
-        const n: Record<string, number> = { connecting: 0, up: 0, down: 0 };
-        for (const s of tunnelStates.values()) n[s]!++;
-        for (const state of TUNNEL_STATES) this.set({ state }, n[state]!);
+        for (const state of TUNNEL_STATES) this.set({ state }, tunnelCounts[state]);
       },
     });
     this.tunnelReconnects = new Counter({ name: 'hpc_bridge_tunnel_reconnects_total', help: 'Tunnels that came up again after being down.', registers: register });
@@ -188,15 +189,15 @@ export class BridgeMetrics {
       failed: (s: Session, info: FailureInfo) => {
         this.failures.inc({ cause: failureCause(info) });
         this.ended.inc({ profile: s.profile, outcome: 'failed' });
-        this.tunnelStates.delete(s.id);
+        this.setTunnel(s.id, null);
       },
       stopped: (s: Session) => {
         this.ended.inc({ profile: s.profile, outcome: wasReady.get(s.id) ? 'stopped' : 'abandoned' });
-        this.tunnelStates.delete(s.id);
+        this.setTunnel(s.id, null);
       },
       tunnel: (s: Session, state: string, before: string | null) => {
         if (!TUNNEL_STATES.includes(state as TunnelState)) return;
-        this.tunnelStates.set(s.id, state as TunnelState);
+        this.setTunnel(s.id, state as TunnelState);
         if (state === 'up' && before === 'down') this.tunnelReconnects.inc();
       },
     };
@@ -211,15 +212,24 @@ export class BridgeMetrics {
     // per-chunk calls from the tunnel relay: the two series are looked up once
     const bytesBy = { to_notebook: this.tunnelBytes.labels({ direction: 'to_notebook' }), from_notebook: this.tunnelBytes.labels({ direction: 'from_notebook' }) };
     this.tunnel = {
-      state: (sessionId, state) => {
-        if (state === 'closed') this.tunnelStates.delete(sessionId);
-        else this.tunnelStates.set(sessionId, state);
-      },
+      state: (sessionId, state) => this.setTunnel(sessionId, state === 'closed' ? null : state),
       reconnected: () => this.tunnelReconnects.inc(),
       bytes: (direction: TunnelDirection, n: number) => {
         if (Number.isFinite(n) && n > 0) bytesBy[direction]?.inc(n);
       },
     };
+  }
+
+  /** The tunnel of a live session is now in `state` (null: forgotten); the counts follow. */
+  private setTunnel(sessionId: string, state: TunnelState | null): void {
+    const before = this.tunnelStates.get(sessionId);
+    if (before === state) return;
+    if (before !== undefined) this.tunnelCounts[before]--;
+    if (state === null) this.tunnelStates.delete(sessionId);
+    else {
+      this.tunnelStates.set(sessionId, state);
+      this.tunnelCounts[state]++;
+    }
   }
 
   /** One accounting call's result (hub-bridge/accounting). */
@@ -228,8 +238,8 @@ export class BridgeMetrics {
     if (jobsRecorded > 0) this.accountingJobs.inc(jobsRecorded);
   }
 
-  /** The text Prometheus scrapes. */
+  /** The text Prometheus scrapes (prom-text.ts writes it; prom-client's values). */
   async text(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    return { contentType: this.registry.contentType, body: await renderText(this.registry) };
   }
 }

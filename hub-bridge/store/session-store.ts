@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { encodeCursor, type Page } from './pages.js';
 import { toJobRecord, toSession, type JobRecord, type Row } from './rows.js';
 import { ensurePrivateDir, ensurePrivateFile } from './private-files.js';
+import { LiveCounts, type LiveCount } from './live-counts.js';
 import type { EventKind, Session, SessionEvent, SessionState } from '../sessions/types.js';
 
 export type { JobRecord } from './rows.js';
@@ -114,6 +115,7 @@ export class SessionStore {
   writes = 0;
   private readonly db: Database.Database;
   private readonly stmts;
+  private readonly counts: LiveCounts;
 
   constructor(file: string) {
     if (file !== ':memory:') {
@@ -146,6 +148,9 @@ export class SessionStore {
       idemGet: this.db.prepare('SELECT session_id, fingerprint FROM idempotency WHERE key = ?'),
       idemPut: this.db.prepare('INSERT INTO idempotency (key,session_id,fingerprint,created_at) VALUES (?,?,?,?)'),
     };
+    this.counts = new LiveCounts(
+      this.db.prepare("SELECT state, profile, COUNT(*) AS n FROM sessions WHERE state NOT IN ('stopped','failed') GROUP BY state, profile").all() as LiveCount[],
+    );
   }
 
   /** Columns added after the first release; added in place to an older database. */
@@ -215,6 +220,11 @@ export class SessionStore {
 
   live(): Session[] {
     return (this.stmts.live.all() as Row[]).map(toSession);
+  }
+
+  /** Live sessions by (state, profile), without a query: kept as this store writes (live-counts.ts). */
+  liveCounts(): LiveCount[] {
+    return this.counts.snapshot();
   }
 
   list(filter: { user?: string; state?: SessionState; limit?: number } = {}): Session[] {
@@ -297,7 +307,9 @@ export class SessionStore {
       this.stmts.insert.run({ ...s, now });
       if (idempotency) this.stmts.idemPut.run(idempotency.key, s.id, idempotency.fingerprint, now);
     })();
-    return this.get(s.id)!;
+    const created = this.get(s.id)!;
+    this.counts.move(null, created);
+    return created;
   }
 
   findIdempotent(key: string): { sessionId: string; fingerprint: string } | undefined {
@@ -316,7 +328,9 @@ export class SessionStore {
     values.push(new Date().toISOString());
     this.cached(`UPDATE sessions SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
     this.writes++;
-    return this.get(id)!;
+    const next = this.get(id)!;
+    if (cur && next) this.counts.move(cur, next);
+    return next;
   }
 
   /** One row per batch job: when it was submitted, started and ended (usage accounting). */

@@ -50,7 +50,7 @@ describe('failureCause', () => {
 
 describe('tunnel metrics', () => {
   const store = new SessionStore(':memory:');
-  const m = new BridgeMetrics({ db: store.database, profiles: ['default'], processMetrics: false });
+  const m = new BridgeMetrics({ store, profiles: ['default'], processMetrics: false });
   const s = { id: 's-aaaaaaaaaaaaaaaaaaaaaaaaaa', profile: 'default' } as Session;
   const t = { id: 's-bbbbbbbbbbbbbbbbbbbbbbbbbb', profile: 'default' } as Session;
 
@@ -89,7 +89,7 @@ describe('tunnel metrics', () => {
 describe('status poll metrics', () => {
   it('records each poll and marks the scheduler unreachable until a poll reaches it again', async () => {
     const store = new SessionStore(':memory:');
-    const m = new BridgeMetrics({ db: store.database, profiles: [], processMetrics: false });
+    const m = new BridgeMetrics({ store, profiles: [], processMetrics: false });
     m.poller.polled!({ seconds: 0.2, jobs: 3, outcome: 'unreachable' });
     let text = (await m.text()).body;
     expect(sample(text, 'hpc_bridge_scheduler_reachable')).toBe(0);

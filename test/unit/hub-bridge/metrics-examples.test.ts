@@ -11,7 +11,7 @@ const metricNames = (expr: string) => [...expr.matchAll(/\b((?:hpc_bridge|proces
 
 describe('examples', () => {
   const store = new SessionStore(':memory:');
-  const m = new BridgeMetrics({ db: store.database, profiles: ['p'] });
+  const m = new BridgeMetrics({ store, profiles: ['p'] });
 
   it('name only metrics the bridge exports', async () => {
     const exported = new Set(parseSamples((await m.text()).body).map((s) => s.name));

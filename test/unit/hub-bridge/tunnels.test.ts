@@ -128,7 +128,7 @@ describe('Tunnels', () => {
   it('counts the bytes it relays through P per direction in the bridge\'s metrics (hpc_bridge_tunnel_bytes_total)', async () => {
     const store = new SessionStore(':memory:');
     cleanup.push(() => store.close());
-    const m = new BridgeMetrics({ db: store.database, profiles: [], processMetrics: false });
+    const m = new BridgeMetrics({ store, profiles: [], processMetrics: false });
     const bytes = async (direction: string) => sample((await m.text()).body, 'hpc_bridge_tunnel_bytes_total', { direction });
     const e = await endpoint();
     e.tunnels.metrics = m.tunnel;

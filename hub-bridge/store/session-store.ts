@@ -1,5 +1,7 @@
 // SQLite (WAL) store of sessions, their events and idempotency keys. Every state change is
 // committed before the bridge acts on it, so a SIGKILL loses nothing that mattered.
+// It also keeps the live sessions counted by state and profile (live-counts.ts) for
+// GET /metrics, moved by each insert and update it commits.
 import Database from 'better-sqlite3';
 import { dirname } from 'node:path';
 import { encodeCursor, type Page } from './pages.js';

@@ -9,6 +9,7 @@ import { SESSION_STATES, TERMINAL_STATES, type Session } from '../sessions/types
 import type { SessionStore } from '../store/session-store.js';
 import { VERSION } from '../version.js';
 import { FAILURE_CAUSES, failureCause } from './failure-cause.js';
+import { replaceOpenFdsGauge } from './open-fds.js';
 import { renderText } from './prom-text.js';
 import type { TunnelDirection, TunnelMetrics, TunnelState } from './tunnel-metrics.js';
 
@@ -156,6 +157,8 @@ export class BridgeMetrics {
       // measured by waiting for the next event-loop turn inside every scrape (~3 ms of latency,
       // more on a busy host); nodejs_eventloop_lag_{p50,p90,p99,...}_seconds say the same without waiting
       this.registry.removeSingleMetric('nodejs_eventloop_lag_seconds');
+      // the same gauge counted with one stat instead of listing every descriptor (open-fds.ts)
+      replaceOpenFdsGauge(this.registry);
     }
 
     // Every bounded series exists from the start, so rate() and ratios work at once.

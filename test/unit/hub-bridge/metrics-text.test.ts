@@ -1,13 +1,16 @@
 // GET /metrics writes the text itself (metrics/prom-text.ts, cheaper than prom-client's
 // Registry.metrics()): Prometheus must read exactly what prom-client would have written,
-// every metric and every label of the bridge's registry included.
+// every metric and every label of the bridge's registry included. process_open_fds is
+// counted with one stat (metrics/open-fds.ts): it must say what listing /proc/self/fd says.
+import { closeSync, openSync, readdirSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { BridgeMetrics } from '../../../hub-bridge/metrics/bridge-metrics.js';
+import { openFds } from '../../../hub-bridge/metrics/open-fds.js';
 import { renderText } from '../../../hub-bridge/metrics/prom-text.js';
 import type { Session } from '../../../hub-bridge/sessions/types.js';
 import { SessionStore } from '../../../hub-bridge/store/session-store.js';
-import { parseSamples } from '../../support/prometheus-text.js';
+import { parseSamples, sample } from '../../support/prometheus-text.js';
 
 describe('renderText', () => {
   it('writes the same text as prom-client for counters, gauges and histograms, labels and escapes included', async () => {
@@ -57,6 +60,24 @@ describe('renderText', () => {
     // values that do not move between two reads are the same
     const stable = (t: string) => parseSamples(t).filter((x) => x.name.startsWith('hpc_bridge_'));
     expect(stable(ours)).toEqual(stable(theirs));
+    store.close();
+  });
+
+  it('process_open_fds says what listing /proc/self/fd says, also with many descriptors open', async () => {
+    const store = new SessionStore(':memory:');
+    const m = new BridgeMetrics({ store, profiles: [] });
+    const listed = () => readdirSync('/proc/self/fd').length - 1; // minus readdir's own
+    const before = openFds()!;
+    expect(before).toBe(listed());
+    const opened = Array.from({ length: 500 }, () => openSync('/dev/null', 'r'));
+    try {
+      const scraped = sample((await m.text()).body, 'process_open_fds')!;
+      expect(scraped).toBe(listed());
+      expect(scraped - before).toBe(500);
+    } finally {
+      for (const fd of opened) closeSync(fd);
+    }
+    expect(openFds()).toBe(before);
     store.close();
   });
 });

@@ -2,7 +2,7 @@
 // allocations. prom-client's own Registry.metrics() builds several arrays and a WeakMap
 // entry per sample line (its shared-label cache is keyed by a fresh object each time);
 // with the bridge's ~500 lines that made one scrape cost ~0.3 ms and a garbage collection
-// every ~15 scrapes, and those collections were the tail of GET /metrics (issue 12:
+// every 15-30 scrapes, and those collections were the tail of GET /metrics (issue 12:
 // < 5 ms p99; test/bench/metrics-endpoint.ts). Values still come from prom-client (each
 // metric's own get, collect functions included); only the text is ours. The output is the
 // same text prom-client writes (a unit test compares them), except NaN, which is written

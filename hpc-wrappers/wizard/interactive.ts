@@ -23,7 +23,7 @@ function evaluate(q: Question, raw: string, a: Answers): { value: unknown } | { 
 
 async function askText(q: Question, a: Answers, preset: string | undefined): Promise<unknown> {
   for (;;) {
-    const def = preset ?? (q.default?.(a) as string | undefined);
+    const def = preset ?? ((await q.default?.(a)) as string | undefined);
     const raw = await input({
       message: q.message,
       default: def === '' ? undefined : def,
@@ -53,10 +53,10 @@ export async function askInteractively(presets: Record<string, unknown>): Promis
     process.stdout.write(DIM(`\n  ${FILE_NAMES[q.file]} ${q.key}${desc ? `: ${desc}` : ''}\n`));
     const preset = presets[q.id];
     if (q.kind === 'confirm') {
-      a[q.id] = await confirm({ message: q.message, default: typeof preset === 'boolean' ? preset : (q.default?.(a) as boolean) });
+      a[q.id] = await confirm({ message: q.message, default: typeof preset === 'boolean' ? preset : ((await q.default?.(a)) as boolean) });
     } else if (q.kind === 'select') {
       const choices = (q.choices ?? []).map((c) => ({ value: c, name: c }));
-      a[q.id] = await select({ message: q.message, choices, default: (preset as string | undefined) ?? (q.default?.(a) as string) });
+      a[q.id] = await select({ message: q.message, choices, default: (preset as string | undefined) ?? ((await q.default?.(a)) as string) });
     } else {
       a[q.id] = await askText(q, a, preset === undefined ? undefined : String(preset));
     }

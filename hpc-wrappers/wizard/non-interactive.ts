@@ -17,7 +17,7 @@ export async function answersFromFlags(flags: Record<string, unknown>, acceptUnr
   for (const q of QUESTIONS) {
     if (!asked(q, a)) continue;
     const given = flags[q.id];
-    const value = given !== undefined ? given : q.default?.(a);
+    const value = given !== undefined ? given : await q.default?.(a);
     if (value === undefined) throw new WizardInputError(`--${q.id} is required (${q.message})`);
     if (q.kind === 'confirm') {
       a[q.id] = value === true || value === 'true';

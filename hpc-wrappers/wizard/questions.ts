@@ -2,6 +2,9 @@
 // hub API, tunnel, homes, overlay, containers, runtime loading, logging) plus what
 // hpc-wrap.yaml needs (scheduler commands, maintenance). Each question names the schema key
 // its answer becomes; the key's description (from the schema) is shown with the question.
+// Then what a session runs with: the environment modules loaded before the notebook server
+// starts (hpc-wrap.yaml) and the profiles students choose from (hub-bridge.yaml), offered
+// from the partitions the scheduler reports.
 // The hub-side answers belong to hub-bridge.yaml, the file of the hub host.
 import { existsSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
@@ -22,6 +25,8 @@ import {
   parseArgv,
   probeHost,
 } from './checks.js';
+import { moduleDoubt } from './module-probe.js';
+import { defaultProfiles, parseProfiles, partitionDoubt, PROFILE_FORMAT, type WizardProfile } from './profiles.js';
 import { parseEnvAssignments, probeScheduler, schedulerEnvDefault } from './scheduler-env.js';
 
 export type Answers = Record<string, unknown>;
@@ -39,7 +44,8 @@ export interface Question {
   describeKey?: string;
   choices?: readonly string[];
   when?: (a: Answers) => boolean;
-  default?: (a: Answers) => string | boolean | undefined;
+  /** May ask something first (the profiles' default asks the scheduler for its partitions). */
+  default?: (a: Answers) => string | boolean | undefined | Promise<string | undefined>;
   /** text: parses and checks the answer (throws CheckFailed with the reason). */
   check?: (raw: string, a: Answers) => unknown;
   /** A check the operator may overrule (something unreachable from here). */
@@ -279,6 +285,25 @@ export const QUESTIONS: readonly Question[] = [
     message: 'Directory of the per-user overlay images',
     default: (a) => join(str(a, 'work-dir'), 'overlays'),
     check: (raw) => checkCreatableDir(raw, 'the overlay directory'),
+  },
+  {
+    id: 'modules', kind: 'text', file: 'hpc', key: 'environments.default.modules.load',
+    message: 'Environment modules to load before the notebook server starts, e.g. "module load python/3.11" (empty = none)',
+    default: () => '',
+    // Empty: no modules section at all (null = none), not an empty one.
+    check: (raw) => {
+      const names = moduleNames(raw);
+      return names.length ? names : undefined;
+    },
+    soft: (names) => moduleDoubt((names as string[] | undefined) ?? []),
+  },
+  {
+    id: 'profiles', kind: 'text', file: 'hub', key: 'profiles',
+    // The fields are explained by the checks' messages, docs/setup.md and --help; the line stays short.
+    message: `Profiles students choose from: ${PROFILE_FORMAT}, several separated by ";"`,
+    default: defaultProfiles,
+    check: (raw) => parseProfiles(raw),
+    soft: (profiles, a) => partitionDoubt(profiles as WizardProfile[], a),
   },
   {
     id: 'log-level', kind: 'select', file: 'hpc', key: 'logging.level', choices: ['error', 'warn', 'info', 'debug'],

@@ -11,7 +11,7 @@ export function wizardOptions<T>(y: Argv<T>): Argv<T> {
     .option('out', { type: 'string', requiresArg: true, describe: 'where to write hpc-wrap.yaml (default: --config, else ./hpc-wrap.yaml)' })
     .option('hub-out', { type: 'string', requiresArg: true, describe: "where to write the hub's part, hub-bridge.yaml (default: next to --out)" })
     .option('force', { type: 'boolean', default: false, describe: 'replace existing files without asking' })
-    .option('accept-unreachable', { type: 'boolean', default: false, describe: 'non-interactive: keep a hub URL or host that cannot be reached from here' })
+    .option('accept-unreachable', { type: 'boolean', default: false, describe: 'non-interactive: keep an answer that cannot be confirmed from here (hub URL or host, scheduler environment, modules Lmod does not find, partitions the scheduler does not report)' })
     .group(['non-interactive', 'out', 'hub-out', 'force', 'accept-unreachable'], 'Wizard:');
   for (const q of QUESTIONS) {
     const describe = `${q.message} → ${q.file === 'hpc' ? 'hpc-wrap.yaml' : 'hub-bridge.yaml'} ${q.key}`;
@@ -22,7 +22,8 @@ export function wizardOptions<T>(y: Argv<T>): Argv<T> {
   return out
     .group(QUESTIONS.map((q) => q.id), 'Answers (interactive: the defaults shown):')
     .example('$0 wizard', 'ask in the terminal, write ./hpc-wrap.yaml and ./hub-bridge.yaml')
-    .example('$0 wizard --non-interactive --work-dir /scratch/jh --scheduler slurm --hub-host hub.example.org --out /etc/hpc-wrap.yaml', 'from flags');
+    .example('$0 wizard --non-interactive --work-dir /scratch/jh --scheduler slurm --hub-host hub.example.org --out /etc/hpc-wrap.yaml', 'from flags')
+    .example('$0 wizard --modules python/3.11 --profiles "small 1 2G 01:00:00 debug; gpu 8 32G 04:00:00 gpu 1"', 'profiles: NAME CPUS MEMORY(MiB, or 2G) WALLTIME(Slurm time) [PARTITION(- = default) [GPUS]]');
 }
 
 export async function wizardHandler(a: Record<string, unknown>): Promise<void> {

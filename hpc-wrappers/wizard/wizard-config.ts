@@ -29,7 +29,7 @@ export function asked(q: Question, a: Answers): boolean {
   return !q.when || q.when(a);
 }
 
-/** Every answered, non-derived question written at its key; the container gets a name. */
+/** Every answered, non-derived question written at its key; the environment gets a name, and the profiles name it. */
 export function buildConfigs(questions: readonly Question[], a: Answers): WizardConfigs {
   const out: WizardConfigs = { hpc: {}, hub: {} };
   for (const q of questions) {
@@ -40,6 +40,8 @@ export function buildConfigs(questions: readonly Question[], a: Answers): Wizard
   if (env) {
     out.hpc.environments = { default: { description: 'Made by hpc-wrap wizard', ...env } };
     out.hpc.defaultEnvironment = 'default';
+    // Each profile names the environment it runs in, so both files say the same thing.
+    if (Array.isArray(out.hub.profiles)) out.hub.profiles = (out.hub.profiles as ConfigObject[]).map((p) => ({ ...p, environment: 'default' }));
   }
   return out;
 }

@@ -81,9 +81,17 @@ function describe(s: SessionView): string {
   if (s.jobId) parts.push(`job ${s.jobId}`);
   if (s.node) parts.push(`node ${s.node}`);
   if (s.state === 'queued' && s.queue.position !== null) parts.push(`position ${s.queue.position}`);
-  if (s.tunnel) parts.push(`tunnel ${s.tunnel.state}`);
   const msg = s.message ?? '';
   return `${msg}${parts.length ? `${msg ? ' ' : ''}(${parts.join(', ')})` : ''}`;
+}
+
+/** The tunnel's own phase line (it comes up between "running" and "ready"), or null when there is none. */
+function tunnelText(s: SessionView): string | null {
+  if (!s.tunnel) return null;
+  const at = `hub-side port 127.0.0.1:${s.tunnel.port}`;
+  if (s.tunnel.state === 'up') return `up: the hub reaches the server through ${at}`;
+  if (s.tunnel.state === 'waiting') return `waiting for the agent on the node to connect (${at})`;
+  return `${s.tunnel.state} (${at})`;
 }
 
 /** Runs the smoke test; the exit status: 0 passed, 1 a link failed (said why), 130 interrupted. */
@@ -119,26 +127,44 @@ export async function tryCommand(cfg: HubBridgeConfig, o: TryOptions): Promise<n
     })) as SessionView;
     line('requested', `session ${session.id}`);
     let shown = '';
+    let tunnelShown: string | null = null;
     const deadline = t0 + o.timeoutSeconds * 1000;
     for (;;) {
       if (interrupted) throw new TryFailure('interrupted');
       const s = (await api(base, token, 'GET', `/v1/sessions/${session.id}`)) as SessionView;
       session = s;
       const now = `${s.state} ${describe(s)}`;
+      const tunnelNow = tunnelText(s);
+      // The tunnel coming up is said before the "ready" it makes possible (often seen in the same poll).
+      const tunnelFirst = s.tunnel?.state === 'up';
+      const showTunnel = () => {
+        if (tunnelNow === tunnelShown) return;
+        tunnelShown = tunnelNow;
+        if (tunnelNow) line('tunnel', tunnelNow);
+      };
+      if (tunnelFirst) showTunnel();
       if (now !== shown) {
         shown = now;
         line(s.state, describe(s));
       }
+      if (!tunnelFirst) showTunnel();
       if (s.state === 'ready') break;
       if (s.state === 'failed' || s.state === 'stopped') {
         throw new TryFailure(`the session ${s.state === 'failed' ? 'failed' : 'ended'} before it was ready: ${s.message ?? 'no message'}${s.reason ? ` (scheduler: ${s.reason})` : ''}`);
       }
       if (Date.now() > deadline) {
-        // The session's message may be empty while it submits: the last event says why (e.g. "retrying").
-        const why = s.message || (await lastEvent(base, token, s.id)) || 'no message yet';
-        throw new TryFailure(
-          `not ready after ${o.timeoutSeconds} s, still ${s.state}: ${why}${s.state === 'queued' ? ' (a busy queue is not a fault: give more time with --timeout, or a profile with a free partition)' : ''}`,
-        );
+        // The session's message may be empty while it submits, or say only where it runs: the last event says what it was doing (e.g. "retrying").
+        const ev = await lastEvent(base, token, s.id);
+        const why = (s.message && ev && ev !== s.message ? `${s.message}; last event: ${ev}` : s.message || ev) || 'no message yet';
+        const hint =
+          s.state === 'queued'
+            ? ' (a busy queue is not a fault: give more time with --timeout, or a profile with a free partition)'
+            : s.tunnel && s.tunnel.state !== 'up'
+              ? ` (the tunnel is ${s.tunnel.state}: the job's output.log says whether its agent reached tunnel.publicHost:publicPort; docs/tunnel.md)`
+              : s.state === 'starting' || s.state === 'running'
+                ? ` (the job runs but its server has not answered: the job's output.log, in hpc-wrap's workDir under users/${o.user}/sessions/${s.id}/, says where it stopped)`
+                : '';
+        throw new TryFailure(`not ready after ${o.timeoutSeconds} s, still ${s.state}: ${why}${hint}`);
       }
       await sleep(pollMs);
     }

@@ -176,6 +176,10 @@ describe('docs/setup.md, step by step', () => {
       await answer('persistent home directory', null);
       await answer('Where the per-user homes are made', null);
       await answer('Singularity/Apptainer container', null);
+      await answer('Environment modules to load before the notebook server starts', null); // none
+      // The profiles: offered from the partitions the harness' Slurm reports; the operator types a short one.
+      await t.waitFor('(debug 1 2G 01:00:00 debug)');
+      await answer('Profiles students choose from', 'small 1 256 00:10:00 debug');
       await answer('Log level', null);
       await answer('Application log file', null);
       await answer('Start in maintenance mode', null);
@@ -189,8 +193,10 @@ describe('docs/setup.md, step by step', () => {
       const doc = await runAs(SVC, [NODE, wrap, '--config', hpcYaml, 'doctor'], { env: { PATH: process.env.PATH } });
       expect(doc.code, doc.stderr).toBe(0);
 
-      // "scp" to the hub, then the merge: this test's own ports and one short profile.
+      // "scp" to the hub, then the merge: this test's own ports (the profile is the wizard's).
       const fromWizard = parse(readFileSync(`${svc.home}/hub-bridge.yaml`, 'utf8'));
+      expect(fromWizard.profiles).toEqual([{ name: 'small', displayName: 'small: 1 CPU, 256 MB, 10 min (debug)', resources: { cpus: 1, memoryMB: 256, walltime: '00:10:00', partition: 'debug' } }]);
+      expect(cfg.environments).toBeUndefined(); // no modules, no container: the server runs on the node as it is
       expect(fromWizard.cluster).toEqual({
         transport: { kind: 'ssh', host: '127.0.0.1', port: sshd.port, user: SVC, identityFile: path.join(state, '.ssh/cluster_ed25519'), knownHostsFile: path.join(state, '.ssh/known_hosts') },
         hpcWrap: [NODE, wrap, '--config', hpcYaml],
@@ -198,7 +204,6 @@ describe('docs/setup.md, step by step', () => {
       const mine = parse(readFileSync(hubYaml, 'utf8'));
       fromWizard.listen = mine.listen;
       fromWizard.hubService = { ...fromWizard.hubService, listen: mine.hubService.listen };
-      fromWizard.profiles = [{ name: 'small', displayName: 'Small: 1 CPU, 10 minutes', resources: { cpus: 1, memoryMB: 256, walltime: '00:10:00' } }];
       writeFileSync(hubYaml, stringify(fromWizard));
     });
   }, 240_000);
@@ -226,6 +231,8 @@ describe('docs/setup.md, step by step', () => {
       const r = await hpcBridge(['--config', hubYaml, 'try', '--timeout', '120']);
       console.log(r.stdout);
       expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toContain('(profile small)'); // the wizard's profile
+      expect(r.stdout).not.toMatch(/^\s+\d+\.\d s {2}tunnel /m); // the tunnel is off on this path
       expect(r.stdout).toMatch(/running|starting/);
       expect(r.stdout).toMatch(/^\s+\d+\.\d s {2}answers {4}http:\/\/\S+\/api from node \S+$/m);
       expect(r.stdout).toMatch(/Smoke test passed in/);

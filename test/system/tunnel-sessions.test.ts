@@ -5,7 +5,9 @@
 // whole time: during the queue wait, during a reconnect, after a stop and across a bridge
 // restart. It never binds it while the session lives, never receives a byte, and never
 // makes a session ready. Tunnel loss shows in the session within 5 s; stopping a session
-// cuts its connection within 1 s although its job still runs.
+// cuts its connection within 1 s although its job still runs. `hpc-bridge try` passes
+// through the same chain and says when the tunnel came up.
+import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
@@ -260,4 +262,32 @@ describe('a bridge restart', () => {
     await bridge.api('DELETE', `/v1/sessions/${a.id}`);
     await until('no jobs left', async () => (await slurm.squeue()).filter((j) => j.name.startsWith('jupyterhub-')).length === 0, 30_000);
   });
+});
+
+describe('hpc-bridge try with the tunnel on', () => {
+  it('passes through real Slurm and the tunnel, prints the tunnel phase with its time before ready, and leaves no job', async () => {
+    const r = await new Promise<{ code: number; stdout: string; stderr: string }>((res) => {
+      execFile(process.execPath, [join(REPO, 'dist/hpc-bridge.mjs'), '--config', bridgeConfig, 'try', '--user', 'erin', '--timeout', '90'], { timeout: 150_000 }, (err, stdout, stderr) =>
+        res({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout: String(stdout), stderr: String(stderr) }),
+      );
+    });
+    console.log(r.stdout);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const lines = r.stdout.split('\n').flatMap((l) => {
+      const m = /^\s+(\d+\.\d) s {2}(\S+) *(.*)$/.exec(l);
+      return m ? [{ phase: m[2]!, text: m[3]! }] : [];
+    });
+    const phases = lines.map((m) => m.phase);
+    const up = lines.find((m) => m.phase === 'tunnel' && m.text.startsWith('up'));
+    expect(up?.text).toMatch(/^up: the hub reaches the server through hub-side port 127\.0\.0\.1:(\d+)$/);
+    const port = Number(/:(\d+)$/.exec(up!.text)![1]);
+    expect(port).toBeGreaterThanOrEqual(range.start);
+    expect(port).toBeLessThanOrEqual(range.end);
+    expect(phases.indexOf('tunnel')).toBeLessThan(phases.indexOf('ready'));
+    expect(lines.findIndex((m) => m === up)).toBeLessThan(phases.indexOf('ready'));
+    expect(r.stdout).toMatch(new RegExp(`answers {4}http://127\\.0\\.0\\.1:${port}/user/erin/try-[0-9a-f]{6}/api from node \\S+`));
+    expect(phases.at(-1)).toBe('stopped');
+    expect(r.stdout).toMatch(/Smoke test passed in \d+\.\d s: submit, start, port, tunnel, readiness and stop all work\./);
+    await until('no try job left', async () => !(await slurm.squeue()).some((j) => j.name.includes('erin')), 30_000);
+  }, 180_000);
 });

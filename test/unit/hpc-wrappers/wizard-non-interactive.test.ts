@@ -29,13 +29,18 @@ beforeAll(async () => {
   dir = tempDir('hpc-wrap-wizard-flags-');
   mkdirSync(join(dir, 'bin'));
   for (const name of ['sbatch', 'squeue', 'scancel']) stub(name);
+  writeFileSync(join(dir, 'bin', 'sinfo'), "#!/bin/sh\n# test stand-in for sinfo --format=%P|%a: two partitions up, one down\nprintf 'debug*|up\\nbig|up\\nold|down\\n'\n");
+  chmodSync(join(dir, 'bin', 'sinfo'), 0o755);
+  // A module tree for the real Lmod, which checks the --modules answer.
+  mkdirSync(join(dir, 'modules', 'python'), { recursive: true });
+  writeFileSync(join(dir, 'modules', 'python', '3.11.lua'), 'whatis("Python 3.11 (a module tree of this test)")\n');
   mkfs = stub('mkfs-test');
   image = join(dir, 'compute.sif');
   writeFileSync(image, 'image');
   hub = createServer((_req, res) => res.end('{}'));
   await new Promise<void>((r) => hub.listen(0, '127.0.0.1', r));
   hubPort = (hub.address() as AddressInfo).port;
-  env = { ...process.env, PATH: `${join(dir, 'bin')}:${join(REPO, 'test/fixtures/bin')}:/usr/bin:/bin` };
+  env = { ...process.env, PATH: `${join(dir, 'bin')}:${join(REPO, 'test/fixtures/bin')}:/usr/bin:/bin`, MODULEPATH: join(dir, 'modules'), LMOD_CMD: '' };
 });
 afterAll(() => hub?.close());
 
@@ -81,12 +86,53 @@ describe('hpc-wrap wizard --non-interactive', () => {
     [['--work-dir', '/etc/hostname/work'], '--work-dir: /etc/hostname/work cannot be created: /etc/hostname is a file'],
     [['--maintenance', '--maintenance-users', 'bob;rm'], '--maintenance-users: user name "bob;rm" is not allowed'],
     [['--hub-api-url', 'http://hub.example.org:8081/hub/api'], "--hub-api-url: with the tunnel the API is reached at the hub host's 127.0.0.1:"],
+    [['--modules', 'module load py;thon'], '--modules: "py;thon" is not a module name'],
+    [['--modules', 'nosuch/1.0'], `--modules: Lmod does not find nosuch/1.0 here (MODULEPATH: `],
+    [['--profiles', 'small 1 256'], '--profiles: profile 1 ("small 1 256") has 3 field(s); give NAME CPUS MEMORY WALLTIME [PARTITION [GPUS]]'],
+    [['--profiles', 'a 1 2G 30; a 2 4G 60'], '--profiles: two profiles are named "a"'],
+    [['--profiles', 'a 1 2G 1:2:3:4'], '--profiles: profile 1 ("a 1 2G 1:2:3:4"): walltime "1:2:3:4" is not a Slurm time'],
+    [['--profiles', 'a 1 2T 30'], '--profiles: profile 1 ("a 1 2T 30"): memory "2T" is not a size'],
+    [['--profiles', 'a 1 2G 30 old'], '--profiles: profile a: partition "old" is down (partitions here: debug* up, big up, old down); the bridge marks such a profile unavailable (pass --accept-unreachable to keep it)'],
+    [['--profiles', 'a 1 2G 30 nosuch'], '--profiles: profile a: the scheduler reports no partition "nosuch"'],
   ])('refuses %j with exit 2 and the reason, writing nothing', async (extra, reason) => {
     const out = join(dir, `bad-${Math.random().toString(36).slice(2)}.yaml`);
     const r = await wizard([...base(out), ...extra]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(reason);
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('profiles default to the partitions the scheduler reports; given ones are written with the modules, in the environment both files name', async () => {
+    const first = join(dir, 'prof-default', 'hpc-wrap.yaml');
+    const r = await wizard(base(first));
+    expect(r.code, r.stderr).toBe(0);
+    const offered = loadHubBridgeConfig(join(dir, 'prof-default', 'hub-bridge.yaml')).profiles;
+    // the partitions that take jobs, the default one first; no environment (none was made)
+    expect(offered.map((p) => [p.name, p.resources.partition, p.resources.cpus, p.resources.memoryMB, p.resources.walltime, p.environment])).toEqual([
+      ['debug', 'debug', 1, 2048, '01:00:00', null],
+      ['big', 'big', 1, 2048, '01:00:00', null],
+    ]);
+    expect(parse(readFileSync(first, 'utf8')).environments).toBeUndefined();
+
+    const out = join(dir, 'prof-given', 'hpc-wrap.yaml');
+    const given = await wizard([...base(out), '--modules', 'module load python/3.11', '--profiles', 'small 1 256 00:10:00 debug; gpu 4 8G 1-00 - 2']);
+    expect(given.code, given.stderr).toBe(0);
+    const check = await new HpcWrap(bundle, out).run(['config', 'check']);
+    expect(check.code, check.stdout).toBe(0);
+    const cfg = parse(check.stdout.split('\n').slice(1).join('\n'));
+    expect(cfg.environments.default.modules).toMatchObject({ load: ['python/3.11'], purge: false });
+    expect(cfg.defaultEnvironment).toBe('default');
+    const hubCfg = loadHubBridgeConfig(join(dir, 'prof-given', 'hub-bridge.yaml'));
+    expect(hubCfg.profiles).toMatchObject([
+      { name: 'small', displayName: 'small: 1 CPU, 256 MB, 10 min (debug)', environment: 'default', resources: { cpus: 1, memoryMB: 256, walltime: '00:10:00', partition: 'debug', gpus: 0 } },
+      { name: 'gpu', displayName: 'gpu: 4 CPUs, 8 GB, 24 h, 2 GPUs', environment: 'default', resources: { cpus: 4, memoryMB: 8192, walltime: '1-00', partition: null, gpus: 2 } },
+    ]);
+    expect(Object.keys(cfg.environments)).toContain(hubCfg.profiles[0]!.environment);
+
+    // a partition the scheduler reports down is kept only when the operator says so
+    const kept = await wizard([...base(join(dir, 'prof-kept', 'hpc-wrap.yaml')), '--profiles', 'later 1 2G 30 old', '--accept-unreachable']);
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(loadHubBridgeConfig(join(dir, 'prof-kept', 'hub-bridge.yaml')).profiles[0]!.resources.partition).toBe('old');
   });
 
   it('with the tunnel off asks for no hub URL; the hub file gets the SSH transport and the hpc-wrap it must run', async () => {

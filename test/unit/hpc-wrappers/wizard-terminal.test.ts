@@ -1,6 +1,8 @@
 // `hpc-wrap wizard` driven through a real terminal (tmux): every question answered by
 // keys, wrong answers re-asked with their reason on the screen, an existing file not
 // replaced without a yes, and the written config accepted by `hpc-wrap config check`.
+// The modules answered are checked by the real Lmod (a module tree of this test); the
+// profiles are offered from the partitions a stand-in sinfo reports.
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -38,6 +40,13 @@ beforeAll(async () => {
     '#!/bin/sh\n[ -n "$SLURM_CONF" ] && exit 0\necho "slurm_load_jobs error: Unable to contact slurm controller (connect failure)" >&2\nexit 1\n',
   );
   chmodSync(join(dir, 'bin', 'squeue'), 0o755);
+  writeFileSync(
+    join(dir, 'bin', 'sinfo'),
+    "#!/bin/sh\n# test stand-in for sinfo --noheader --all --format=%P|%a: two partitions up, one down\n[ -n \"$SLURM_CONF\" ] || exit 1\nprintf 'debug*|up\\nbig|up\\nold|down\\n'\n",
+  );
+  chmodSync(join(dir, 'bin', 'sinfo'), 0o755);
+  mkdirSync(join(dir, 'modules', 'python'), { recursive: true });
+  writeFileSync(join(dir, 'modules', 'python', '3.11.lua'), 'whatis("Python 3.11 (a module tree of this test)")\n');
   hub = createServer((_req, res) => res.end('{"version":"test"}'));
   await new Promise<void>((r) => hub.listen(0, '127.0.0.1', r));
   hubPort = (hub.address() as AddressInfo).port;
@@ -46,6 +55,7 @@ beforeAll(async () => {
     HOME: dir,
     TERM: 'xterm-256color',
     LANG: 'C.UTF-8',
+    MODULEPATH: join(dir, 'modules'),
   });
 });
 
@@ -124,6 +134,21 @@ describe('hpc-wrap wizard in a terminal', () => {
     await answer('Overlay size in MiB', null);
     await answer('mkfs command for the overlays', mkfs);
     await answer('Directory of the per-user overlay images', null);
+    // Modules: one Lmod does not find here is a doubt (default No: asked again).
+    await answer('Environment modules to load before the notebook server starts', 'module load nosuch/1.0');
+    await t.waitFor(`Lmod does not find nosuch/1.0 here (MODULEPATH: ${join(dir, 'modules')})`);
+    await answer('Use this answer anyway?', null);
+    await answer('Environment modules to load before the notebook server starts', 'python/3.11', 2);
+    // Profiles: offered from the partitions sinfo reports (those that take jobs, the default first).
+    await t.waitFor('debug 1 2G 01:00:00 debug; big 1 2G 01:00:00 big');
+    await answer('Profiles students choose from', 'small 1 256');
+    await t.waitFor('profile 1 ("small 1 256") has 3 field(s)');
+    t.key('C-u');
+    t.type('small 1 256 00:10:00 debug; gpu 4 8G 02:00:00 old 1');
+    t.key('Enter');
+    await t.waitFor('profile gpu: partition "old" is down (partitions here: debug* up, big up, old down)');
+    await answer('Use this answer anyway?', null);
+    await answer('Profiles students choose from', 'small 1 256 00:10:00 debug; gpu 4 8G 02:00:00 big 1', 2);
     await answer('Log level', null);
     await answer('Application log file', null);
     await answer('Start in maintenance mode', null);
@@ -146,6 +171,7 @@ describe('hpc-wrap wizard in a terminal', () => {
     expect(cfg.workDir).toBe(join(dir, 'work'));
     expect(cfg.scheduler).toMatchObject({ kind: 'slurm', submit: ['sbatch', '--parsable'], query: ['squeue'], cancel: ['scancel'], env: { SLURM_CONF: join(dir, 'slurm.conf') } });
     expect(cfg.environments.default.container).toMatchObject({ runtime: ['apptainer'], image, gpuImage: null });
+    expect(cfg.environments.default.modules).toMatchObject({ load: ['python/3.11'] });
     expect(cfg.defaultEnvironment).toBe('default');
     expect(cfg.overlays).toMatchObject({ enabled: true, sizeMiB: 2048, mkfs: [mkfs], location: join(dir, 'work', 'overlays') });
     expect(cfg.homes).toEqual({ create: true, root: join(dir, 'work', 'homes') });
@@ -161,6 +187,11 @@ describe('hpc-wrap wizard in a terminal', () => {
     expect(hubCfg.cluster.hpcWrap).toEqual([process.execPath, bundle, '--config', second]);
     expect(hubCfg).toMatchObject({ stateDb: '/var/lib/hpc-bridge/bridge.sqlite', apiTokenFile: '/var/lib/hpc-bridge/api-token' });
     expect(hubCfg.tunnel.hostKeyFile).toBe('/var/lib/hpc-bridge/tunnel-host-key');
+    // The profiles as typed, each running in the environment written into hpc-wrap.yaml.
+    expect(hubCfg.profiles).toMatchObject([
+      { name: 'small', displayName: 'small: 1 CPU, 256 MB, 10 min (debug)', environment: 'default', resources: { cpus: 1, memoryMB: 256, walltime: '00:10:00', partition: 'debug', gpus: 0 } },
+      { name: 'gpu', displayName: 'gpu: 4 CPUs, 8 GB, 2 h, 1 GPU (big)', environment: 'default', resources: { cpus: 4, memoryMB: 8192, walltime: '02:00:00', partition: 'big', gpus: 1 } },
+    ]);
     expect(screen).toContain(`on the hub host: scp hpcsvc@login1.example.org:${join(dir, 'hub-bridge.yaml')} /etc/hpc-bridge/hub-bridge.yaml`);
   });
 });

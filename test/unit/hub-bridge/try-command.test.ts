@@ -2,7 +2,9 @@
 // (dist/hpc-bridge.mjs serve, and dist/hpc-wrap.mjs on the fork scheduler, whose jobs are
 // plain processes here). A passing run shows each phase with its time and leaves no job
 // behind; a bridge that is not running, or a job that cannot start, is said in plain words
-// with exit 1. (The same command against real Slurm over SSH: test/system/setup-path.test.ts.)
+// with exit 1; a session that is not ready in time is stopped and the timeout says the
+// last thing the bridge said. (The same command against real Slurm over SSH:
+// test/system/setup-path.test.ts; with the tunnel on: test/system/tunnel-sessions.test.ts.)
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -40,7 +42,18 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'try-cmd-'));
   mkdirSync(join(dir, 'state'), { mode: 0o700 });
   const hpcYaml = join(dir, 'hpc-wrap.yaml');
-  writeFileSync(hpcYaml, stringify({ workDir: join(dir, 'work'), scheduler: { kind: 'fork' } }));
+  // A test stand-in for a hung module system (Lmod that never answers): a session of the
+  // profile "stuck" never gets past its environment, so it is never ready.
+  const hungLmod = join(dir, 'hung-lmod');
+  writeFileSync(hungLmod, `#!/bin/sh\n# test stand-in: an Lmod that never answers\necho $$ > ${join(dir, 'hung-lmod.pid')}\nexec sleep 300\n`, { mode: 0o755 });
+  writeFileSync(
+    hpcYaml,
+    stringify({
+      workDir: join(dir, 'work'),
+      scheduler: { kind: 'fork' },
+      environments: { stuck: { modules: { load: ['python'], lmodCommand: [hungLmod], timeoutSeconds: 600 } } },
+    }),
+  );
   bridgeYaml = join(dir, 'hub-bridge.yaml');
   writeFileSync(
     bridgeYaml,
@@ -50,7 +63,10 @@ beforeAll(async () => {
       stateDb: join(dir, 'state', 'bridge.sqlite'),
       hubService: { enabled: false },
       cluster: { transport: { kind: 'local' }, hpcWrap: [process.execPath, WRAP, '--config', hpcYaml] },
-      profiles: [{ name: 'small', displayName: 'Small', resources: { cpus: 1, walltime: '00:10:00' } }],
+      profiles: [
+        { name: 'small', displayName: 'Small', resources: { cpus: 1, walltime: '00:10:00' } },
+        { name: 'stuck', displayName: 'Never ready', resources: { cpus: 1, walltime: '00:10:00' }, environment: 'stuck' },
+      ],
     }),
   );
 });
@@ -82,6 +98,7 @@ describe('hpc-bridge try', () => {
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const phases = r.stdout.split('\n').map((l) => /^\s+\d+\.\d s {2}(\S+)/.exec(l)?.[1]).filter(Boolean);
     expect(phases[0]).toBe('bridge');
+    expect(phases).not.toContain('tunnel'); // the tunnel is off here
     expect(phases).toEqual(expect.arrayContaining(['requested', 'ready', 'answers', 'stopped']));
     expect(phases.indexOf('ready')).toBeLessThan(phases.indexOf('answers'));
     expect(r.stdout).toMatch(/answers {4}http:\/\/127\.0\.0\.1:\d+\/user\/alice\/try-[0-9a-f]{6}\/api from node \S+/);
@@ -99,4 +116,35 @@ describe('hpc-bridge try', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/hpc-bridge try: the bridge refused POST \/v1\/sessions \(400\): .*user name/);
   });
+
+  it('a session not ready in time: the timeout with what the bridge last said, exit 1, and the session stopped with its job', async () => {
+    const r = await cli(['try', '--user', 'bob', '--profile', 'stuck', '--timeout', '5']);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    const said = /hpc-bridge try: FAILED: (not ready after 5 s, still (\w+): .*)$/m.exec(r.stderr);
+    expect(said, r.stderr).not.toBeNull();
+    expect(said![2]).toBe('starting'); // its job runs (fork), its environment never finishes
+    // What the bridge last said, and where to look next.
+    expect(said![1]).toMatch(/last event: Job \S+ is running on node \S+; starting your server/);
+    expect(said![1]).toMatch(/the job's output\.log, in hpc-wrap's workDir under users\/bob\/sessions\/s-\w+\/, says where it stopped/);
+    expect(r.stdout).toContain(`FAILED     ${said![1]}`);
+    const phases = r.stdout.split('\n').map((l) => /^\s+\d+\.\d s {2}(\S+)/.exec(l)?.[1]).filter(Boolean);
+    expect(phases.slice(-2)).toEqual(['FAILED', 'stopped']);
+    const token = readFileSync(join(dir, 'state', 'api-token'), 'utf8').trim();
+    const port = parse(readFileSync(bridgeYaml, 'utf8')).listen.port as number;
+    const res = await fetch(`http://127.0.0.1:${port}/v1/sessions?user=bob`, { headers: { Authorization: `Bearer ${token}` } });
+    const { sessions } = (await res.json()) as { sessions: { state: string }[] };
+    expect(sessions.map((s) => s.state)).toEqual(['stopped']);
+    // The job is over: the process it was stuck in is gone.
+    const pid = Number(readFileSync(join(dir, 'hung-lmod.pid'), 'utf8'));
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 50 && alive(); i++) await new Promise((res) => setTimeout(res, 100));
+    expect(alive()).toBe(false);
+  }, 120_000);
 });

@@ -28,7 +28,8 @@ interface Global {
 
 /** A command-line mistake: the contract's "invalid" error, exit 2 (help instead, when asked for and no command was given). */
 function usageError(msg: string | null, err: Error | undefined, y?: { showHelp(out: (s: string) => void): void }): never {
-  if (err && !(err instanceof WrapError)) throw err;
+  // yargs reports a parse error met inside a command (an option without its value) as a YError
+  if (err && !(err instanceof WrapError) && err.name !== 'YError') throw err;
   const args = hideBin(process.argv);
   if (!err && y && (args.includes('--help') || args.includes('-h')) && /^give a command|needs a subcommand|^Not enough non-option arguments|^Missing required argument/.test(msg ?? '')) {
     y.showHelp((s) => process.stdout.write(`${s}\n`));

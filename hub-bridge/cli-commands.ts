@@ -93,7 +93,9 @@ const wantsHelp = (args: readonly string[]) => args.includes('--help') || args.i
 /** A command-line mistake: exit 2 with the reason (help instead, when asked for and no command was given). */
 function usageFailure(args: readonly string[]) {
   return (msg: string | null, err: Error | undefined, y: { showHelp(out: (s: string) => void): void }): void => {
-    if (err) throw err;
+    // a parse error met inside a command (an option without its value) comes as yargs' YError: a usage error too
+    if (err && err.name !== 'YError') throw err;
+    if (err) msg = err.message;
     if (wantsHelp(args) && /^give a command|^Not enough non-option arguments|^Missing required argument/.test(msg ?? '')) {
       y.showHelp((s) => process.stdout.write(`${s}\n`));
       process.exit(0);

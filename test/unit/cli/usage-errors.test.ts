@@ -17,6 +17,12 @@ function run(bundle: string, args: string[]): Promise<{ code: number | null; std
   });
 }
 
+/** A command whose option is given without its value (yargs reports it from inside the command). */
+const MISSING_VALUE: Record<string, [string[], string]> = {
+  'hpc-wrap': [['wizard', '--out', '/nonexistent/hpc-wrap.yaml', '--work-dir'], 'work-dir'],
+  'hpc-bridge': [['usage', '--from'], 'from'],
+};
+
 beforeAll(() => {
   for (const b of Object.values(BUNDLES)) if (!existsSync(b)) throw new Error(`${b} is missing: run npm run build first`);
 });
@@ -33,6 +39,14 @@ describe.each(Object.entries(BUNDLES))('%s', (name, bundle) => {
     // (before the command, `--bogus-flag doctor` reads doctor as the flag's value: no command given)
     expect(r.stderr).toMatch(new RegExp(`^${name}: (Unknown arguments?: (launchpad|bogus-flag)|give a command)`));
     expect(r.stdout).not.toMatch(/Commands:/);
+  });
+
+  it('an option without its value is a usage error naming the option, exit 2, no stack trace', async () => {
+    const [args, option] = MISSING_VALUE[name]!;
+    const r = await run(bundle, args);
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toContain(`${name}: Not enough arguments following: ${option}`);
+    expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
   });
 
   it('--help alone and after a real command prints that help, exit 0', async () => {

@@ -43,3 +43,13 @@ export const inquirerSideEffectFree = {
     });
   },
 };
+
+// zod re-exports every one of its ~50 message locales (`z.locales`, ~400 KB) although it
+// sets and uses only English; nothing here switches locale. Each hpc-wrap call (start-env
+// in every job) would parse them, so hpc-wrap's bundle gets English only.
+export const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, () => ({ contents: 'export { default as en } from "./en.js";\n', loader: 'js' }));
+  },
+};

@@ -1,6 +1,6 @@
 // The only place scheduler commands are executed: an argv array (never a shell), stdin
-// closed, a timeout, the configured extra environment.
-import { execa } from 'execa';
+// closed, a timeout, the configured extra environment. execa loads on the first command:
+// start-env and the other commands that build a scheduler without running one skip it.
 
 export interface CommandResult {
   ok: boolean;
@@ -20,6 +20,7 @@ export interface RunOptions {
 export async function runArgv(argv: readonly string[], opts: RunOptions): Promise<CommandResult> {
   const [file, ...args] = argv;
   if (!file) throw new Error('runArgv: empty argv');
+  const { execa } = await import('execa');
   const r = await execa(file, args, {
     env: opts.env ?? {},
     extendEnv: true,

@@ -9,16 +9,11 @@ import { WrapError } from '../errors.js';
 import { writeExitRecord, writeServerStatus } from '../run-dir-files.js';
 import { runDirPaths, SHARED_FILE_MODE } from '../layout.js';
 import { BASE_STEPS, probeHost } from './base-steps.js';
-import { containerStep } from './container-step.js';
-import { overlayStep } from './overlay-step.js';
 import { portReportStep } from './port-report-step.js';
 import { runServer, SignalRelay, signalStatus } from './server-process.js';
 import { consumeSpool, type Spool } from './spool.js';
 import { ownJobId, recordedOtherJob } from './duplicate-guard.js';
-import { condaStep } from './conda-step.js';
-import { modulesStep } from './modules-step.js';
 import { scrubStartupSecrets } from './startup-secrets.js';
-import { webdavStep } from './webdav-step.js';
 import { EnvironmentPipeline, lazyStep, type EnvironmentContext, type EnvironmentStep } from './steps.js';
 
 export interface StartEnvOptions {
@@ -34,8 +29,16 @@ export interface StartEnvOptions {
 }
 
 /** The steps after the base steps, in order (`hpc-wrap launch-env` puts its own step between). */
-/** The tunnel agent (and its SSH library) loads only for a job with a tunnel. */
+/**
+ * Each step's module loads only for a job that uses it (the tunnel agent and its SSH
+ * library for a tunnel, tar for a conda-pack...): a plain job evaluates none of them.
+ */
 const tunnelStep = lazyStep('tunnel', (ctx) => ctx.job.tunnel != null, async () => (await import('./tunnel-agent.js')).tunnelStep);
+const webdavStep = lazyStep('webdav', (ctx) => ctx.job.webdav?.enabled === true, async () => (await import('./webdav-step.js')).webdavStep);
+const modulesStep = lazyStep('modules', (ctx) => ctx.job.environment?.spec.modules != null, async () => (await import('./modules-step.js')).modulesStep);
+const condaStep = lazyStep('conda', (ctx) => ctx.job.environment?.spec.conda != null, async () => (await import('./conda-step.js')).condaStep);
+const overlayStep = lazyStep('overlay', (ctx) => ctx.job.overlay != null, async () => (await import('./overlay-step.js')).overlayStep);
+const containerStep = lazyStep('container', (ctx) => ctx.job.environment?.spec.container != null, async () => (await import('./container-step.js')).containerStep);
 export const ENVIRONMENT_STEPS: readonly EnvironmentStep[] = [tunnelStep, webdavStep, modulesStep, condaStep, overlayStep, containerStep];
 
 function say(line: string): void {

@@ -73,11 +73,3 @@ export const tunnelSchema = z
   .prefault({})
   .describe('The notebook tunnel (see docs/tunnel.md).');
 export type TunnelConfig = z.infer<typeof tunnelSchema>;
-
-/** Keys of the former system-sshd mode, with what replaced them (shown by `config check`). */
-export const REMOVED_TUNNEL_KEYS: Record<string, string> = {
-  sshHost: 'renamed tunnel.publicHost',
-  sshPort: 'replaced by tunnel.listen.port (and tunnel.publicPort): the bridge runs its own SSH endpoint',
-  hostKeyFiles: 'replaced by tunnel.hostKeyFile: the endpoint has its own host key, made on the first start',
-  keysetFile: 'no longer used: no AuthorizedKeysCommand, the endpoint checks keys itself',
-};

@@ -1,7 +1,7 @@
 // The stdin document of `hpc-wrap startjob` (docs/contracts.md §2). Everything in it is
 // hostile until this schema accepts it. Issue messages never echo values: `env` is secret.
 import { z } from 'zod';
-import { resourcesSchema } from '../config/schema.js';
+import { resourcesSchema } from '../config/schema-hpc-wrap.js';
 import { validateServerName, validateSessionId, validateUsername, viaName } from './names.js';
 import { tunnelRequestSchema } from './tunnel.js';
 import { webdavCredentialsSchema } from '../config/schema-webdav.js';

@@ -3,7 +3,7 @@
 // context, call one module.
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { ConfigError, loadHpcWrapConfig } from '../config/load.js';
+import { ConfigError, loadHpcWrapConfig } from '../config/load-hpc-wrap.js';
 import { configCheckText, hpcWrapConfigDocs } from './config-docs.js';
 import { printJson, reportFailure, resolveConfigPath, runCommand } from './command-context.js';
 import { errorDocument, WrapError } from './errors.js';

@@ -2,8 +2,8 @@
 // else the embedded defaults), the application log, the layout and the scheduler; and
 // the one place that turns a failure into the contract's JSON + exit code.
 import { resolve } from 'node:path';
-import { ConfigError, loadHpcWrapConfig } from '../config/load.js';
-import type { HpcWrapConfig } from '../config/schema.js';
+import { ConfigError, loadHpcWrapConfig } from '../config/load-hpc-wrap.js';
+import type { HpcWrapConfig } from '../config/schema-hpc-wrap.js';
 import { AppLog } from './app-log.js';
 import { asWrapError, errorDocument, WrapError } from './errors.js';
 import { Layout } from './layout.js';

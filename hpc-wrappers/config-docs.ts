@@ -2,8 +2,8 @@
 // config/docs.ts, the one generator for both files.
 import { stringify } from 'yaml';
 import { configDocs } from '../config/docs.js';
-import { redact } from '../config/load.js';
-import { hpcWrapSchema, type HpcWrapConfig } from '../config/schema.js';
+import { redact } from '../config/load-hpc-wrap.js';
+import { hpcWrapSchema, type HpcWrapConfig } from '../config/schema-hpc-wrap.js';
 
 export function hpcWrapConfigDocs(): string {
   return configDocs(hpcWrapSchema, 'hpc-wrap.yaml', ['Paths are relative to the config file. Commands are argv arrays, never shell strings.']);

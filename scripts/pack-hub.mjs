@@ -14,6 +14,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlink
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { banner, cjsGlobals, inquirerSideEffectFree, noNativeModules } from './build-plugins.mjs';
+import { buildHpcWrap } from './hpc-wrap-bundle.mjs';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8'));
@@ -37,7 +38,7 @@ const common = {
   absWorkingDir: REPO,
   banner: { js: `${banner.js}\n${cjsGlobals}` },
 };
-await build({ ...common, entryPoints: ['hpc-wrappers/cli.ts'], outfile: join(stage, 'lib/hpc-wrap.mjs'), plugins: [noNativeModules, inquirerSideEffectFree] });
+await buildHpcWrap(join(stage, 'lib/hpc-wrap.mjs'), { version: pkg.version, absWorkingDir: REPO });
 await build({ ...common, entryPoints: ['hub-bridge/cli.ts'], outfile: join(stage, 'lib/hpc-bridge.mjs'), external: ['better-sqlite3'], plugins: [noNativeModules, inquirerSideEffectFree] });
 for (const f of ['hpc-bridge', 'hpc-wrap']) {
   chmodSync(join(stage, `lib/${f}.mjs`), 0o755);

@@ -8,7 +8,7 @@ import { AGENT_PROTOCOL, MAX_FRAME_BYTES, requestFrameSchema, watchRequestSchema
 import { describeIssues } from '../../contract/startjob.js';
 import { BRIDGE_OPS, stdinFromText, type BridgeOpName } from '../bridge-ops.js';
 import { failureDocument, loadContext, resolveConfigPath } from '../command-context.js';
-import { loadHpcWrapConfig } from '../../config/load.js';
+import { loadHpcWrapConfig } from '../../config/load-hpc-wrap.js';
 import { Layout } from '../layout.js';
 import { WrapError } from '../errors.js';
 import { RunDirWatch } from './run-dir-watch.js';

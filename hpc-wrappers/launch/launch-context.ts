@@ -2,7 +2,7 @@
 // job get: the site config, the user's own state dir and log (the site's workDir is not
 // theirs to write), the scheduler; and how a failure is shown: one line on stderr for
 // people, or the contract's JSON with --json. Exit codes as everywhere in hpc-wrap.
-import { loadHpcWrapConfig, ConfigError } from '../../config/load.js';
+import { loadHpcWrapConfig, ConfigError } from '../../config/load-hpc-wrap.js';
 import { AppLog } from '../app-log.js';
 import { printJson, resolveConfigPath, type CommandContext } from '../command-context.js';
 import { asWrapError, errorDocument, WrapError } from '../errors.js';

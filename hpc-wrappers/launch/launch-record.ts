@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { environmentSchema } from '../../config/schema-environment.js';
 import { tunnelSpecSchema } from '../../contract/tunnel.js';
-import { resourcesSchema } from '../../config/schema.js';
+import { resourcesSchema } from '../../config/schema-hpc-wrap.js';
 import { WrapError } from '../errors.js';
 import { isRecord, readJsonOrNull, writeFileAtomic, writeJsonAtomic } from '../json-files.js';
 import type { LaunchPaths } from './launch-paths.js';

@@ -7,7 +7,7 @@ import { isImageUri, type BindSpec, type ContainerSpec } from '../../config/sche
 import type { EnvironmentSpec } from '../../config/schema-environment.js';
 import type { JupyterInterface } from '../../config/schema-launch.js';
 import { condaSchema, modulesSchema, moduleName } from '../../config/schema-software.js';
-import { resourcesSchema, type HpcWrapConfig, type Resources } from '../../config/schema.js';
+import { resourcesSchema, type HpcWrapConfig, type Resources } from '../../config/schema-hpc-wrap.js';
 import { walltimeSeconds } from './walltime.js';
 import { WrapError } from '../errors.js';
 

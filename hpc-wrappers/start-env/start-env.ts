@@ -9,7 +9,6 @@ import { WrapError } from '../errors.js';
 import { writeExitRecord, writeServerStatus } from '../run-dir-files.js';
 import { runDirPaths, SHARED_FILE_MODE } from '../layout.js';
 import { BASE_STEPS, probeHost } from './base-steps.js';
-import { portReportStep } from './port-report-step.js';
 import { runServer, SignalRelay, signalStatus } from './server-process.js';
 import { consumeSpool, type Spool } from './spool.js';
 import { ownJobId, recordedOtherJob } from './duplicate-guard.js';
@@ -38,6 +37,8 @@ const webdavStep = lazyStep('webdav', (ctx) => ctx.job.webdav?.enabled === true,
 const modulesStep = lazyStep('modules', (ctx) => ctx.job.environment?.spec.modules != null, async () => (await import('./modules-step.js')).modulesStep);
 const condaStep = lazyStep('conda', (ctx) => ctx.job.environment?.spec.conda != null, async () => (await import('./conda-step.js')).condaStep);
 const overlayStep = lazyStep('overlay', (ctx) => ctx.job.overlay != null, async () => (await import('./overlay-step.js')).overlayStep);
+/** `batchspawner-singleuser`'s last step (node:http and node:https load only for it). */
+const portReportStep = lazyStep('port-report', () => true, async () => (await import('./port-report-step.js')).portReportStep);
 const containerStep = lazyStep('container', (ctx) => ctx.job.environment?.spec.container != null, async () => (await import('./container-step.js')).containerStep);
 export const ENVIRONMENT_STEPS: readonly EnvironmentStep[] = [tunnelStep, webdavStep, modulesStep, condaStep, overlayStep, containerStep];
 

@@ -3,7 +3,7 @@
 // session, record the job id, print {jobId, sessionId, runDir}.
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { resourcesSchema } from '../../config/schema.js';
+import { resourcesSchema } from '../../config/schema-hpc-wrap.js';
 import type { CommandContext } from '../command-context.js';
 import { WrapError } from '../errors.js';
 import { unlinkQuiet, writeFileAtomic, writeJsonAtomic } from '../json-files.js';

@@ -2,7 +2,7 @@
 // (hub-bridge.yaml), validate both with the loaders the programs use, write them without
 // silently replacing anything, and say what to run next.
 import { join, resolve } from 'node:path';
-import { ConfigError } from '../../config/load.js';
+import { ConfigError } from '../../config/load-hpc-wrap.js';
 import { answersFromFlags, WizardInputError } from './non-interactive.js';
 import { chooseOutput, OutputRefused, writeConfigText } from './output-file.js';
 import { QUESTIONS, type ConfigFile } from './questions.js';

@@ -1,0 +1,33 @@
+// hpc-wrap's command line. The commands machines run many times (the bridge's one-shot
+// commands, its agent, start-env in every job) in the exact forms they are written take a
+// fast path that loads only that command's code; everything else (people's commands, help,
+// any other spelling) goes through the full yargs command line, loaded only then. The bundle
+// stays one file (scripts/hpc-wrap-bundle.mjs): dynamic imports there only delay evaluation.
+import { BRIDGE_OP_NAMES, fastPath } from './fast-path.js';
+
+declare const __HPC_BRIDGE_VERSION__: string | undefined;
+const VERSION = typeof __HPC_BRIDGE_VERSION__ === 'string' ? __HPC_BRIDGE_VERSION__ : 'dev';
+
+export async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const fast = fastPath(args);
+  if (args.length === 1 && args[0] === '--version') {
+    process.stdout.write(`${VERSION}\n`);
+  } else {
+    // zod would compile each object schema into a function (new Function) on its first parse:
+    // code generation at run time, and in a short-lived process more work than the parse
+    (await import('zod')).config({ jitless: true });
+  }
+  if (args.length === 1 && args[0] === '--version') {
+    // done
+  } else if (fast?.command === 'start-env') {
+    const [{ runCommand }, { startEnv }] = await Promise.all([import('./command-context.js'), import('./start-env/start-env.js')]);
+    await runCommand('start-env', fast.config, async (ctx) => ({ exitCode: await startEnv(ctx, { runDir: fast.runDir, command: [] }) }));
+  } else if (fast?.command === 'agent') {
+    await (await import('./run-op.js')).runAgent(fast.config, VERSION);
+  } else if (fast && BRIDGE_OP_NAMES.has(fast.command)) {
+    await (await import('./run-op.js')).runOp(fast.command as never, fast.config, fast.args);
+  } else {
+    await (await import('./cli-commands.js')).runCli();
+  }
+}

@@ -1,0 +1,59 @@
+// Builds hpc-wrap's ONE self-contained file (used by build.mjs and pack-hub.mjs):
+//   1. the program (hpc-wrappers/cli-main.ts with every dependency inlined, no native
+//      module) as one CommonJS function body, without comments or indentation, ASCII only;
+//   2. the loader (hpc-wrappers/code-cache-loader.ts) as the ESM head of the file;
+//   3. the program appended in a block comment (its `*/` escaped), which the loader compiles
+//      with a V8 code cache (hpc-wrappers/code-cache.ts says why and how). V8 skips the
+//      comment when Node loads the file, so a call pays a code-cache load instead of a parse.
+import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { inquirerSideEffectFree, noNativeModules, zodEnglishOnly } from './build-plugins.mjs';
+
+// The same text as BODY_MARKER / ESCAPED_END in hpc-wrappers/code-cache.ts.
+const BODY_MARKER = '\n/*hpc-wrap-program\n';
+const ESCAPED_END = '*\x01/';
+
+export async function buildHpcWrap(outfile, { version, absWorkingDir = process.cwd() }) {
+  const common = {
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    define: { __HPC_BRIDGE_VERSION__: JSON.stringify(version) },
+    logLevel: 'warning',
+    absWorkingDir,
+    write: false,
+    // Without comments and indentation the program is ~30% smaller; ASCII only, so the
+    // loader reads it as latin1. Names stay, so stack traces still read.
+    minifyWhitespace: true,
+    charset: 'ascii',
+  };
+  const program = await build({
+    ...common,
+    entryPoints: ['hpc-wrappers/cli-main.ts'],
+    format: 'cjs',
+    // the loader passes the file's URL (import.meta has no meaning in a function body)
+    define: { ...common.define, 'import.meta.url': '__hpcSelfUrl' },
+    // yargs reads import.meta.resolve only for a config file's `extends` (unused here)
+    logOverride: { 'empty-import-meta': 'silent' },
+    plugins: [noNativeModules, inquirerSideEffectFree, zodEnglishOnly],
+  });
+  const body = program.outputFiles[0].text;
+  if (/[^\x00-\x7f]/.test(body) || body.includes('\x01')) throw new Error('hpc-wrap program: expected ASCII without \\x01');
+  // vm.Script gets no dynamic-import hook: every import() must have been bundled away.
+  if (/\bimport\(/.test(body)) throw new Error('hpc-wrap program: a dynamic import() was left in the CommonJS program');
+  // The cache's key (code-cache.ts); the loader gets it written in.
+  const hash = createHash('sha256').update(body).digest('hex');
+  const loader = await build({
+    ...common,
+    entryPoints: ['hpc-wrappers/code-cache-loader.ts'],
+    format: 'esm',
+    define: { ...common.define, __HPC_WRAP_PROGRAM_HASH__: JSON.stringify(hash) },
+    banner: { js: '#!/usr/bin/env node' },
+  });
+  const head = loader.outputFiles[0].text;
+  mkdirSync(dirname(outfile), { recursive: true });
+  writeFileSync(outfile, `${head}${BODY_MARKER}${body.replaceAll('*/', ESCAPED_END)}\n*/\n`);
+  chmodSync(outfile, 0o755);
+}

@@ -1,8 +1,10 @@
 // Start-up cost of the bundles (issue 10 point 4): CPU (user + system) of
 // `hpc-wrap --version`, `hpc-bridge --version`, a one-shot `hpc-wrap capabilities`, and
-// start-env in a real fork job until it starts the server — for the bundles built from a
-// baseline git ref (default `main`) and from this checkout, interleaved in one run, median
-// of N runs, with the ratio. Not a test: it prints figures.
+// start-env in a real fork job until it starts the server — with the user's code cache
+// (what every call but a version's first pays; hpc-wrappers/code-cache.ts) and without it
+// (HPC_WRAP_CODE_CACHE=off: the first call; a baseline without the cache ignores it) — for
+// the bundles built from a baseline git ref (default `main`) and from this checkout,
+// interleaved in one run, median of N runs, with the ratio. Not a test: it prints figures.
 //   node --import tsx test/bench/startup-cost.ts [--baseline REF|DIR] [--runs N]
 // start-env's figure is read by the server itself: the "server" is a python3 one-liner that
 // copies its parent's utime+stime (/proc/PPID/stat) at its first instruction.
@@ -18,17 +20,24 @@ import { table } from './bench-cluster.js';
 const REPO = resolve(import.meta.dirname, '../..');
 const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim() || 100);
 
-/** Runs argv under python3 and returns the CPU ms of the process tree it waited for (RUSAGE_CHILDREN). */
+/**
+ * Runs argv under python3 and returns the CPU ms of the process tree it waited for
+ * (RUSAGE_CHILDREN, less what python's own start-up already waited for: a site hook may run
+ * children before the script's first line).
+ */
 const RUSAGE = [
   'import resource, subprocess, sys',
+  'r0 = resource.getrusage(resource.RUSAGE_CHILDREN)',
   'subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)',
   'r = resource.getrusage(resource.RUSAGE_CHILDREN)',
-  'print(round((r.ru_utime + r.ru_stime) * 1000))',
+  'print(round((r.ru_utime + r.ru_stime - r0.ru_utime - r0.ru_stime) * 1000))',
 ].join('\n');
 let benchCwd = tmpdir();
-function cpuMs(argv: string[]): number {
-  return Number(execFileSync('python3', ['-c', RUSAGE, ...argv], { cwd: benchCwd }).toString().trim());
+function cpuMs(argv: string[], env: NodeJS.ProcessEnv = process.env): number {
+  return Number(execFileSync('python3', ['-c', RUSAGE, ...argv], { cwd: benchCwd, env }).toString().trim());
 }
+/** hpc-wrap without its code cache (hpc-wrappers/code-cache.ts): the first call of a version. */
+const NO_CODE_CACHE = { ...process.env, HPC_WRAP_CODE_CACHE: 'off' };
 
 /** The "server": writes its parent's (start-env's) CPU so far, in clock ticks, and exits. */
 const REPORTER = ['import os, sys', 'f = open("/proc/%d/stat" % os.getppid()).read().rsplit(")", 1)[1].split()', 'open(sys.argv[1], "w").write(str(int(f[11]) + int(f[12])))'].join('\n');
@@ -46,13 +55,13 @@ function baselineDist(ref: string): { dist: string; cleanup: () => void } {
   return { dist: join(dir, 'dist'), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export async function startEnvCpuMs(hpcWrap: string, work: string, n: number): Promise<number> {
+export async function startEnvCpuMs(hpcWrap: string, work: string, n: number, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const config = join(work, 'hpc-wrap.yaml');
   writeFileSync(config, stringify({ workDir: join(work, 'hpc'), scheduler: { kind: 'fork' } }));
   const out = join(work, `cpu-${n}`);
   const sessionId = `s-${String.fromCharCode(97 + (n % 26)).repeat(13)}${'b'.repeat(13)}`;
   const req = { version: 1, sessionId, user: 'bench', env: { JUPYTERHUB_API_TOKEN: 'bench-token-0123456789' }, command: ['python3', '-c', REPORTER, out] };
-  execFileSync(process.execPath, [hpcWrap, '--config', config, 'startjob'], { input: JSON.stringify(req) });
+  execFileSync(process.execPath, [hpcWrap, '--config', config, 'startjob'], { input: JSON.stringify(req), env });
   for (let i = 0; i < 600 && !existsSync(out); i++) await sleep(50);
   await sleep(50);
   const ticks = Number(readFileSync(out, 'utf8'));
@@ -107,6 +116,7 @@ export async function startupCost(argv: string[] = []): Promise<void> {
       { name: 'hpc-wrap --version', run: async (d) => cpuMs([process.execPath, join(d, 'hpc-wrap.mjs'), '--version']) },
       { name: 'hpc-bridge --version', run: async (d) => cpuMs([process.execPath, join(d, 'hpc-bridge.mjs'), '--version']) },
       { name: 'hpc-wrap capabilities (one-shot)', run: async (d) => cpuMs([process.execPath, join(d, 'hpc-wrap.mjs'), 'capabilities']) },
+      { name: 'hpc-wrap capabilities, no code cache', run: async (d) => cpuMs([process.execPath, join(d, 'hpc-wrap.mjs'), 'capabilities'], NO_CODE_CACHE) },
       { name: 'hpc-wrap jobstate (one-shot; a status tick before the agent)', run: async (d) => cpuMs([process.execPath, join(d, 'hpc-wrap.mjs'), 'jobstate', 'fork-999999']) },
       {
         name: 'jobstate through the agent (per request; "before": none)',
@@ -118,6 +128,14 @@ export async function startupCost(argv: string[] = []): Promise<void> {
           const w = join(work, `${side}-${i}`);
           mkdirSync(w, { recursive: true });
           return startEnvCpuMs(join(d, 'hpc-wrap.mjs'), w, i);
+        },
+      },
+      {
+        name: 'start-env until the server starts, no code cache',
+        run: async (d, i, side) => {
+          const w = join(work, `${side}-nocache-${i}`);
+          mkdirSync(w, { recursive: true });
+          return startEnvCpuMs(join(d, 'hpc-wrap.mjs'), w, i, NO_CODE_CACHE);
         },
       },
     ];

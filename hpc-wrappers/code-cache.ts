@@ -15,6 +15,7 @@
 //     fresh cache is written, atomically); HPC_WRAP_CODE_CACHE=off skips the cache.
 // This module: finding, checking, reading and writing the cache; code-cache-loader.ts runs it.
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { cachedDataVersionTag } from 'node:v8';
 
@@ -78,9 +79,15 @@ export function writeCache(loc: CacheLocation, data: Buffer): void {
   try {
     mkdirSync(loc.dir, { recursive: true, mode: 0o700 });
     if (!privateDir(loc.dir)) return;
-    const tmp = `${loc.file}.${process.pid}.tmp`;
-    writeFileSync(tmp, data, { mode: 0o600, flag: 'wx' });
-    renameSync(tmp, loc.file);
+    // (nodes sharing a home may reuse a pid)
+    const tmp = `${loc.file}.${hostname()}.${process.pid}.tmp`;
+    try {
+      writeFileSync(tmp, data, { mode: 0o600, flag: 'wx' });
+      renameSync(tmp, loc.file);
+    } catch (err) {
+      rmSync(tmp, { force: true }); // e.g. a full quota: leave no partial file behind
+      throw err;
+    }
     // Caches of other versions go once unused for a day (two versions in use at once, e.g.
     // during an upgrade, keep theirs); a temp file a killed writer left, after an hour.
     const own = loc.file.slice(loc.dir.length + 1);

@@ -220,6 +220,14 @@ async function runColumn(col: Column, users: string[], base: { dir: string; slur
     await until('queue empty', queueEmpty);
     const stop = Date.now() - t;
     return { one, all, each: each.sort((a, b) => a - b), stop, jobInfoRpcs: rpcs, cpuPerSpawn };
+  } catch (err) {
+    // what the bridge and the sessions said, before the directory goes
+    if (bridge) {
+      console.log(`--- ${col}: the bridge's log (last 80 lines)\n${bridge.log().trim().split('\n').slice(-80).join('\n')}`);
+      const sessions = await bridge.api('GET', '/v1/sessions?limit=100').catch(() => null);
+      for (const s of sessions?.json?.sessions ?? []) console.log(`--- ${s.user}: ${s.state} ${s.jobId ?? ''} tunnel=${JSON.stringify(s.tunnel ?? null)} ${s.message ?? ''}`);
+    }
+    throw err;
   } finally {
     await hub.stop().catch(() => {});
     await bridge?.kill('SIGTERM').catch(() => {});
@@ -260,7 +268,8 @@ export async function spawnLatency(): Promise<void> {
   } finally {
     await login?.sshd.stop().catch(() => {});
     await slurm.stop();
-    rmSync(dir, { recursive: true, force: true });
+    if (process.env.KEEP_BENCH_DIR) console.log(`kept ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
   const m = (c: Column, k: 'one' | 'all' | 'stop' | 'cpuPerSpawn') => median(results[c].map((r) => r[k]));

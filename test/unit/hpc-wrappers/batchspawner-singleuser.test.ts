@@ -105,7 +105,7 @@ describe('batchspawner-singleuser through the tunnel', () => {
 
     // what the hub's proxy does next: connect to 127.0.0.1:P on the hub host, i.e. through the forward
     const body = await waitFor(async () => {
-      const b = await fetch(`http://127.0.0.1:${remotePort}/user/alice/api`).then((r) => r.text()).catch(() => '');
+      const b = await fetch(`http://127.0.0.1:${remotePort}/user/alice/api`, { signal: AbortSignal.timeout(2000) }).then((r) => r.text()).catch(() => '');
       return b.includes('stand-in') ? b : null;
     }, 'the server through the forward');
     expect(JSON.parse(body)).toMatchObject({ version: 'stand-in', user: null });

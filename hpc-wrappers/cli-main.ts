@@ -8,6 +8,24 @@ import { BRIDGE_OP_NAMES, fastPath } from './fast-path.js';
 declare const __HPC_BRIDGE_VERSION__: string | undefined;
 const VERSION = typeof __HPC_BRIDGE_VERSION__ === 'string' ? __HPC_BRIDGE_VERSION__ : 'dev';
 
+/**
+ * stock batchspawner's command in the job, without the full command line; false when its
+ * words are not plain (help, a mistake): the full command line then answers them.
+ */
+async function batchspawnerSingleuser(config: string | undefined, words: string[]): Promise<boolean> {
+  const [{ runCommand }, bs] = await Promise.all([import('./command-context.js'), import('./batchspawner-singleuser.js')]);
+  let args;
+  try {
+    args = bs.parseSingleuserArgs(words);
+  } catch {
+    return false;
+  }
+  if (args.help || args.command.length === 0) return false;
+  const parsed = args;
+  await runCommand(bs.BATCHSPAWNER_SINGLEUSER, parsed.config ?? config, async (ctx) => ({ exitCode: await bs.batchspawnerSingleuser(ctx, parsed) }));
+  return true;
+}
+
 export async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const fast = fastPath(args);
@@ -23,6 +41,8 @@ export async function main(): Promise<void> {
   } else if (fast?.command === 'start-env') {
     const [{ runCommand }, { startEnv }] = await Promise.all([import('./command-context.js'), import('./start-env/start-env.js')]);
     await runCommand('start-env', fast.config, async (ctx) => ({ exitCode: await startEnv(ctx, { runDir: fast.runDir, command: [] }) }));
+  } else if (fast?.command === 'batchspawner-singleuser' && (await batchspawnerSingleuser(fast.config, fast.args))) {
+    // done
   } else if (fast?.command === 'agent') {
     await (await import('./run-op.js')).runAgent(fast.config, VERSION);
   } else if (fast && BRIDGE_OP_NAMES.has(fast.command)) {

@@ -18,7 +18,7 @@ type ProgramFunction = (exports: object, require: NodeRequire, module: { exports
 /** Which cache a call uses: the code paths of cli-main.ts. */
 function cacheKind(args: readonly string[]): string {
   const fast = fastPath(args);
-  if (fast?.command === 'start-env' || fast?.command === 'agent') return fast.command;
+  if (fast?.command === 'start-env' || fast?.command === 'agent' || fast?.command === 'batchspawner-singleuser') return fast.command;
   return fast && BRIDGE_OP_NAMES.has(fast.command) ? 'op' : 'cli';
 }
 

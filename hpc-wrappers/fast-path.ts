@@ -2,6 +2,7 @@
 //   [--config FILE] OP [ID...]            (OP: a command the bridge calls; ids only where it takes them)
 //   [--config FILE] agent
 //   [--config FILE] start-env --run-dir DIR
+//   [--config FILE] batchspawner-singleuser WORDS...   (WORDS: read by batchspawner-singleuser.ts)
 // Anything else (another option, --help, a missing value) returns null: the full command
 // line parses it, with its messages. Depends on nothing, so that it costs nothing.
 
@@ -33,6 +34,8 @@ export function fastPath(argv: readonly string[]): FastCommand | null {
     if (rest.length !== 2 || rest[0] !== '--run-dir' || !isValue(rest[1])) return null;
     return { command, config, args: [], runDir: rest[1] };
   }
+  // stock batchspawner's batchspawner_singleuser_cmd in every job: the words after it are the server's (and its own options)
+  if (command === 'batchspawner-singleuser') return { command, config, args: [...rest], runDir: undefined };
   if (command === 'agent') return rest.length === 0 ? { command, config, args: [], runDir: undefined } : null;
   if (!BRIDGE_OP_NAMES.has(command)) return null;
   if (rest.length > (MAX_POSITIONALS[command] ?? 0) || !rest.every(isValue)) return null;

@@ -2,23 +2,24 @@
 // `hpc-wrap launch` a one-time URL (Satellite, done right). It reaches the cluster through
 // the same `cluster` transport as the bridge. Implemented by hub-bridge/gateway/; docs/launch.md.
 import { z } from 'zod';
-import { TUNNEL_HOST_RE, tunnelSchema } from './schema-tunnel.js';
+import { listenSchema, tcpPort } from './schema-listen.js';
+import { tunnelSchema } from './schema-tunnel.js';
 
-const port = z.number().int().min(0).max(65535);
+const tunnelFields = tunnelSchema.unwrap().shape;
+
 const cidr = z
   .string()
   .regex(/^([0-9.]+|[0-9A-Fa-f:]+)\/\d{1,3}$/, 'an address range such as 10.0.0.0/8 or fd00::/8');
 
 export const gatewaySchema = z
   .object({
-    listen: z
-      .object({
-        host: z.string().min(1).default('0.0.0.0').describe('Address the HTTPS server listens on.'),
-        port: port.default(8443).describe('Port of the HTTPS server (0 = any free port, printed at start).'),
-      })
-      .strict()
-      .prefault({})
-      .describe('Where the gateway listens.'),
+    listen: listenSchema({
+      host: '0.0.0.0',
+      hostWhat: 'Address the HTTPS server listens on.',
+      port: 8443,
+      portWhat: 'Port of the HTTPS server (0 = any free port, printed at start).',
+      what: 'Where the gateway listens.',
+    }),
     tls: z
       .object({
         certFile: z.string().min(1).describe("The operator's certificate chain (PEM); for subdomain mode a wildcard *.<domain>."),
@@ -45,8 +46,8 @@ export const gatewaySchema = z
     endedRetentionSeconds: z.number().min(0).max(86400).default(600).describe('How long an ended session still shows "this session has ended" (nothing is proxied).'),
     backendPorts: z
       .object({
-        start: z.number().int().min(1).max(65535).default(1024).describe('Lowest port (inclusive).'),
-        end: z.number().int().min(1).max(65535).default(65535).describe('Highest port (inclusive).'),
+        start: tcpPort(1).default(1024).describe('Lowest port (inclusive).'),
+        end: tcpPort(1).default(65535).describe('Highest port (inclusive).'),
       })
       .strict()
       .prefault({})
@@ -69,27 +70,16 @@ export const gatewaySchema = z
       .unwrap()
       .omit({ enabled: true, hostKeyFile: true, listen: true, publicHost: true, keyLifetimeMarginSeconds: true })
       .extend({
-        publicHost: z
-          .string()
-          .regex(TUNNEL_HOST_RE, 'a host name or IP address')
-          .nullable()
-          .default(null)
-          .describe('The name or address compute nodes use to reach the gateway host (put into each job; required with backend: tunnel).'),
-        keyLifetimeMarginSeconds: z
-          .number()
-          .int()
-          .min(0)
-          .max(86400)
-          .default(600)
-          .describe("A route's key is refused this long plus maxUnverifiedSeconds after the scheduler last confirmed its job; ending the route revokes it at once anyway."),
-        listen: z
-          .object({
-            host: z.string().min(1).default('0.0.0.0').describe('Address the tunnel endpoint listens on (open it in the firewall to the compute nodes only).'),
-            port: z.number().int().min(0).max(65535).default(2223).describe("TCP port of the gateway's tunnel endpoint (0 = any free port; not the bridge's 2222 if both run on one host)."),
-          })
-          .strict()
-          .prefault({})
-          .describe("Where the gateway's SSH tunnel endpoint listens (backend: tunnel)."),
+        // the bridge's tunnel keys, described for the gateway
+        publicHost: tunnelFields.publicHost.describe('The name or address compute nodes use to reach the gateway host (put into each job; required with backend: tunnel).'),
+        keyLifetimeMarginSeconds: tunnelFields.keyLifetimeMarginSeconds.describe("A route's key is refused this long plus maxUnverifiedSeconds after the scheduler last confirmed its job; ending the route revokes it at once anyway."),
+        listen: listenSchema({
+          host: '0.0.0.0',
+          hostWhat: 'Address the tunnel endpoint listens on (open it in the firewall to the compute nodes only).',
+          port: 2223,
+          portWhat: "TCP port of the gateway's tunnel endpoint (0 = any free port; not the bridge's 2222 if both run on one host).",
+          what: "Where the gateway's SSH tunnel endpoint listens (backend: tunnel).",
+        }),
         hostKeyFile: z
           .string()
           .min(1)
@@ -98,8 +88,8 @@ export const gatewaySchema = z
           .describe("The endpoint's own SSH host key (ed25519, 0600), made on the first start; jobs pin its public half. null = <stateDir>/tunnel-host-key."),
         ports: z
           .object({
-            start: z.number().int().min(1).max(65535).default(41000).describe('Lowest port (inclusive).'),
-            end: z.number().int().min(1).max(65535).default(41999).describe('Highest port (inclusive).'),
+            start: tcpPort(1).default(41000).describe('Lowest port (inclusive).'),
+            end: tcpPort(1).default(41999).describe('Highest port (inclusive).'),
           })
           .strict()
           .prefault({})

@@ -2,6 +2,7 @@
 // scheduler's partitions, and the bridge's own JupyterHub service (the "My sessions" page
 // from which a student cancels a queued start, and the admin page: docs/admin-page.md).
 import { z } from 'zod';
+import { listenSchema } from './schema-listen.js';
 
 export const profileCheckSchema = z
   .object({
@@ -29,14 +30,13 @@ export const hubServiceSchema = z
       .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/)
       .default('hpc-bridge')
       .describe('Its name in c.JupyterHub.services: its pages are under <baseUrl>services/<name>/ and its OAuth client is service-<name>.'),
-    listen: z
-      .object({
-        host: z.string().min(1).default('127.0.0.1').describe("Address of the service's listener (the hub's proxy forwards /services/<name>/ to it)."),
-        port: z.number().int().min(0).max(65535).default(8098).describe('Its TCP port (0 = any free port); the same URL goes into the service\'s "url" in jupyterhub_config.py.'),
-      })
-      .strict()
-      .prefault({})
-      .describe('Where the service listens.'),
+    listen: listenSchema({
+      host: '127.0.0.1',
+      hostWhat: "Address of the service's listener (the hub's proxy forwards /services/<name>/ to it).",
+      port: 8098,
+      portWhat: 'Its TCP port (0 = any free port); the same URL goes into the service\'s "url" in jupyterhub_config.py.',
+      what: 'Where the service listens.',
+    }),
     baseUrl: z
       .string()
       .regex(/^\/([A-Za-z0-9._~-]+\/)*$/, 'a path that starts and ends with /')

@@ -1,8 +1,9 @@
 // hub-bridge.yaml: what admins watch — the Prometheus endpoint and the scheduler accounting
 // the bridge collects (implemented in hub-bridge/metrics and hub-bridge/accounting).
 import { z } from 'zod';
+import { tcpPort } from './schema-listen.js';
 
-const port = z.number().int().min(0).max(65535);
+const port = tcpPort();
 
 export const metricsSchema = z
   .object({

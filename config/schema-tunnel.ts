@@ -1,8 +1,9 @@
 // hub-bridge.yaml `tunnel`: the notebook tunnels, terminated by the bridge's own SSH
 // endpoint (docs/tunnel.md). Implemented by hub-bridge/tunnel/.
 import { z } from 'zod';
+import { listenSchema, tcpPort } from './schema-listen.js';
 
-const port = z.number().int().min(1).max(65535);
+const port = tcpPort(1);
 
 /** A host name or IP address a compute node can connect to (the job's tunnel.host). */
 export const TUNNEL_HOST_RE = /^(?!-)[A-Za-z0-9.-]{1,253}$|^[0-9A-Fa-f:]{2,39}$/;
@@ -13,14 +14,14 @@ export const tunnelSchema = z
       .boolean()
       .default(false)
       .describe("Reach each notebook through one SSH connection from its job to the bridge's own tunnel endpoint (a key per job, the hub-side port held by the bridge for the session's life)."),
-    listen: z
-      .object({
-        host: z.string().min(1).default('0.0.0.0').describe('Address the tunnel endpoint listens on (0.0.0.0 = every interface; open it in the firewall to the compute nodes only).'),
-        port: port.default(2222).describe('TCP port of the tunnel endpoint (not 22: the system sshd stays as it is).'),
-      })
-      .strict()
-      .prefault({})
-      .describe("Where the bridge's SSH tunnel endpoint listens."),
+    listen: listenSchema({
+      host: '0.0.0.0',
+      hostWhat: 'Address the tunnel endpoint listens on (0.0.0.0 = every interface; open it in the firewall to the compute nodes only).',
+      port: 2222,
+      portMin: 1,
+      portWhat: 'TCP port of the tunnel endpoint (not 22: the system sshd stays as it is).',
+      what: "Where the bridge's SSH tunnel endpoint listens.",
+    }),
     publicHost: z
       .string()
       .regex(TUNNEL_HOST_RE, 'a host name or IP address')

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { gatewaySchema } from './schema-gateway.js';
 import { hubServiceSchema, profileCheckSchema } from './schema-hub-service.js';
 import { tunnelSchema } from './schema-tunnel.js';
+import { listenSchema } from './schema-listen.js';
 import { accountingSchema, metricsSchema } from './schema-observability.js';
 import { argv } from './schema-argv.js';
 import { port, portRange, resourcesSchema } from './schema-hpc-wrap.js';
@@ -78,14 +79,13 @@ const sshTransport = z
 
 export const hubBridgeSchema = z
   .object({
-    listen: z
-      .object({
-        host: z.string().min(1).default('127.0.0.1').describe('Address the API listens on. Keep it on loopback unless a proxy with TLS is in front.'),
-        port: z.number().int().min(0).max(65535).default(8099).describe('TCP port of the API (0 = any free port, printed at start).'),
-      })
-      .strict()
-      .prefault({})
-      .describe('Where the bridge API listens.'),
+    listen: listenSchema({
+      host: '127.0.0.1',
+      hostWhat: 'Address the API listens on. Keep it on loopback unless a proxy with TLS is in front.',
+      port: 8099,
+      portWhat: 'TCP port of the API (0 = any free port, printed at start).',
+      what: 'Where the bridge API listens.',
+    }),
     apiTokenFile: z
       .string()
       .min(1)

@@ -3,7 +3,7 @@
 // Added in place to an older database; every statement is prepared once.
 import type Database from 'better-sqlite3';
 import type { AccountingRecord } from '../../contract/accounting.js';
-import { jobTimes } from '../store/rows.js';
+import { jobTimes, type JobTimes } from '../store/rows.js';
 
 /** New jobs columns: [name, type]. */
 const COLUMNS: Array<[string, string]> = [
@@ -41,14 +41,7 @@ export interface RequestedResources {
 }
 
 /** One jobs row as usage needs it. */
-export interface UsageRow {
-  jobId: string;
-  sessionId: string;
-  user: string;
-  profile: string;
-  submittedAt: string;
-  startedAt: string | null;
-  endedAt: string | null;
+export interface UsageRow extends JobTimes {
   reqCpus: number | null;
   reqGpus: number | null;
   reqAccount: string | null;

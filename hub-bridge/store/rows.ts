@@ -37,7 +37,9 @@ export function toSession(r: Row): Session {
 }
 
 /** The columns every jobs-table reader shares: which job, whose, and when (the usage rows add accounting to these). */
-export function jobTimes(r: Row): Pick<JobRecord, 'jobId' | 'sessionId' | 'user' | 'profile' | 'submittedAt' | 'startedAt' | 'endedAt'> {
+export type JobTimes = Pick<JobRecord, 'jobId' | 'sessionId' | 'user' | 'profile' | 'submittedAt' | 'startedAt' | 'endedAt'>;
+
+export function jobTimes(r: Row): JobTimes {
   return {
     jobId: r.job_id as string,
     sessionId: r.session_id as string,

@@ -3,7 +3,7 @@
 // and the filters by user and job id. An entry names a user, a session or a job, so a
 // user's entries are those naming the user, one of the user's sessions, or one of the
 // user's jobs (jobs/<id>.json says whose a job is).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isSessionId } from '../../contract/names.js';
 import { isRecord } from '../json-files.js';

@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { NameError, validateJobId, validateUsername } from '../../contract/names.js';
 import type { CommandContext } from '../command-context.js';
 import { WrapError } from '../errors.js';
-import { isRecord, readJsonOrNull } from '../json-files.js';
 import { runDirPaths } from '../layout.js';
 import { EntryFilter, formatLine } from './app-log-view.js';
 import { followLines, lastLines } from './log-lines.js';

@@ -3,6 +3,7 @@
 // context, call one module.
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { answerFailure, helpAfterValidation } from '../contract/cli-usage.js';
 import { ConfigError, loadHpcWrapConfig } from '../config/load-hpc-wrap.js';
 import { configCheckText, hpcWrapConfigDocs } from './config-docs.js';
 import { printJson, reportFailure, resolveConfigPath, runCommand } from './command-context.js';
@@ -28,14 +29,14 @@ interface Global {
 
 /** A command-line mistake: the contract's "invalid" error, exit 2 (help instead, when asked for and no command was given). */
 function usageError(msg: string | null, err: Error | undefined, y?: { showHelp(out: (s: string) => void): void }): never {
-  // yargs reports a parse error met inside a command (an option without its value) as a YError
-  if (err && !(err instanceof WrapError) && err.name !== 'YError') throw err;
   const args = hideBin(process.argv);
-  if (!err && y && (args.includes('--help') || args.includes('-h')) && /^give a command|needs a subcommand|^Not enough non-option arguments|^Missing required argument/.test(msg ?? '')) {
+  const answer = answerFailure(args, msg, err, (e) => e instanceof WrapError);
+  if (!answer) throw err;
+  if (answer.help && y) {
     y.showHelp((s) => process.stdout.write(`${s}\n`));
     process.exit(0);
   }
-  let message = err?.message ?? msg ?? 'invalid command line';
+  let message = answer.help ? (err?.message ?? msg ?? 'invalid command line') : answer.message;
   // yargs' suggestion alone ("Did you mean launch?") does not say what was wrong
   const first = args.find((a) => !a.startsWith('-'));
   if (/^Did you mean /.test(message) && first) message = `Unknown argument: ${first}. ${message}`;
@@ -46,7 +47,8 @@ function usageError(msg: string | null, err: Error | undefined, y?: { showHelp(o
 
 export function buildCli(argv: string[]): Argv<Global> {
   const cli = yargs(argv);
-  return cli
+  // help last among the options, as --help lists them
+  return helpAfterValidation(cli
     .scriptName('hpc-wrap')
     .usage('$0 <command> [options]\n\nThe HPC side of jupyterhub-hpc-bridge. Users without a hub: `launch` (then list, status, url, stop, logs, clean).\nThe commands the bridge runs print JSON on stdout; errors are {"error":{"code","message"}} with exit status\n1 (internal), 2 (invalid), 3 (maintenance), 4 (scheduler). The user commands print text, JSON with --json.')
     .option('config', {
@@ -248,16 +250,7 @@ export function buildCli(argv: string[]): Argv<Global> {
     .demandCommand(1, 'give a command (see --help)')
     .strict()
     .recommendCommands()
-    .fail(usageError)
-    // Help is an ordinary option acted on after validation: `hpc-wrap nosuch --help` is an
-    // unknown command (exit 2), not the top-level help with exit 0.
-    .help(false)
-    .option('help', { alias: 'h', type: 'boolean', global: true, describe: 'Show help' })
-    .middleware((a) => {
-      if (!a.help) return;
-      cli.showHelp((s) => process.stdout.write(`${s}\n`));
-      process.exit(0);
-    }, false)
+    .fail(usageError))
     .version(VERSION)
     .wrap(Math.min(110, process.stdout.columns || 100));
 }

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { SessionStore } from './store/session-store.js';
 import yargs from 'yargs';
+import { answerFailure, helpAfterValidation } from '../contract/cli-usage.js';
 import { hideBin } from 'yargs/helpers';
 import { configDocs } from '../config/docs.js';
 import { ConfigError, loadHubBridgeConfig, redact } from '../config/load.js';
@@ -84,30 +85,24 @@ async function clusterTrust(file: string | null, yes: boolean, fingerprint: stri
 
 const stdio = { out: (t: string) => void process.stdout.write(t), err: (t: string) => void process.stderr.write(t) };
 
-/**
- * Help is an ordinary option, acted on after validation: `hpc-bridge nosuch --help` is an
- * unknown command (exit 2), not the top-level help with exit 0.
- */
-const wantsHelp = (args: readonly string[]) => args.includes('--help') || args.includes('-h');
-
-/** A command-line mistake: exit 2 with the reason (help instead, when asked for and no command was given). */
+/** A command-line mistake: exit 2 with the reason (help instead, when asked for and no command was given; contract/cli-usage.ts). */
 function usageFailure(args: readonly string[]) {
   return (msg: string | null, err: Error | undefined, y: { showHelp(out: (s: string) => void): void }): void => {
-    // a parse error met inside a command (an option without its value) comes as yargs' YError: a usage error too
-    if (err && err.name !== 'YError') throw err;
-    if (err) msg = err.message;
-    if (wantsHelp(args) && /^give a command|^Not enough non-option arguments|^Missing required argument/.test(msg ?? '')) {
+    const answer = answerFailure(args, msg, err);
+    if (!answer) throw err;
+    if (answer.help) {
       y.showHelp((s) => process.stdout.write(`${s}\n`));
       process.exit(0);
     }
-    process.stderr.write(`hpc-bridge: ${msg ?? 'invalid command line'}\nRun \`hpc-bridge --help\` for usage.\n`);
+    process.stderr.write(`hpc-bridge: ${answer.message}\nRun \`hpc-bridge --help\` for usage.\n`);
     process.exit(2);
   };
 }
 
 export async function main(args: string[]): Promise<void> {
   const cli = yargs(args);
-  await cli
+  // help last among the options, as --help lists them
+  await helpAfterValidation(cli
     .scriptName('hpc-bridge')
     .usage('$0 <command>\n\nThe hub side of jupyterhub-hpc-bridge: the service JupyterHub talks to, and its admin commands.')
     .option('config', { alias: 'c', type: 'string', describe: 'hub-bridge.yaml to use (or $HPC_BRIDGE_CONFIG); without it, the embedded default' })
@@ -235,14 +230,7 @@ export async function main(args: string[]): Promise<void> {
     .example('$0 --config hub-bridge.yaml cluster trust --fingerprint SHA256:...', "trust the login node's SSH host key after checking it")
     .demandCommand(1, 'give a command; see --help')
     .strict()
-    .version(VERSION)
-    .help(false)
-    .option('help', { alias: 'h', type: 'boolean', global: true, describe: 'Show help' })
-    .middleware((a) => {
-      if (!a.help) return;
-      cli.showHelp((s) => process.stdout.write(`${s}\n`));
-      process.exit(0);
-    }, false)
+    .version(VERSION))
     .fail(usageFailure(args))
     .wrap(Math.min(110, process.stdout.columns ?? 110))
     .parseAsync();

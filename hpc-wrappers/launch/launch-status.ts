@@ -83,7 +83,7 @@ function describe(v: Omit<LaunchView, 'summary'>): string {
   }
 }
 
-function launchState(current: JobView | null, stopped: string | null, reachable: boolean): LaunchState {
+export function launchState(current: JobView | null, stopped: string | null, reachable: boolean): LaunchState {
   if (!current) return 'unknown';
   if (!reachable) return 'unknown';
   if (FINISHED.has(current.state)) {
@@ -91,6 +91,8 @@ function launchState(current: JobView | null, stopped: string | null, reachable:
     return current.state === 'failed' ? 'failed' : 'ended';
   }
   if (current.state === 'pending') return 'queued';
+  // `stop` cancelled it and the scheduler is still cleaning up after it (Slurm's CG): nothing runs for the user any more
+  if (current.state === 'completing' && stopped) return 'stopped';
   if (current.state === 'running' || current.state === 'completing') return current.server?.phase === 'listening' ? 'running' : 'starting';
   return 'unknown';
 }

@@ -119,10 +119,13 @@ describe('what a student sees', () => {
       await startWith(page, 'small');
       await page.waitForURL(/spawn-pending/);
       const msg = page.locator('#progress-message');
+      // Slurm gives a pending job its reason at its next scheduling pass (until then "None", which the page leaves out)
+      const withReason = /(next in line|\d+ jobs? ahead of yours), (waiting for free resources \(Resources\)|other jobs have priority \(Priority\))\./;
       await expect.poll(() => msg.innerText(), { timeout: 60_000 }).toMatch(/at the latest/);
+      await expect.poll(() => msg.innerText(), { timeout: 60_000 }).toMatch(withReason);
       const first = await visibleText(page, '#progress-message');
       expect(first).toMatch(/^Waiting in the queue for \d+ (s|min)/);
-      expect(first).toMatch(/(next in line|\d+ jobs? ahead of yours), (waiting for free resources \(Resources\)|other jobs have priority \(Priority\))\./);
+      expect(first).toMatch(withReason);
       // the scheduler's worst case: when the blocker reaches its 10 min limit, in the browser's zone
       const at = /start at (\d\d:\d\d) your time at the latest \(its worst case: it often starts earlier\)\./.exec(first);
       expect(at, first).not.toBeNull();

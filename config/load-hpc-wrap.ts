@@ -8,16 +8,9 @@ import type { z } from 'zod';
 import { resolveContainerPaths } from './schema-container.js';
 import { REMOVED_TUNNEL_KEYS } from './removed-keys.js';
 import { hpcWrapSchema, type HpcWrapConfig } from './schema-hpc-wrap.js';
+import { ConfigError } from './config-error.js';
 
-export class ConfigError extends Error {
-  constructor(
-    readonly file: string,
-    readonly problems: string[],
-  ) {
-    super(`${file}: ${problems.length} problem(s) in the configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 function valueAt(root: unknown, path: PropertyKey[]): unknown {
   let cur: unknown = root;

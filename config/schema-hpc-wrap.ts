@@ -9,6 +9,7 @@ import { webdavSchema } from './schema-webdav.js';
 import { argv } from './schema-argv.js';
 import { unexpandedVariableMessage, unexpandedVariables } from './shell-variables.js';
 import { schedulerDefinition, schedulerSchema } from '../hpc-wrappers/schedulers/registry.js';
+import { LOG_LEVELS } from '../hpc-wrappers/app-log.js';
 
 export const port = z.number().int().min(1).max(65535);
 
@@ -122,7 +123,7 @@ export const hpcWrapSchema = z
     logging: z
       .object({
         file: z.string().nullable().default(null).describe('Application log (JSON lines); null = <workDir>/log/hpc-wrap.log.'),
-        level: z.enum(['error', 'warn', 'info', 'debug']).default('info').describe('Log level.'),
+        level: z.enum(LOG_LEVELS).default('info').describe('Log level.'),
       })
       .strict()
       .prefault({})

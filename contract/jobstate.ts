@@ -3,18 +3,9 @@
 // JOB_STATES by each adapter; `unknown` means "could not ask", never "gone".
 import { z } from 'zod';
 import { viaName, validateJobId, validateSessionId, validateUsername } from './names.js';
+import { JOB_STATES, SERVER_PHASES, TUNNEL_STATES } from './job-phases.js';
 
-export const JOB_STATES = ['pending', 'running', 'completing', 'done', 'failed', 'cancelled', 'unknown'] as const;
-export type JobState = (typeof JOB_STATES)[number];
-export const FINISHED_JOB_STATES: ReadonlySet<JobState> = new Set(['done', 'failed', 'cancelled']);
-
-/** start-env's phase in status.json. */
-export const SERVER_PHASES = ['environment', 'starting', 'listening', 'exited'] as const;
-export type ServerPhase = (typeof SERVER_PHASES)[number];
-
-/** The tunnel agent's state in status.json (null: the job has no tunnel). */
-export const TUNNEL_STATES = ['connecting', 'up', 'down'] as const;
-export type TunnelState = (typeof TUNNEL_STATES)[number];
+export { FINISHED_JOB_STATES, JOB_STATES, SERVER_PHASES, TUNNEL_STATES, type JobState, type ServerPhase, type TunnelState } from './job-phases.js';
 
 export const serverStatusSchema = z.object({
   phase: z.enum(SERVER_PHASES),

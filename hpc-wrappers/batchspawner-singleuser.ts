@@ -7,9 +7,8 @@
 // server command (or before `--`).
 //
 // It is start-env plus the `port-report` step (start-env/port-report-step.ts).
-import type { CommandContext } from './command-context.js';
 import { WrapError } from './errors.js';
-import { startEnv } from './start-env/start-env.js';
+import type { StartEnvOptions } from './start-env/start-env.js';
 
 export const BATCHSPAWNER_SINGLEUSER = 'batchspawner-singleuser';
 
@@ -61,6 +60,7 @@ export function parseSingleuserArgs(tail: readonly string[]): SingleuserArgs {
   return out;
 }
 
-export function batchspawnerSingleuser(ctx: CommandContext, args: SingleuserArgs): Promise<number> {
-  return startEnv(ctx, { runDir: args.runDir, command: args.command, reportPortToHub: true });
+/** start-env's options for it: the server's words, and the port-report step last. */
+export function singleuserOptions(args: SingleuserArgs): StartEnvOptions {
+  return { runDir: args.runDir, command: args.command, reportPortToHub: true };
 }

@@ -13,8 +13,8 @@ import { parseAge } from '../config/duration.js';
 import { setup } from './setup.js';
 import { configImportCommand, logsCommand, wizardCommand } from './operator-commands.js';
 import { forkRun } from './schedulers/fork/fork-supervisor.js';
-import { startEnv } from './start-env/start-env.js';
-import { BATCHSPAWNER_SINGLEUSER, BATCHSPAWNER_SINGLEUSER_USAGE, batchspawnerSingleuser, parseSingleuserArgs, type SingleuserArgs } from './batchspawner-singleuser.js';
+import { runStartEnvCommand } from './start-env/start-env-command.js';
+import { BATCHSPAWNER_SINGLEUSER, BATCHSPAWNER_SINGLEUSER_USAGE, parseSingleuserArgs, singleuserOptions, type SingleuserArgs } from './batchspawner-singleuser.js';
 import { runAgent, runOp } from './run-op.js';
 import {
   cleanLaunches, launchCommand, launchEnvCommand, launchJobsCommand, listCommandModule, statusCommandModule, stopCommandModule, urlCommandModule,
@@ -180,10 +180,7 @@ export function buildCli(argv: string[]): Argv<Global> {
           .option('run-dir', { type: 'string', requiresArg: true, describe: 'the session run dir (default: $HPC_WRAP_RUN_DIR)' })
           .example('$0 start-env --run-dir /scratch/jh/users/alice/sessions/s-...', 'run the hub command recorded by startjob')
           .example('$0 start-env -- batchspawner-singleuser jupyterhub-singleuser', 'in a ready batch script: run this command instead'),
-      (a) =>
-        runCommand('start-env', a.config, async (ctx) => ({
-          exitCode: await startEnv(ctx, { runDir: a['run-dir'], command: ((a['--'] as unknown[]) ?? []).map(String) }),
-        })),
+      (a) => runStartEnvCommand('start-env', a.config, { runDir: a['run-dir'], command: ((a['--'] as unknown[]) ?? []).map(String) }),
     )
     .command(
       BATCHSPAWNER_SINGLEUSER,
@@ -198,7 +195,7 @@ export function buildCli(argv: string[]): Argv<Global> {
           return usageError(null, err as Error);
         }
         if (args.help) return void process.stdout.write(BATCHSPAWNER_SINGLEUSER_USAGE);
-        await runCommand(BATCHSPAWNER_SINGLEUSER, args.config ?? a.config, async (ctx) => ({ exitCode: await batchspawnerSingleuser(ctx, args) }));
+        await runStartEnvCommand(BATCHSPAWNER_SINGLEUSER, args.config ?? a.config, singleuserOptions(args));
       },
     )
     .command('config', 'Check, document or import (from JHub-HPC-Interface) hpc-wrap.yaml', (y) =>

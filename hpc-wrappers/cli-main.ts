@@ -13,7 +13,7 @@ const VERSION = typeof __HPC_BRIDGE_VERSION__ === 'string' ? __HPC_BRIDGE_VERSIO
  * words are not plain (help, a mistake): the full command line then answers them.
  */
 async function batchspawnerSingleuser(config: string | undefined, words: string[]): Promise<boolean> {
-  const [{ runCommand }, bs] = await Promise.all([import('./command-context.js'), import('./batchspawner-singleuser.js')]);
+  const [{ runStartEnvCommand }, bs] = await Promise.all([import('./start-env/start-env-command.js'), import('./batchspawner-singleuser.js')]);
   let args;
   try {
     args = bs.parseSingleuserArgs(words);
@@ -22,7 +22,7 @@ async function batchspawnerSingleuser(config: string | undefined, words: string[
   }
   if (args.help || args.command.length === 0) return false;
   const parsed = args;
-  await runCommand(bs.BATCHSPAWNER_SINGLEUSER, parsed.config ?? config, async (ctx) => ({ exitCode: await bs.batchspawnerSingleuser(ctx, parsed) }));
+  await runStartEnvCommand(bs.BATCHSPAWNER_SINGLEUSER, parsed.config ?? config, bs.singleuserOptions(parsed));
   return true;
 }
 
@@ -39,8 +39,7 @@ export async function main(): Promise<void> {
   if (args.length === 1 && args[0] === '--version') {
     // done
   } else if (fast?.command === 'start-env') {
-    const [{ runCommand }, { startEnv }] = await Promise.all([import('./command-context.js'), import('./start-env/start-env.js')]);
-    await runCommand('start-env', fast.config, async (ctx) => ({ exitCode: await startEnv(ctx, { runDir: fast.runDir, command: [] }) }));
+    await (await import('./start-env/start-env-command.js')).runStartEnvCommand('start-env', fast.config, { runDir: fast.runDir, command: [] });
   } else if (fast?.command === 'batchspawner-singleuser' && (await batchspawnerSingleuser(fast.config, fast.args))) {
     // done
   } else if (fast?.command === 'agent') {

@@ -1,11 +1,11 @@
 // What every command gets: the effective config (from --config, else $HPC_WRAP_CONFIG,
 // else the embedded defaults), the application log, the layout and the scheduler; and
-// the one place that turns a failure into the contract's JSON + exit code.
+// runCommand, which reports a failure through failure-report.ts.
 import { resolve } from 'node:path';
-import { ConfigError, loadHpcWrapConfig } from '../config/load-hpc-wrap.js';
+import { loadHpcWrapConfig } from '../config/load-hpc-wrap.js';
 import type { HpcWrapConfig } from '../config/schema-hpc-wrap.js';
 import { AppLog } from './app-log.js';
-import { asWrapError, errorDocument, WrapError } from './errors.js';
+import { printJson, reportFailure } from './failure-report.js';
 import { Layout } from './layout.js';
 import { createScheduler } from './schedulers/registry.js';
 import { selfCommand } from './self-command.js';
@@ -42,32 +42,12 @@ export function loadContext(command: string, configFlag: string | undefined): Co
   };
 }
 
+export { failureDocument, printJson, reportFailure } from './failure-report.js';
+
 export interface CommandOutcome {
   /** Printed as one JSON line on stdout. */
   output?: unknown;
   exitCode?: number;
-}
-
-export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value)}\n`);
-}
-
-/** A failure as the contract's error document and exit status; logged when a log exists. */
-export function failureDocument(command: string, err: unknown, log: AppLog | null): { document: unknown; exitCode: number; message: string } {
-  const e = err instanceof ConfigError ? new WrapError('internal', err.message) : asWrapError(err);
-  log?.[e.code === 'internal' ? 'error' : 'warn'](`${command}.failed`, { code: e.code, message: e.message });
-  if (e.code === 'internal' && !(err instanceof WrapError) && !(err instanceof ConfigError) && err instanceof Error && err.stack) {
-    log?.debug(`${command}.stack`, { stack: err.stack });
-  }
-  return { document: errorDocument(e), exitCode: e.exitCode, message: e.message };
-}
-
-/** Reports a failure: JSON on stdout, one human line on stderr, a log line when a log exists. */
-export function reportFailure(command: string, err: unknown, log: AppLog | null): number {
-  const f = failureDocument(command, err, log);
-  printJson(f.document);
-  process.stderr.write(`hpc-wrap ${command}: ${f.message}\n`);
-  return f.exitCode;
 }
 
 /** Loads the context, runs `body`, prints its output or the failure, sets the exit code. */

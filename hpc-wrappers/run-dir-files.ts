@@ -4,9 +4,11 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { isRecord, readJsonOrNull, writeJsonAtomic } from './json-files.js';
 import { runDirPaths, SHARED_FILE_MODE } from './layout.js';
-import { SERVER_PHASES as PHASES, TUNNEL_STATES, type ServerPhase, type ServerStatus, type TunnelState } from '../contract/jobstate.js';
+import { SERVER_PHASES as PHASES, TUNNEL_STATES, type ServerPhase, type TunnelState } from '../contract/job-phases.js';
+import type { ServerStatus } from '../contract/jobstate.js';
 
-export type { ServerPhase, ServerStatus, TunnelState } from '../contract/jobstate.js';
+export type { ServerPhase, TunnelState } from '../contract/job-phases.js';
+export type { ServerStatus } from '../contract/jobstate.js';
 
 export interface ExitRecord {
   exitCode: number | null;

@@ -6,6 +6,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { runCommand } from '../command-context.js';
 import { ENVIRONMENT_STEPS, startEnv } from '../start-env/start-env.js';
 import { BASE_STEPS } from '../start-env/base-steps.js';
+import { runtimeFromContext } from '../start-env/start-env-runtime.js';
 import { launch } from './launch-command.js';
 import { loadLaunchContext, runUserCommand } from './launch-context.js';
 import { launchJobs } from './launch-jobs-command.js';
@@ -103,7 +104,7 @@ export const launchEnvCommand: CommandModule<Global, A> = {
     try {
       const ctx = loadLaunchContext('launch-env', a.config);
       const step = launchServerStep({ config: ctx.config, configPath: ctx.configPath, scheduler: ctx.scheduler });
-      exitCode = await startEnv(ctx, { runDir: String(a['run-dir']), command: [], steps: [...BASE_STEPS, step, ...ENVIRONMENT_STEPS] });
+      exitCode = await startEnv(runtimeFromContext(ctx), { runDir: String(a['run-dir']), command: [], steps: [...BASE_STEPS, step, ...ENVIRONMENT_STEPS] });
     } catch (err) {
       process.stderr.write(`hpc-wrap launch-env: ${(err as Error).message}\n`);
     }

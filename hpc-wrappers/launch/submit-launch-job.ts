@@ -40,6 +40,8 @@ export function launchJobDescription(cfg: HpcWrapConfig, rec: LaunchRecord, logF
     tunnel: null,
     webdav: null,
     logFile,
+    // launch-env reads hpc-wrap.yaml anyway (the launch's own options)
+    runtime: null,
     createdAt: new Date().toISOString(),
   };
 }

@@ -4,7 +4,6 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AppLog } from '../app-log.js';
-import type { CommandContext } from '../command-context.js';
 import { WrapError } from '../errors.js';
 import { writeExitRecord, writeServerStatus } from '../run-dir-files.js';
 import { runDirPaths, SHARED_FILE_MODE } from '../layout.js';
@@ -14,6 +13,7 @@ import { consumeSpool, type Spool } from './spool.js';
 import { ownJobId, recordedOtherJob } from './duplicate-guard.js';
 import { scrubStartupSecrets } from './startup-secrets.js';
 import { EnvironmentPipeline, lazyStep, type EnvironmentContext, type EnvironmentStep } from './steps.js';
+import type { StartEnvRuntime } from './start-env-runtime.js';
 
 export interface StartEnvOptions {
   runDir: string | undefined;
@@ -46,19 +46,25 @@ function say(line: string): void {
   process.stderr.write(`[hpc-wrap start-env ${new Date().toISOString()}] ${line}\n`);
 }
 
-export async function startEnv(ctx: CommandContext, opts: StartEnvOptions): Promise<number> {
-  const dir = opts.runDir ?? process.env.HPC_WRAP_RUN_DIR;
+/** The run dir of `--run-dir DIR`, else $HPC_WRAP_RUN_DIR (absolute; it must exist). */
+export function startEnvRunDir(given: string | undefined): string {
+  const dir = given ?? process.env.HPC_WRAP_RUN_DIR;
   if (!dir) throw new WrapError('invalid', 'start-env needs the run dir: --run-dir DIR or $HPC_WRAP_RUN_DIR');
   const runDir = resolve(dir);
   if (!existsSync(runDir)) throw new WrapError('invalid', `the run dir ${runDir} does not exist`);
-  // Per-user mode: this runs as the student, who cannot write the service account's log.
-  if (ctx.layout.perUser) ctx.log.retarget(join(runDirPaths(runDir).userDir, 'hpc-wrap.log'), SHARED_FILE_MODE);
+  return runDir;
+}
 
-  const { jobIdVariable } = ctx.scheduler();
+export async function startEnv(rt: StartEnvRuntime, opts: StartEnvOptions): Promise<number> {
+  const runDir = startEnvRunDir(opts.runDir);
+  // Per-user mode: this runs as the student, who cannot write the service account's log.
+  if (rt.perUser) rt.log.retarget(join(runDirPaths(runDir).userDir, 'hpc-wrap.log'), SHARED_FILE_MODE);
+
+  const jobIdVariable = rt.jobIdVariable();
   const other = await recordedOtherJob(runDir, jobIdVariable);
   if (other !== null) {
     say(`this job (${ownJobId(jobIdVariable)}) is a duplicate: the session's job is ${other}; leaving without touching the session`);
-    ctx.log.warn('start-env.duplicate', { runDir, job: ownJobId(jobIdVariable), recorded: other });
+    rt.log.warn('start-env.duplicate', { runDir, job: ownJobId(jobIdVariable), recorded: other });
     return 0;
   }
 
@@ -73,8 +79,8 @@ export async function startEnv(ctx: CommandContext, opts: StartEnvOptions): Prom
     throw new WrapError('internal', (err as Error).message);
   }
   const { job, hubEnv, tunnelPrivateKey, webdavCredentials } = spool;
-  const log = job.logFile ? new AppLog(job.logFile, ctx.config.logging.level, 'hpc-wrap start-env') : ctx.log;
-  if (job.logFile && ctx.layout.perUser) log.retarget(job.logFile, SHARED_FILE_MODE);
+  const log = job.logFile ? new AppLog(job.logFile, rt.logLevel, 'hpc-wrap start-env') : rt.log;
+  if (job.logFile && rt.perUser) log.retarget(job.logFile, SHARED_FILE_MODE);
   // Notices (e.g. "your overlay was recreated") stay in status.json's message until the server exits.
   const notices: string[] = [];
   const noticeText = (): string | null => (notices.length ? notices.join(' ') : null);

@@ -2,10 +2,22 @@
 // time so the job does not depend on the config or the working directory there. Not
 // secret (the hub env is in secrets.json).
 import { z } from 'zod';
+import { LOG_LEVELS } from '../app-log.js';
 import { environmentSchema } from '../../config/schema-environment.js';
 import { overlayPlanSchema } from '../overlay/overlay-plan.js';
 import { tunnelSpecSchema } from '../../contract/tunnel.js';
 import { webdavCredentialsSchema, webdavSchema } from '../../config/schema-webdav.js';
+
+export const jobRuntimeSchema = z.object({
+  /** identity.mode is per-user: the job runs as the student and logs into their directory. */
+  perUser: z.boolean(),
+  /** The variable the job finds its own id in (the scheduler's jobIdVariable). */
+  jobIdVariable: z.string().min(1),
+  logLevel: z.enum(LOG_LEVELS),
+  /** Where start-env logs until job.json is read (the log startjob used). */
+  logFile: z.string().min(1),
+});
+export type JobRuntime = z.infer<typeof jobRuntimeSchema>;
 
 export const jobDescriptionSchema = z.object({
   version: z.literal(1),
@@ -36,6 +48,13 @@ export const jobDescriptionSchema = z.object({
   webdav: webdavSchema.nullable().default(null),
   /** The application log, so start-env logs where startjob did. */
   logFile: z.string().nullable(),
+  /**
+   * What start-env needs of hpc-wrap.yaml, resolved at submit time, so that a job starts
+   * without reading the config (no YAML, no config schema, no scheduler registry: the
+   * start-up cost in every job). null: a job submitted by an hpc-wrap before this field,
+   * whose start-env loads the config as before.
+   */
+  runtime: jobRuntimeSchema.nullable().default(null),
   createdAt: z.string(),
 });
 export type JobDescription = z.infer<typeof jobDescriptionSchema>;

@@ -96,6 +96,7 @@ function writeSpool(ctx: CommandContext, req: StartJobRequest, paths: SessionPat
     webdav: ctx.config.webdav.enabled ? ctx.config.webdav : null,
     // Per-user mode: the job runs as the student, who logs into their own directory.
     logFile: ctx.layout.perUser ? join(paths.userDir, 'hpc-wrap.log') : ctx.config.logging.file,
+    runtime: { perUser: ctx.layout.perUser, jobIdVariable: ctx.scheduler().jobIdVariable, logLevel: ctx.config.logging.level, logFile: ctx.log.file },
     createdAt: new Date().toISOString(),
   };
   writeJsonAtomic(paths.jobFile, job, 0o600);

@@ -66,6 +66,7 @@ describe('batchspawner-singleuser through the tunnel', () => {
       tunnel,
       webdav: null,
       logFile: ws.logFile,
+      runtime: null, // as an older hpc-wrap wrote it: start-env reads the config
       createdAt: new Date().toISOString(),
     };
     writeFileSync(join(dir, 'spool', 'job.json'), JSON.stringify(job), { mode: 0o600 });

@@ -18,7 +18,7 @@ beforeAll(async () => {
 afterAll(() => ws.cleanup());
 
 /** A run dir with the spool startjob would have written. */
-function runDirWithSpool(command: string[], opts: { home?: string | null; env?: Record<string, string> } = {}) {
+function runDirWithSpool(command: string[], opts: { home?: string | null; env?: Record<string, string>; runtime?: unknown } = {}) {
   const runDir = join(ws.workDir, 'users', 'alice', 'sessions', `s-${String(++n).padStart(26, 'a')}`);
   mkdirSync(join(runDir, 'spool'), { recursive: true, mode: 0o700 });
   writeFileSync(join(runDir, 'spool', 'secrets.json'), JSON.stringify({ env: opts.env ?? { JUPYTERHUB_API_TOKEN: SECRET, JUPYTERHUB_SERVICE_PREFIX: '/user/alice' } }), { mode: 0o600 });
@@ -33,6 +33,7 @@ function runDirWithSpool(command: string[], opts: { home?: string | null; env?: 
       home: opts.home === undefined ? join(ws.workDir, 'homes', 'alice') : opts.home,
       jupyter: { bindAddress: '127.0.0.1', portRange: { start: 50000, end: 50100 } },
       logFile: ws.logFile,
+      ...(opts.runtime === undefined ? {} : { runtime: opts.runtime }),
       createdAt: new Date().toISOString(),
     }),
   );
@@ -126,6 +127,28 @@ describe('start-env', () => {
     const run = startEnv(runDir);
     expect(await run.exited).toBe(127);
     expect(json(join(runDir, 'status.json')).message).toMatch(/cannot start \/nonexistent\/jupyterhub-singleuser/);
+  });
+
+  it("a job startjob wrote starts from job.json's runtime, without reading hpc-wrap.yaml (gone from the node here)", async () => {
+    const runDir = runDirWithSpool([process.execPath, '-e', 'process.exit(3)'], {
+      runtime: { perUser: false, jobIdVariable: 'HPC_WRAP_JOB_ID', logLevel: 'info', logFile: ws.logFile },
+    });
+    const child = spawn(process.execPath, [bundle, '--config', join(ws.workDir, 'no-such-hpc-wrap.yaml'), 'start-env', '--run-dir', runDir], { stdio: 'ignore' });
+    expect(await new Promise((r) => child.on('close', r))).toBe(3);
+    expect(json(join(runDir, 'exit.json'))).toMatchObject({ exitCode: 3 });
+    expect(readFileSync(ws.logFile, 'utf8')).toMatch(/"event":"start-env.exited".*"exitCode":3/);
+  });
+
+  it('a job.json without a runtime (an older hpc-wrap submitted it) reads the config: its problem is reported', async () => {
+    const runDir = runDirWithSpool([process.execPath, '-e', 'process.exit(0)']);
+    const bad = join(ws.workDir, 'bad-hpc-wrap.yaml');
+    writeFileSync(bad, 'nonsense: 1\n');
+    const child = spawn(process.execPath, [bundle, '--config', bad, 'start-env', '--run-dir', runDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+    expect(await new Promise((r) => child.on('close', r))).not.toBe(0);
+    expect(out).toMatch(/bad-hpc-wrap\.yaml: 1 problem/);
+    expect(existsSync(join(runDir, 'spool', 'job.json'))).toBe(true); // nothing was consumed
   });
 
   it('never writes the secret to the log', () => {

@@ -7,8 +7,8 @@
 # own thin spawner, the simpler choice for a new installation).
 #
 # What stock batchspawner gains:
-#   * ONE scheduler query per interval for all users: batch_query_cmd is a curl to the
-#     bridge, which answers from its database; the bridge asks Slurm once for every job
+#   * ONE scheduler query per interval for all users: batch_query_cmd asks the bridge
+#     over HTTP, which answers from its database; the bridge asks Slurm once for every job
 #     (no `sudo squeue` per user every poll_interval -- batchspawner #292).
 #   * UNKNOWN instead of "gone" on outages: when the bridge or slurmctld cannot answer,
 #     the query prints the line SlurmSpawner's default state_unknown_re reads as UNKNOWN,
@@ -71,9 +71,11 @@ c.SlurmSpawner.batch_submit_cmd = (
 
 # Query: prints what `squeue -h -j ID -o '%T %B'` would ("PENDING", "RUNNING cn-014",
 # "RUNNING 127.0.0.1" in tunnel mode, the UNKNOWN line when it cannot tell, nothing for a
-# job the bridge does not know).  A shell script around curl (~10 ms; batchspawner runs
-# it every 0.5 s while a server starts).  The token is read by curl from the .header
-# file the bridge writes next to its token file (0600), never passed as an argument.
+# job the bridge does not know).  A bash script: to a bridge on this host (127.0.0.1,
+# localhost, [::1]) bash sends the one HTTP request itself, no other process (a few ms of
+# CPU, what squeue costs; batchspawner runs it every 0.5 s per starting server); any other
+# URL goes through curl.  The token is read from the .header file the bridge writes next
+# to its token file (0600), never passed as an argument.
 c.SlurmSpawner.batch_query_cmd = (
     "/opt/hpc-bridge/hub-bridge/batchspawner/hpc-bridge-query"
     " http://127.0.0.1:8099 /etc/hpc-bridge/api-token.header {job_id}"

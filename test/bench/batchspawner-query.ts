@@ -1,5 +1,5 @@
 // CPU and wall time per batchspawner query call, side by side in one run:
-//  - ours: hub-bridge/batchspawner/hpc-bridge-query (sh + curl → the bridge's state)
+//  - ours: hub-bridge/batchspawner/hpc-bridge-query (bash speaking HTTP to the local bridge → its state)
 //  - `ssh login squeue -h -j ID -o '%T %B'` (batchspawner's exec_prefix model over ssh)
 //  - local `squeue -h -j ID -o '%T %B'`
 // CPU is the hub host's: user+system time of the command and its children, read from
@@ -53,7 +53,7 @@ export async function batchspawnerQuery(runs = 100): Promise<void> {
     const header = join(dir, 'token.header');
     const rows: (string | number)[][] = [['query command', 'CPU ms/call (hub host)', 'wall p50 ms', 'wall p99 ms', 'output']];
     const ours = measure([join(REPO, 'hub-bridge/batchspawner/hpc-bridge-query'), bridge.url, header, String(number)], runs);
-    rows.push(['hpc-bridge-query (sh + curl)', ours.cpu.toFixed(1), ours.wallP50.toFixed(1), ours.wallP99.toFixed(1), ours.out]);
+    rows.push(['hpc-bridge-query (bash, HTTP to the local bridge)', ours.cpu.toFixed(1), ours.wallP50.toFixed(1), ours.wallP99.toFixed(1), ours.out]);
     if (c.slurm && sshd) {
       const jobId = (await c.slurm.run(['sbatch', '--parsable', '--wrap', 'sleep 300', '--output=/dev/null'], { user: SERVICE_ACCOUNT })).stdout.trim();
       await ensureUser(SERVICE_ACCOUNT);

@@ -187,6 +187,21 @@ describe('stock batchspawner (SlurmSpawner defaults) against the bridge commands
     expect(m.jobStatus).toMatch(/^slurm_load_jobs error: Unable to contact slurm controller/);
   });
 
+  it('a token the bridge refuses (401) is UNKNOWN too, never "gone"; the bridge spelled localhost with a trailing slash answers the same', async () => {
+    const m = model('alice', fx.bridge.url);
+    m.jobId = '99999';
+    const wrong = join(fx.dir, 'wrong.header');
+    writeFileSync(wrong, 'Authorization: Bearer not-the-token\n', { mode: 0o600 });
+    const status = await m.runCommand(`${BIN}/hpc-bridge-query ${fx.bridge.url} ${wrong} 1`);
+    expect(status).toMatch(m.stateUnknownRe);
+    const submitted = model('alice', fx.bridge.url);
+    submitted.jobId = await submitted.submit(slurmScript('alice', 'sleep 30'));
+    const viaLocalhost = model('alice', `${fx.bridge.url.replace('127.0.0.1', 'localhost')}/`);
+    viaLocalhost.jobId = submitted.jobId;
+    expect(['PENDING', 'RUNNING']).toContain(await viaLocalhost.query());
+    await submitted.cancel();
+  });
+
   it('with the bridge down, submit names the bridge and the cause (not just "fetch failed") in words a student can act on', async () => {
     const m = model('dave', 'http://127.0.0.1:9'); // discard port: connection refused
     const err = await m.submit(slurmScript('dave', 'true')).then(() => null, (e: Error) => e);

@@ -37,7 +37,8 @@ function measure(argv: string[], runs: number, env?: NodeJS.ProcessEnv): { cpu: 
   return { cpu, wallP50: percentile(walls, 50), wallP99: percentile(walls, 99), out };
 }
 
-export async function batchspawnerQuery(runs = 100): Promise<void> {
+/** `baseline`: another query helper (e.g. an earlier version's, from `git show REF:hub-bridge/batchspawner/hpc-bridge-query`), measured beside ours. */
+export async function batchspawnerQuery(runs = 100, baseline: string | null = null): Promise<void> {
   // The bridge runs as its own process: the measured commands are then this process's only
   // children, and a synchronous run does not block the bridge.
   const dir = mkdtempSync('/tmp/hpc-bridge-bench-q-');
@@ -54,6 +55,10 @@ export async function batchspawnerQuery(runs = 100): Promise<void> {
     const rows: (string | number)[][] = [['query command', 'CPU ms/call (hub host)', 'wall p50 ms', 'wall p99 ms', 'output']];
     const ours = measure([join(REPO, 'hub-bridge/batchspawner/hpc-bridge-query'), bridge.url, header, String(number)], runs);
     rows.push(['hpc-bridge-query (bash, HTTP to the local bridge)', ours.cpu.toFixed(1), ours.wallP50.toFixed(1), ours.wallP99.toFixed(1), ours.out]);
+    if (baseline) {
+      const base = measure(['/bin/sh', baseline, bridge.url, header, String(number)], runs);
+      rows.push([`baseline ${baseline}`, base.cpu.toFixed(1), base.wallP50.toFixed(1), base.wallP99.toFixed(1), base.out]);
+    }
     if (c.slurm && sshd) {
       const jobId = (await c.slurm.run(['sbatch', '--parsable', '--wrap', 'sleep 300', '--output=/dev/null'], { user: SERVICE_ACCOUNT })).stdout.trim();
       await ensureUser(SERVICE_ACCOUNT);
@@ -82,4 +87,5 @@ export async function batchspawnerQuery(runs = 100): Promise<void> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await batchspawnerQuery();
+// node --import tsx test/bench/batchspawner-query.ts [--baseline FILE]
+if (import.meta.url === `file://${process.argv[1]}`) await batchspawnerQuery(100, process.argv.includes('--baseline') ? process.argv[process.argv.indexOf('--baseline') + 1]! : null);

@@ -97,7 +97,7 @@ export const hpcWrapSchema = z
           .describe(
             'Address the single-user server listens on inside the job. auto: 127.0.0.1 behind a tunnel and with the fork scheduler, 0.0.0.0 for a batch job without a tunnel (the hub reaches it at the node\'s address, hub-bridge.yaml cluster.nodeAddress). Behind a tunnel always 127.0.0.1.',
           ),
-        portRange: portRange.default({ start: 49152, end: 65000 }).describe('Node-side ports start-env picks from.'),
+        portRange: portRange.default({ start: 49152, end: 65000 }).describe("Node-side ports start-env picks from; those outside the kernel's ephemeral range (net.ipv4.ip_local_port_range) first."),
       })
       .strict()
       .prefault({})

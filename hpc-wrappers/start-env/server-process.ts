@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { dropIfSelfConnected } from './self-connect.js';
 
 export const RELAYED_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const;
 
@@ -27,7 +28,7 @@ export function canConnect(host: string, port: number, timeoutMs = 1000): Promis
       resolve(ok);
     };
     sock.setTimeout(timeoutMs, () => done(false));
-    sock.once('connect', () => done(true));
+    sock.once('connect', () => (dropIfSelfConnected(sock) ? resolve(false) : done(true)));
     sock.once('error', () => done(false));
   });
 }

@@ -9,6 +9,7 @@
 // bridge probes it at once instead of at its next poll.
 import { connect } from 'node:net';
 import { writeTunnelStatus } from '../run-dir-files.js';
+import { dropIfSelfConnected } from './self-connect.js';
 import type { EnvironmentContext, EnvironmentStep } from './steps.js';
 import { HubApiForwarder } from './tunnel-api-forwarder.js';
 import { TunnelClient } from './tunnel-client.js';
@@ -44,6 +45,10 @@ export function watchListening(port: number, onListening: () => void, everyMs = 
     if (stopped) return;
     const sock = connect({ host: '127.0.0.1', port });
     sock.once('connect', () => {
+      if (dropIfSelfConnected(sock)) {
+        if (!stopped) timer = setTimeout(attempt, everyMs);
+        return;
+      }
       sock.destroy();
       if (!stopped) onListening();
       stopped = true;

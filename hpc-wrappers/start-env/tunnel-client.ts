@@ -11,6 +11,7 @@ import ssh2 from 'ssh2';
 import type { TunnelState } from '../run-dir-files.js';
 import { STATUS_CHANNEL, type StatusPush, type TunnelSpec } from '../../contract/tunnel.js';
 import { tunnelHostKeys, type TunnelHostKeys } from './tunnel-host-key.js';
+import { dropIfSelfConnected } from './self-connect.js';
 import { batchingSocket, splice } from './tunnel-pipe.js';
 
 export interface TunnelClientOptions {
@@ -237,6 +238,9 @@ export class TunnelClient {
   /** One connection the hub made to its end of the reverse forward → the node-side server. */
   private relay(channel: Duplex): void {
     const sock: Socket = tcpConnect({ host: this.opts.target.host, port: this.opts.target.port, allowHalfOpen: true, noDelay: true });
+    // before the server listens: not into a socket connected to itself (it would echo the
+    // request back and hold the server's port); closing it closes the hub's connection
+    sock.once('connect', () => dropIfSelfConnected(sock));
     splice(channel, sock, this.streams);
   }
 }

@@ -36,6 +36,8 @@ interface Result {
   jobInfoRpcs: number;
   /** CPU ms on the hub host per spawn while N users started at once (hub tree + bridge tree). */
   cpuPerSpawn: number;
+  /** Of which the bridge's tree (its login-node hpc-wrap left out). */
+  bridgeCpuPerSpawn: number;
 }
 
 const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim() || 100);
@@ -203,6 +205,7 @@ async function runColumn(col: Column, users: string[], base: { dir: string; slur
     // N users at once
     await jobInfoRpcs(base.slurm, true);
     const cpu0 = hubHostCpuMs(hub, bridge);
+    const bridge0 = treeCpuMs(bridge?.child.pid).hub;
     t = Date.now();
     await Promise.all(users.map((u) => hub.api('POST', `/users/${u}/server`)));
     const each = await Promise.all(
@@ -213,13 +216,14 @@ async function runColumn(col: Column, users: string[], base: { dir: string; slur
     );
     const all = Math.max(...each);
     const cpuPerSpawn = (hubHostCpuMs(hub, bridge) - cpu0) / users.length;
+    const bridgeCpuPerSpawn = (treeCpuMs(bridge?.child.pid).hub - bridge0) / users.length;
     const rpcs = await jobInfoRpcs(base.slurm);
     // stop all at once
     t = Date.now();
     await Promise.all(users.map((u) => hub.api('DELETE', `/users/${u}/server`)));
     await until('queue empty', queueEmpty);
     const stop = Date.now() - t;
-    return { one, all, each: each.sort((a, b) => a - b), stop, jobInfoRpcs: rpcs, cpuPerSpawn };
+    return { one, all, each: each.sort((a, b) => a - b), stop, jobInfoRpcs: rpcs, cpuPerSpawn, bridgeCpuPerSpawn };
   } catch (err) {
     // what the bridge and the sessions said, before the directory goes
     if (bridge) {
@@ -262,7 +266,7 @@ export async function spawnLatency(): Promise<void> {
         const load = loadavg()[0]!.toFixed(1);
         const r = await runColumn(col, users, base);
         results[col].push(r);
-        console.log(`round ${round + 1} ${col} (${NAMES[col]}, load ${load}): 1 user ${(r.one / 1000).toFixed(1)} s; ${n} users all ready ${(r.all / 1000).toFixed(1)} s [${r.each.map((x) => (x / 1000).toFixed(1)).join(' ')}]; stop ${n} ${(r.stop / 1000).toFixed(1)} s; job-info RPCs ${r.jobInfoRpcs}; hub-host CPU ${r.cpuPerSpawn.toFixed(0)} ms per spawn`);
+        console.log(`round ${round + 1} ${col} (${NAMES[col]}, load ${load}): 1 user ${(r.one / 1000).toFixed(1)} s; ${n} users all ready ${(r.all / 1000).toFixed(1)} s [${r.each.map((x) => (x / 1000).toFixed(1)).join(' ')}]; stop ${n} ${(r.stop / 1000).toFixed(1)} s; job-info RPCs ${r.jobInfoRpcs}; hub-host CPU ${r.cpuPerSpawn.toFixed(0)} ms per spawn (bridge ${r.bridgeCpuPerSpawn.toFixed(0)} ms)`);
       }
     }
   } finally {

@@ -15,10 +15,11 @@ export const BATCHSPAWNER_SINGLEUSER = 'batchspawner-singleuser';
 export const BATCHSPAWNER_SINGLEUSER_USAGE = `Usage: hpc-wrap [--config FILE] ${BATCHSPAWNER_SINGLEUSER} [--run-dir DIR] [--] CMD [ARGS...]
 
 Inside a job submitted by stock batchspawner through the bridge (batchspawner_singleuser_cmd):
-prepares the environment like start-env (environment steps, the tunnel), POSTs {"port": P} to
-$JUPYTERHUB_API_URL/batchspawner with the server's API token (retrying for up to 30 s), then
-runs CMD (e.g. jupyterhub-singleuser) with JUPYTERHUB_SERVICE_URL set to its address. P is the
-hub-side tunnel port in tunnel mode, else the server's port.
+prepares the environment like start-env (environment steps, the tunnel), runs CMD (e.g.
+jupyterhub-singleuser) with JUPYTERHUB_SERVICE_URL set to its address and, once it listens,
+POSTs {"port": P} to $JUPYTERHUB_API_URL/batchspawner with the server's API token (retrying
+for up to 30 s; a report that fails stops the server). P is the hub-side tunnel port in
+tunnel mode, else the server's port.
 
   --run-dir DIR   the session run dir (default: $HPC_WRAP_RUN_DIR, which startjob sets)
   --config FILE   hpc-wrap.yaml (default: $HPC_WRAP_CONFIG)

@@ -4,9 +4,15 @@
 // JupyterHub's handler, registered by `import batchspawner` in jupyterhub_config.py, sets
 // spawner.port, which BatchSpawnerBase.start() waits for).
 //
-// It runs last, right before the server starts: the port is chosen and the tunnel (if
-// any) is up, so the POST goes to the tunnel's node end of the API forward and P is the
-// hub-side end of the reverse forward (tunnel.remotePort), else the node-side port.
+// It is the last step. Its prepare checks, before the server starts, that there is an API
+// URL, a token and a port to report; the POST itself is sent once the server LISTENS
+// (`listening`): BatchSpawnerBase.start() returns as soon as the port arrives, and the hub
+// then looks for the server with a growing back-off (0.2, 0.4, 0.8 ... up to 5 s) — a port
+// reported before a Python server that needs seconds to start made the hub find it up to
+// ~5 s late (seen in the spawn benchmark). The tunnel (if any) is up by then, so the POST
+// goes to the tunnel's node end of the API forward and P is the hub-side end of the
+// reverse forward (tunnel.remotePort), else the node-side port. A report that fails stops
+// the server: the job ends with the reason.
 // Unlike batchspawner-singleuser it sends ONLY `port` (the handler setattr()s every key
 // it gets), checks the answer, and retries connection errors and 5xx (a restarting hub,
 // a tunnel reconnecting) with backoff for up to 30 s instead of silently losing the port.
@@ -151,16 +157,22 @@ async function attempt(url: URL, body: string, token: string, tls: TlsFiles, tim
 
 export function createPortReportStep(timing: Partial<PortReportTiming> = {}): EnvironmentStep {
   const t = { ...DEFAULT_PORT_REPORT_TIMING, ...timing };
+  /** What to send where; throws when something is missing (checked before the server starts). */
+  const plan = (ctx: EnvironmentContext) => {
+    const apiUrl = ctx.env.JUPYTERHUB_API_URL;
+    const token = ctx.env.JUPYTERHUB_API_TOKEN;
+    if (!apiUrl) throw new Error('JUPYTERHUB_API_URL is not set: the hub passes it in the spawner environment; it is where the port goes');
+    if (!token) throw new Error('JUPYTERHUB_API_TOKEN is not set: the hub passes it in the spawner environment; the port report needs it');
+    const url = batchspawnerApiUrl(apiUrl);
+    return { url, token, port: hubFacingPort(ctx), tls: url.protocol === 'https:' ? tlsFiles(ctx.env) : {} };
+  };
   return {
     name: 'port-report',
     async prepare(ctx) {
-      const apiUrl = ctx.env.JUPYTERHUB_API_URL;
-      const token = ctx.env.JUPYTERHUB_API_TOKEN;
-      if (!apiUrl) throw new Error('JUPYTERHUB_API_URL is not set: the hub passes it in the spawner environment; it is where the port goes');
-      if (!token) throw new Error('JUPYTERHUB_API_TOKEN is not set: the hub passes it in the spawner environment; the port report needs it');
-      const url = batchspawnerApiUrl(apiUrl);
-      const port = hubFacingPort(ctx);
-      const tls = url.protocol === 'https:' ? tlsFiles(ctx.env) : {};
+      plan(ctx);
+    },
+    async listening(ctx) {
+      const { url, token, port, tls } = plan(ctx);
       const body = JSON.stringify({ port });
       const via = ctx.job.tunnel ? ` (through the tunnel; the hub connects to its 127.0.0.1:${port})` : '';
       ctx.say(`reporting port ${port} to the hub: POST ${url.href}${via}`);

@@ -54,6 +54,11 @@ export class SignalRelay {
     this.child = child;
   }
 
+  /** Stops the server from here (a step that failed once it listened): SIGTERM, as a job end would. */
+  stopServer(): void {
+    this.child?.kill('SIGTERM');
+  }
+
   uninstall(): void {
     for (const [sig, h] of this.handlers) process.off(sig, h);
     this.handlers.clear();

@@ -22,7 +22,8 @@ export interface StartEnvOptions {
   steps?: readonly EnvironmentStep[];
   /**
    * `hpc-wrap batchspawner-singleuser`: add the port-report step last (after the tunnel and
-   * every environment step), so stock batchspawner learns the port before the server starts.
+   * every environment step); it checks before the server starts and tells stock
+   * batchspawner the port once the server listens.
    */
   reportPortToHub?: boolean;
 }
@@ -128,6 +129,10 @@ export async function startEnv(rt: StartEnvRuntime, opts: StartEnvOptions): Prom
   say(`starting ${argv[0]} on ${env.host ?? '?'}:${env.port ?? '?'}`);
   log.info('start-env.starting', { sessionId: job.sessionId, user: job.user, host: env.host, port: env.port, program: argv[0] });
 
+  // A step's work once the server listens (the port report to stock batchspawner); if it
+  // fails, the server is stopped and the job ends with that reason, not "killed by SIGTERM".
+  let afterListening: Promise<void> = Promise.resolve();
+  let listeningFailure: string | null = null;
   const exit = await runServer({
     argv,
     env: env.env,
@@ -138,8 +143,14 @@ export async function startEnv(rt: StartEnvRuntime, opts: StartEnvOptions): Prom
       writeServerStatus(runDir, { phase: 'listening', host: env.host, port: env.port, message: noticeText() });
       say(`the server is listening on ${env.host}:${env.port}`);
       log.info('start-env.listening', { sessionId: job.sessionId, host: env.host, port: env.port });
+      afterListening = pipeline.listening(env).catch((err: unknown) => {
+        listeningFailure = (err as Error).message;
+        relay.stopServer();
+      });
     },
   });
+  await afterListening;
+  if (listeningFailure !== null) return fail(listeningFailure, 1);
   const how = exit.error ?? (exit.signal ? `the server was killed by ${exit.signal}` : `the server exited with status ${exit.exitCode}`);
   writeExitRecord(runDir, { exitCode: exit.exitCode, signal: exit.signal, error: exit.error });
   writeServerStatus(runDir, { phase: 'exited', host: env.host, port: env.port, message: how });

@@ -50,6 +50,9 @@ export interface EnvironmentContext {
  * - `prepare(ctx)`: do the work, in list order; changes ctx.env / cwd / host / port.
  * - `wrapCommand(argv, ctx)` (optional): wrap the server's argv; wrappers nest in list order
  *   (a step listed before the container step runs inside the container).
+ * - `listening(ctx)` (optional): once the server accepts connections, in list order (e.g.
+ *   telling stock batchspawner the port only when the hub's first look will find the
+ *   server); a failure stops the server and the job fails with its message.
  * - `teardown(ctx)` (optional): undo, in reverse order, for the steps that prepared.
  */
 export interface EnvironmentStep {
@@ -57,6 +60,7 @@ export interface EnvironmentStep {
   check?(ctx: EnvironmentContext): void | Promise<void>;
   prepare(ctx: EnvironmentContext): Promise<void>;
   wrapCommand?(argv: string[], ctx: EnvironmentContext): string[];
+  listening?(ctx: EnvironmentContext): Promise<void>;
   teardown?(ctx: EnvironmentContext): Promise<void>;
 }
 
@@ -80,6 +84,17 @@ export class EnvironmentPipeline {
         throw new Error(`environment step "${step.name}" failed: ${(err as Error).message}`);
       }
       this.prepared.push(step);
+    }
+  }
+
+  /** The prepared steps' `listening`, in list order (the server accepts connections now). */
+  async listening(ctx: EnvironmentContext): Promise<void> {
+    for (const step of this.prepared) {
+      try {
+        await step.listening?.(ctx);
+      } catch (err) {
+        throw new Error(`environment step "${step.name}" failed: ${(err as Error).message}`);
+      }
     }
   }
 
@@ -124,6 +139,9 @@ export function lazyStep(name: string, needed: (ctx: EnvironmentContext) => bool
       await (await get(ctx))?.prepare(ctx);
     },
     wrapCommand: (argv, ctx) => step?.wrapCommand?.(argv, ctx) ?? argv,
+    async listening(ctx) {
+      await step?.listening?.(ctx);
+    },
     async teardown(ctx) {
       await step?.teardown?.(ctx);
     },

@@ -17,7 +17,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AppLog } from '../../../hpc-wrappers/app-log.js';
 import { parseSingleuserArgs } from '../../../hpc-wrappers/batchspawner-singleuser.js';
 import { batchspawnerApiUrl, createPortReportStep } from '../../../hpc-wrappers/start-env/port-report-step.js';
-import type { EnvironmentContext } from '../../../hpc-wrappers/start-env/steps.js';
+import type { EnvironmentContext, EnvironmentStep } from '../../../hpc-wrappers/start-env/steps.js';
 import type { JobDescription } from '../../../hpc-wrappers/startjob/job-description.js';
 import { startStandInHubApi } from '../../support/stand-in-hub-api.js';
 import { startTestEndpoint } from '../../support/tunnel-endpoint.js';
@@ -104,11 +104,10 @@ describe('batchspawner-singleuser through the tunnel', () => {
     // it went through the tunnel (JUPYTERHUB_API_URL names hub.invalid), carried by this session's connection
     expect(endpoint.tunnels.state(session.sessionId)?.state).toBe('up');
 
-    // what the hub's proxy does next: connect to 127.0.0.1:P on the hub host, i.e. through the forward
-    const body = await waitFor(async () => {
-      const b = await fetch(`http://127.0.0.1:${remotePort}/user/alice/api`, { signal: AbortSignal.timeout(2000) }).then((r) => r.text()).catch(() => '');
-      return b.includes('stand-in') ? b : null;
-    }, 'the server through the forward');
+    // what the hub does next: look for the server at 127.0.0.1:P on the hub host, i.e. through
+    // the forward — and since the port is reported only once the server listens, its FIRST
+    // look finds it (no back-off wait)
+    const body = await fetch(`http://127.0.0.1:${remotePort}/user/alice/api`, { signal: AbortSignal.timeout(5000) }).then((r) => r.text());
     expect(JSON.parse(body)).toMatchObject({ version: 'stand-in', user: null });
 
     // start-env's own probe marks it listening a moment later
@@ -178,13 +177,29 @@ function context(env: Record<string, string>, port = 45678): { ctx: EnvironmentC
 
 describe('the port-report step', () => {
   const fast = { deadlineMs: 1_500, initialBackoffMs: 50, maxBackoffMs: 200 };
+  /** As start-env runs it: prepare before the server starts, the report once it listens. */
+  const report = async (step: EnvironmentStep, ctx: EnvironmentContext) => {
+    await step.prepare(ctx);
+    await step.listening!(ctx);
+  };
+
+  it('checks before the server starts but posts nothing until the server listens', async () => {
+    const api = await startStandInHubApi({ tokens: [TOKEN] });
+    cleanup.push(() => api.close());
+    const { ctx } = context({ JUPYTERHUB_API_URL: `http://127.0.0.1:${api.port}/hub/api`, JUPYTERHUB_API_TOKEN: TOKEN });
+    const step = createPortReportStep(fast);
+    await step.prepare(ctx);
+    expect(api.requests).toHaveLength(0);
+    await step.listening!(ctx);
+    expect(api.reports.map((r) => r.body)).toEqual([{ port: 45678 }]);
+  });
 
   it('a hub without the handler (404: no `import batchspawner`) fails at once and says what to add', async () => {
     const api = await startStandInHubApi({ tokens: [TOKEN] });
     cleanup.push(() => api.close());
     const { ctx } = context({ JUPYTERHUB_API_URL: `http://127.0.0.1:${api.port}/other/api`, JUPYTERHUB_API_TOKEN: TOKEN });
     const t0 = Date.now();
-    await expect(createPortReportStep(fast).prepare(ctx)).rejects.toThrow(/HTTP 404.*add `import batchspawner` to jupyterhub_config\.py/);
+    await expect(report(createPortReportStep(fast), ctx)).rejects.toThrow(/HTTP 404.*add `import batchspawner` to jupyterhub_config\.py/);
     expect(Date.now() - t0).toBeLessThan(1_000);
     expect(api.requests).toHaveLength(1);
   });
@@ -192,7 +207,7 @@ describe('the port-report step', () => {
   it('an unreachable hub is retried until the deadline, then fails naming the URL and the last error', async () => {
     const { ctx, lines } = context({ JUPYTERHUB_API_URL: 'http://127.0.0.1:9/hub/api', JUPYTERHUB_API_TOKEN: TOKEN });
     const t0 = Date.now();
-    await expect(createPortReportStep(fast).prepare(ctx)).rejects.toThrow(
+    await expect(report(createPortReportStep(fast), ctx)).rejects.toThrow(
       /could not report port 45678 to the hub at http:\/\/127\.0\.0\.1:9\/hub\/api\/batchspawner within 2 s \(\d+ attempts; last: connect ECONNREFUSED 127\.0\.0\.1:9\).*hub_connect_url/,
     );
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1_400);
@@ -240,7 +255,7 @@ describe('the port-report step', () => {
         JUPYTERHUB_SSL_KEYFILE: pki.clientKey,
         JUPYTERHUB_SSL_CLIENT_CA: pki.caCert,
       });
-      await createPortReportStep(fast).prepare(ctx);
+      await report(createPortReportStep(fast), ctx);
       expect(hub.seen).toEqual([{ cn: 'user-alice', body: '{"port":45678}' }]);
     });
 
@@ -254,7 +269,7 @@ describe('the port-report step', () => {
         JUPYTERHUB_SSL_CLIENT_CA: pki.otherCaCert,
       });
       const t0 = Date.now();
-      await expect(createPortReportStep({ ...fast, deadlineMs: 10_000 }).prepare(ctx)).rejects.toThrow(/TLS to the hub at https:\/\/127\.0\.0\.1:\d+\/hub\/api\/batchspawner failed/);
+      await expect(report(createPortReportStep({ ...fast, deadlineMs: 10_000 }), ctx)).rejects.toThrow(/TLS to the hub at https:\/\/127\.0\.0\.1:\d+\/hub\/api\/batchspawner failed/);
       expect(Date.now() - t0).toBeLessThan(3_000);
       expect(hub.seen).toEqual([]);
     });

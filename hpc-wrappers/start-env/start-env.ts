@@ -140,13 +140,19 @@ export async function startEnv(rt: StartEnvRuntime, opts: StartEnvOptions): Prom
     relay,
     probe: env.port !== null ? { host: probeHost(job.jupyter.bindAddress), port: env.port } : null,
     onListening: () => {
-      writeServerStatus(runDir, { phase: 'listening', host: env.host, port: env.port, message: noticeText() });
       say(`the server is listening on ${env.host}:${env.port}`);
-      log.info('start-env.listening', { sessionId: job.sessionId, host: env.host, port: env.port });
-      afterListening = pipeline.listening(env).catch((err: unknown) => {
-        listeningFailure = (err as Error).message;
-        relay.stopServer();
-      });
+      // "listening" in status.json (what the bridge makes "ready" of) only once the steps'
+      // listening work is done: a server whose port report failed is never shown ready
+      afterListening = pipeline.listening(env).then(
+        () => {
+          writeServerStatus(runDir, { phase: 'listening', host: env.host, port: env.port, message: noticeText() });
+          log.info('start-env.listening', { sessionId: job.sessionId, host: env.host, port: env.port });
+        },
+        (err: unknown) => {
+          listeningFailure = (err as Error).message;
+          relay.stopServer();
+        },
+      );
     },
   });
   await afterListening;

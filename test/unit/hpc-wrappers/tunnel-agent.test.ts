@@ -194,8 +194,19 @@ describe('TunnelClient', () => {
 
   it('a forward the endpoint refuses (not this key\'s port) fails the start at once, saying so', async () => {
     const e = await endpoint();
+    // the key's OWN session, asking for the port next to its own (which another session may
+    // hold: the endpoint must refuse it either way)
     const s = await e.session();
-    const { c } = await client(e, 1, { spec: { ...s.spec, remotePort: s.grant.remotePort + 1 } });
+    const c = new TunnelClient({
+      spec: { ...s.spec, remotePort: s.grant.remotePort + 1 },
+      privateKey: s.grant.privateKey,
+      target: { host: '127.0.0.1', port: 1 },
+      onState: () => {},
+      say: () => {},
+      backoff: { initialMs: 50, maxMs: 200 },
+    });
+    cleanup.push(() => c.stop());
+    await e.session(); // a second session, which may well be granted exactly that port
     c.start();
     await expect(c.waitUp(20_000)).rejects.toThrow(new RegExp(`the bridge refused the forward of its 127\\.0\\.0\\.1:${s.grant.remotePort + 1} to this job`));
   });

@@ -38,23 +38,20 @@ export function outside(range: PortInterval, skip: PortInterval): PortInterval[]
   return parts;
 }
 
+/** Up to `tries` random ports of `pool` (disjoint intervals) not tried before; the first that binds. */
 async function pickIn(host: string, pool: PortInterval[], tries: number, seen: Set<number>): Promise<number | null> {
   const size = pool.reduce((n, p) => n + p.end - p.start + 1, 0);
-  let left = size - pool.reduce((n, p) => n + [...seen].filter((s) => s >= p.start && s <= p.end).length, 0);
-  for (let i = 0; i < tries && left > 0; i++) {
-    let k = Math.floor(Math.random() * size);
-    let port = 0;
+  const portAt = (k: number): number => {
     for (const p of pool) {
-      const n = p.end - p.start + 1;
-      if (k < n) {
-        port = p.start + k;
-        break;
-      }
-      k -= n;
+      if (k <= p.end - p.start) return p.start + k;
+      k -= p.end - p.start + 1;
     }
+    throw new Error('unreachable: k is below the pool size');
+  };
+  for (let i = 0; i < tries; i++) {
+    const port = portAt(Math.floor(Math.random() * size));
     if (seen.has(port)) continue;
     seen.add(port);
-    left--;
     if (await canBind(host, port)) return port;
   }
   return null;

@@ -4,9 +4,9 @@
 // parse, no config schema, no scheduler registry — the bulk of its start-up cost after
 // Node's own (test/bench/startup-cost.ts). A job without them (submitted by an older
 // hpc-wrap, or a launch) takes them from the config as before.
-import { readFileSync } from 'node:fs';
 import type { CommandContext } from '../command-context.js';
 import { AppLog, LOG_LEVELS, type LogLevel } from '../app-log.js';
+import { isRecord, readJsonOrNull } from '../json-files.js';
 import { runDirPaths } from '../layout.js';
 import type { JobRuntime } from '../startjob/job-description.js';
 
@@ -23,20 +23,13 @@ export function runtimeFromContext(ctx: CommandContext): StartEnvRuntime {
   return { log: ctx.log, logLevel: ctx.config.logging.level, perUser: ctx.layout.perUser, jobIdVariable: () => ctx.scheduler().jobIdVariable };
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /**
  * The runtime job.json carries, checked field by field (the whole file is validated with its
  * schema when start-env consumes the spool); null when the file is missing, unreadable or
  * has none — the caller then loads the config, whose errors say what is wrong.
  */
 export function runtimeFromJob(runDir: string, command: string): StartEnvRuntime | null {
-  let job: unknown;
-  try {
-    job = JSON.parse(readFileSync(runDirPaths(runDir).jobFile, 'utf8'));
-  } catch {
-    return null;
-  }
+  const job = readJsonOrNull(runDirPaths(runDir).jobFile);
   const rt = isRecord(job) ? job.runtime : undefined;
   if (!isRecord(rt)) return null;
   const { perUser, jobIdVariable, logLevel, logFile } = rt as Partial<Record<keyof JobRuntime, unknown>>;

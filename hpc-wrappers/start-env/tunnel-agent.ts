@@ -7,9 +7,8 @@
 // reconnects with backoff, and reports its state in status.json and the job output. The
 // moment the server accepts connections it tells the bridge (the status channel), so the
 // bridge probes it at once instead of at its next poll.
-import { connect } from 'node:net';
 import { writeTunnelStatus } from '../run-dir-files.js';
-import { dropIfSelfConnected } from './self-connect.js';
+import { canConnect } from './server-process.js';
 import type { EnvironmentContext, EnvironmentStep } from './steps.js';
 import { HubApiForwarder } from './tunnel-api-forwarder.js';
 import { TunnelClient } from './tunnel-client.js';
@@ -37,28 +36,19 @@ interface Running {
   watch: { stop(): void };
 }
 
-/** Calls `onListening` once 127.0.0.1:port accepts a connection (checked every `everyMs`). */
+/** Calls `onListening` once 127.0.0.1:port accepts a connection (checked every `everyMs`, with start-env's own probe). */
 export function watchListening(port: number, onListening: () => void, everyMs = 200): { stop(): void } {
   let stopped = false;
   let timer: NodeJS.Timeout | null = null;
-  const attempt = () => {
+  const attempt = async () => {
     if (stopped) return;
-    const sock = connect({ host: '127.0.0.1', port });
-    sock.once('connect', () => {
-      if (dropIfSelfConnected(sock)) {
-        if (!stopped) timer = setTimeout(attempt, everyMs);
-        return;
-      }
-      sock.destroy();
-      if (!stopped) onListening();
-      stopped = true;
-    });
-    sock.once('error', () => {
-      sock.destroy();
-      if (!stopped) timer = setTimeout(attempt, everyMs);
-    });
+    const up = await canConnect('127.0.0.1', port);
+    if (stopped) return;
+    if (!up) return void (timer = setTimeout(() => void attempt(), everyMs));
+    stopped = true;
+    onListening();
   };
-  attempt();
+  void attempt();
   return {
     stop: () => {
       stopped = true;

@@ -4,7 +4,7 @@
 // signals the whole group, so the supervisor itself ignores SIGTERM/SIGINT/SIGHUP and
 // stays to record how the script ended.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../../json-files.js';
 import { forkJobFiles, type ForkExitRecord } from './fork.js';
@@ -15,7 +15,7 @@ export interface ForkRunOptions {
   script: string;
   output: string;
   chdir: string | null;
-  /** The job's session marker: written before anything else (fork.ts submit). */
+  /** The job's session marker (the submit has written it already; written again, unchanged). */
   marker?: string | null;
 }
 
@@ -35,6 +35,10 @@ export function forkRun(opts: ForkRunOptions): Promise<number> {
       writeJsonAtomic(files.exit, { ...rec, endedAt: new Date().toISOString() });
       resolve(0);
     };
+    // Abandoned while this supervisor was starting (fork.ts abandon): the script never runs.
+    // (Checked after supervisor.json is written: the abandoning side checks in the other
+    // order, so one of the two always sees the other.)
+    if (existsSync(files.cancelled)) return finish({ exitCode: null, signal: null, error: 'the job was cancelled before its supervisor had started' });
     // Like a batch system, the job learns its own id (start-env's duplicate guard reads it).
     const env = { ...process.env, HPC_WRAP_JOB_ID: basename(opts.jobDir) };
     const child = spawn(opts.script, [], { cwd: opts.chdir ?? undefined, stdio: ['ignore', out, out], env });

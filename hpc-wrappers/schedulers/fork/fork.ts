@@ -22,7 +22,7 @@ export interface ForkJobFiles {
   supervisor: string;
   exit: string;
   cancelled: string;
-  /** The submission's marker (JobSubmission.marker), written once the supervisor process exists (by it and by the submit). */
+  /** The submission's marker (JobSubmission.marker), written by the submit before the supervisor is started. */
   marker: string;
 }
 
@@ -107,22 +107,38 @@ export class ForkAdapter implements SchedulerAdapter {
     const [cmd, ...args] = this.self;
     const argv = [...args, 'fork-run', '--job-dir', files.dir, '--script', job.scriptPath, '--output', job.outputPath, '--marker', job.marker];
     if (job.chdir) argv.push('--chdir', job.chdir);
-    // The marker exists exactly when a supervisor does: the supervisor writes it first thing,
-    // and so does this submit once the process exists. A submit killed before the spawn
-    // leaves no marker (a retry submits anew); one killed after it leaves a job that marks
-    // itself (a retry adopts it).
+    // The marker is written before the supervisor can exist, so a retry after a submit killed
+    // at any point finds every supervisor this submit may have started (findMarked waits
+    // for one that is still starting, and abandons one that never did).
+    writeFileAtomic(files.marker, `${job.marker}\n`);
     const child = spawn(cmd!, argv, { detached: true, stdio: 'ignore', env: { ...process.env, ...job.env } });
-    if (child.pid !== undefined) writeFileAtomic(files.marker, `${job.marker}\n`);
     let early: string | null = null;
     child.once('error', (err) => (early = `cannot start the fork supervisor: ${err.message}`));
     child.once('exit', (code, signal) => (early ??= `the fork supervisor exited at once (${code ?? signal})`));
-    const deadline = Date.now() + SUPERVISOR_START_MS;
-    while (!existsSync(files.supervisor) && early === null && Date.now() < deadline) await sleep(20);
+    const started = await this.waitForSupervisor(files, Date.now() + SUPERVISOR_START_MS, () => early !== null);
     child.unref();
-    if (!existsSync(files.supervisor)) {
+    if (!started) {
+      await this.abandon(id);
       throw new WrapError('scheduler', early ?? `the fork supervisor did not start within ${SUPERVISOR_START_MS / 1000} s`);
     }
     return { jobId: id };
+  }
+
+  /** True once the supervisor has recorded itself; false at the deadline or when `gaveUp` says so. */
+  private async waitForSupervisor(files: ForkJobFiles, deadline: number, gaveUp: () => boolean = () => false): Promise<boolean> {
+    while (!existsSync(files.supervisor) && !gaveUp() && Date.now() < deadline) await sleep(20);
+    return existsSync(files.supervisor);
+  }
+
+  /**
+   * A job whose supervisor did not start in time: marked cancelled, so that a supervisor
+   * starting late records the job as cancelled and never runs its script (fork-supervisor.ts);
+   * one that recorded itself meanwhile is cancelled like any job.
+   */
+  private async abandon(id: string): Promise<void> {
+    const f = forkJobFiles(this.forkDir, id);
+    writeJsonAtomic(f.cancelled, { cancelledAt: new Date().toISOString(), reason: 'the supervisor did not start in time' });
+    if (existsSync(f.supervisor)) await this.cancel(id);
   }
 
   private status(id: string): SchedulerJobStatus | null {
@@ -144,8 +160,10 @@ export class ForkAdapter implements SchedulerAdapter {
     if (sup && isSameProcess(sup.pid, sup.startTime)) {
       return { ...emptyStatus(cancelled ? 'completing' : 'running'), node: hostname() };
     }
+    // cancelled before its supervisor ran (it will not run the script: fork-supervisor.ts)
+    if (cancelled) return emptyStatus('cancelled');
     if (sup || Date.now() - created > SUPERVISOR_START_MS) {
-      return { ...emptyStatus(cancelled ? 'cancelled' : 'failed'), reason: cancelled ? null : 'the fork supervisor died without recording an exit status' };
+      return { ...emptyStatus('failed'), reason: 'the fork supervisor died without recording an exit status' };
     }
     return emptyStatus('pending');
   }
@@ -175,7 +193,15 @@ export class ForkAdapter implements SchedulerAdapter {
         continue;
       }
       if (!marker.startsWith(prefix)) continue;
-      const st = this.status(id);
+      let st = this.status(id);
+      if (st?.state === 'pending') {
+        // marked but its supervisor not recorded yet: still starting, or its submit was killed
+        // before the start. Wait for it rather than let the caller submit a second job.
+        const f = forkJobFiles(this.forkDir, id);
+        const started = await this.waitForSupervisor(f, statSync(f.dir).mtimeMs + SUPERVISOR_START_MS);
+        if (!started) await this.abandon(id);
+        st = this.status(id);
+      }
       if (!st || st.state === 'done' || st.state === 'failed' || st.state === 'cancelled') continue;
       jobs.push({ jobId: id, marker, state: st.state, user: userInfo().username });
     }

@@ -8,6 +8,7 @@ import { SESSION_STATES, sessionView, TERMINAL_EVENTS, type SessionEvent, type S
 import type { SessionStore } from '../store/session-store.js';
 import { decodeCursor, PageError, pageLimit } from '../store/pages.js';
 import type { ProfileAvailability } from '../sessions/profile-availability.js';
+import { MAX_WAIT_SECONDS, waitWhileState } from '../sessions/state-wait.js';
 import { VERSION } from '../version.js';
 import { tokenMatches } from './token-file.js';
 import { batchspawnerRoutes } from './batchspawner-routes.js';
@@ -46,6 +47,21 @@ function afterParam(req: Request): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) throw new RequestError(400, 'bad_request', 'after must be a non-negative integer (an event seq)');
   return n;
+}
+
+/** `waitWhile=STATE[&waitSeconds=N]` on GET /v1/sessions/:id: answer once the session has left STATE (at most N s, default 20). */
+function waitParams(req: Request): { state: SessionState; seconds: number } | null {
+  const state = req.query.waitWhile;
+  if (state === undefined) return null;
+  if (typeof state !== 'string' || !(SESSION_STATES as readonly string[]).includes(state)) {
+    throw new RequestError(400, 'bad_request', `waitWhile must be one session state (${SESSION_STATES.join(', ')})`);
+  }
+  const raw = req.query.waitSeconds ?? '20';
+  const seconds = Number(raw);
+  if (typeof raw !== 'string' || !Number.isInteger(seconds) || seconds < 1 || seconds > MAX_WAIT_SECONDS) {
+    throw new RequestError(400, 'bad_request', `waitSeconds must be a whole number of seconds from 1 to ${MAX_WAIT_SECONDS}`);
+  }
+  return { state: state as SessionState, seconds };
 }
 
 function listQuery(req: Request, cursorParts: number): { user: string | undefined; limit: number; after: string[] | null } {
@@ -138,9 +154,16 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ jobs: page.items, next: page.next });
   });
 
-  app.get('/v1/sessions/:id', (req, res) => {
-    const s = store.get(sessionIdParam(req));
+  app.get('/v1/sessions/:id', async (req, res) => {
+    const id = sessionIdParam(req);
+    let s = store.get(id);
     if (!s) throw new RequestError(404, 'not_found', `no session ${req.params.id}`);
+    const wait = waitParams(req);
+    if (wait && s.state === wait.state) {
+      const gone = new AbortController();
+      res.once('close', () => gone.abort());
+      s = (await waitWhileState(service.events, store, id, wait.state, wait.seconds * 1000, gone.signal)) ?? s;
+    }
     res.json(sessionView(s));
   });
 

@@ -20,6 +20,9 @@ import { Submitter } from './submitter.js';
 import { Observers, type SessionObserver } from './lifecycle-observer.js';
 import { endsAt, isTerminal, type EventKind, type Session, type SessionEvent } from './types.js';
 
+/** A stopping session whose job is still listed gets its cancel again after this long (or at once after a failed one). */
+const KILL_REPEAT_MS = 10_000;
+
 export class RequestError extends Error {
   constructor(
     readonly status: number,
@@ -79,6 +82,8 @@ export class SessionService {
   }
 
   private readonly noticeShown = new Map<string, string>();
+  /** When each stopping session's cancel last went out: a poll repeats it only after KILL_REPEAT_MS (or after it failed). */
+  private readonly killedAt = new Map<string, number>();
 
   profiles(): Profile[] {
     return this.config.profiles;
@@ -197,6 +202,7 @@ export class SessionService {
   /** The session ended (or is being stopped): tunnel key revoked, its connections cut, its port released. */
   private ended(id: string, { cleanRunDir = true } = {}): void {
     this.submitter.forget(id);
+    this.killedAt.delete(id);
     // The spool may still hold the job's secrets (start-env never ran, or the submit was
     // interrupted): remove it, as the user, in the background.
     const s = this.store.get(id);
@@ -248,11 +254,13 @@ export class SessionService {
 
   private async kill(s: Session): Promise<void> {
     if (!s.jobId) return;
+    this.killedAt.set(s.id, Date.now());
     try {
       await this.cluster.killJob({ jobId: s.jobId, sessionId: s.id, user: s.user });
       this.log.info({ session: s.id, jobId: s.jobId }, 'job cancelled');
     } catch (err) {
       // The poller retries the cancel while the job is still listed.
+      this.killedAt.delete(s.id);
       this.log.warn({ session: s.id, err: (err as Error).message }, 'cancel failed; will retry');
     }
   }
@@ -311,7 +319,9 @@ export class SessionService {
     }
     if (s.state === 'stopping') {
       this.store.update(s.id, base);
-      await this.kill(s);
+      // still listed: ending (SIGTERM sent, Slurm's COMPLETING), or the cancel was lost.
+      // Repeated only now and then, not at every poll while the job winds down.
+      if (Date.now() - (this.killedAt.get(s.id) ?? 0) >= KILL_REPEAT_MS) await this.kill(s);
       return;
     }
     if (st.state === 'pending') {

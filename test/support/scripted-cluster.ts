@@ -60,7 +60,14 @@ export class ScriptedCluster {
     return { scheduler: { name: this.scheduler, reachable: true, error: null, batchSystem: this.scheduler !== 'fork' }, jobs: out };
   }
 
+  /** The next this-many killjob calls fail (hpc-wrap or the scheduler did not answer). */
+  killFailures = 0;
+
   async killJob(): Promise<void> {
     this.killJobCalls++;
+    if (this.killFailures > 0) {
+      this.killFailures--;
+      throw new Error('scancel: Unable to contact slurm controller (connect failure)');
+    }
   }
 }

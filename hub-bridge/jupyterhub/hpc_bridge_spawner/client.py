@@ -69,6 +69,22 @@ def _error_from_body(status, body):
     return code, message
 
 
+#: How many requests to the bridge run at once (long polls included); more wait in line.
+MAX_BRIDGE_REQUESTS = 100
+_CLIENTS = {}
+
+
+def _bridge_http_client():
+    from tornado.ioloop import IOLoop  # noqa: PLC0415
+
+    loop = IOLoop.current()
+    client = _CLIENTS.get(id(loop))
+    if client is None or client.io_loop is not loop:
+        client = AsyncHTTPClient(force_instance=True, max_clients=MAX_BRIDGE_REQUESTS)
+        _CLIENTS[id(loop)] = client
+    return client
+
+
 class BridgeClient:
     """Async client for one bridge.
 
@@ -84,9 +100,12 @@ class BridgeClient:
 
     @property
     def http_client(self):
-        # AsyncHTTPClient() is a per-IOLoop singleton; look it up lazily so that the
-        # client works whatever loop is current when it is used.
-        return self._http_client or AsyncHTTPClient()
+        # Not AsyncHTTPClient(): that per-IOLoop singleton is JupyterHub's own (its proxy
+        # calls and its wait for each new server) and runs at most 10 requests at once;
+        # ten starting servers polling through it delayed the hub's own requests, so
+        # users became ready in batches. The bridge's requests get a client of their own
+        # (one per IOLoop, looked up lazily so that it works whatever loop is current).
+        return self._http_client or _bridge_http_client()
 
     async def request(self, method, path, body=None, headers=None, query=None):
         """Send one request, return ``(status, parsed_json)`` for 2xx answers.
@@ -173,8 +192,13 @@ class BridgeClient:
             raise BridgeUnavailable("hpc-bridge answered POST /v1/sessions without a session id")
         return status, doc
 
-    async def get_session(self, session_id):
-        _, doc = await self.request("GET", "/v1/sessions/" + self._sid(session_id))
+    async def get_session(self, session_id, wait_while=None, wait_seconds=None):
+        """The session; with ``wait_while`` a long poll: the bridge answers once the session
+        is no longer in that state, or after ``wait_seconds`` (an older bridge answers at once)."""
+        query = None
+        if wait_while:
+            query = {"waitWhile": wait_while, "waitSeconds": str(int(wait_seconds or 20))}
+        _, doc = await self.request("GET", "/v1/sessions/" + self._sid(session_id), query=query)
         if not isinstance(doc, dict):
             raise BridgeUnavailable("hpc-bridge session answer is not an object")
         return doc

@@ -84,9 +84,10 @@ class HpcBridgeSpawner(BridgeAccessMixin, StartStepsMixin, ProgressMixin, Option
 
     status_interval = Float(
         0.5,
-        help="""Seconds between two GET /v1/sessions/:id while a server is starting.
-        A failed job is reported to the student at most this long after the bridge
-        knows it (not at `start_timeout`).
+        help="""While a server is starting, the spawner asks the bridge for the session
+        by a long poll (answered the moment its state changes); against a bridge without
+        long polls, seconds between two GET /v1/sessions/:id. A failed job is reported to
+        the student at most this long after the bridge knows it (not at `start_timeout`).
         """,
     ).tag(config=True)
 
@@ -311,11 +312,13 @@ class HpcBridgeSpawner(BridgeAccessMixin, StartStepsMixin, ProgressMixin, Option
         # Given up a little before JupyterHub's start_timeout, with a plain message.
         deadline = loop.time() + (self._give_up_wall - time.time())
         failures = 0
+        known = None  # the state the bridge last told
         while True:
             if self._stop_requested:
                 raise SpawnFailed("The start was stopped before your server was ready.", status=409)
             if session is not None:
                 self._last_session = session
+                known = session.get("state")
                 self._kick_progress()
                 url = self._check_started(session)
                 if url:
@@ -323,12 +326,20 @@ class HpcBridgeSpawner(BridgeAccessMixin, StartStepsMixin, ProgressMixin, Option
                     return url
             if loop.time() > deadline:
                 await self._give_up()
-            await asyncio.sleep(backoff(self.status_interval, failures) if failures else self.status_interval)
+            if failures:
+                await asyncio.sleep(backoff(self.status_interval, failures))
             session = None
+            asked = loop.time()
             try:
-                session = await self.bridge.get_session(self.session_id)
+                # A long poll: the bridge answers the moment the state changes (within the
+                # request timeout and the deadline), so "ready" is seen at once.
+                wait = max(1, min(int(self.request_timeout) - 2, int(deadline - loop.time())))
+                session = await self.bridge.get_session(self.session_id, wait_while=known, wait_seconds=wait)
                 failures = 0
                 self._trouble = None
+                if session.get("state") == known and loop.time() - asked < self.status_interval:
+                    # an answer at once with nothing new: a bridge without long polls
+                    await asyncio.sleep(self.status_interval - (loop.time() - asked))
             except BridgeNotFound:
                 self._forget_session()
                 raise SpawnFailed(

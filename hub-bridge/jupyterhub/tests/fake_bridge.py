@@ -2,6 +2,7 @@
 (docs/contracts.md, section 6) with canned sessions whose state advances one step per GET,
 served by tornado on 127.0.0.1:0, and the base test case that starts it."""
 
+import asyncio
 import json
 import os
 import socket
@@ -33,6 +34,7 @@ class FakeBridge:
         self.events = {}  # id -> list of events
         self.keys = {}  # Idempotency-Key -> session id
         self.requests = []  # (method, path, headers dict, parsed body)
+        self.session_queries = []  # the query arguments of each GET /v1/sessions/:id (long polls)
         self.profiles = [
             {"name": "default", "displayName": "Default", "description": "1 CPU", "resources": {}},
             {"name": "big", "displayName": "Big", "description": "8 CPUs", "resources": {}},
@@ -44,6 +46,7 @@ class FakeBridge:
         self.post_error = None  # (status, code, message), answered to every POST
         self.post_errors = []  # (status, code, message) answered to the next POSTs, one each
         self.counter = 0
+        self.release = asyncio.Event()  # lets the /hang requests answer
 
     def new_id(self):
         self.counter += 1
@@ -126,9 +129,21 @@ class SessionsHandler(Base):
         self.send(session, 201)
 
 
+class HangHandler(tornado.web.RequestHandler):
+    """Answers only when the test releases it: stands for a slow request of JupyterHub's own."""
+
+    def initialize(self, bridge):
+        self.bridge = bridge
+
+    async def get(self):
+        await self.bridge.release.wait()
+        self.finish("late")
+
+
 class SessionHandler(Base):
     def get(self, sid):
         b = self.bridge
+        b.session_queries.append({k: self.get_query_argument(k) for k in self.request.query_arguments})
         if sid not in b.sessions:
             return self.error(404, "not_found", "no such session")
         if b.fail_gets > 0:
@@ -174,6 +189,7 @@ class SpawnerTestCase(unittest.IsolatedAsyncioTestCase):
                 (r"/v1/sessions", SessionsHandler, {"bridge": self.bridge}),
                 (r"/v1/sessions/([^/]+)", SessionHandler, {"bridge": self.bridge}),
                 (r"/v1/sessions/([^/]+)/events", EventsHandler, {"bridge": self.bridge}),
+                (r"/hang", HangHandler, {"bridge": self.bridge}),
             ],
             log_function=lambda handler: None,  # keep the test output quiet
         )
@@ -184,6 +200,7 @@ class SpawnerTestCase(unittest.IsolatedAsyncioTestCase):
         self.url = f"http://127.0.0.1:{self.port}"
 
     async def asyncTearDown(self):
+        self.bridge.release.set()
         self.server.stop()
         await self.server.close_all_connections()
 

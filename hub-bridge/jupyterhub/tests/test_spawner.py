@@ -46,6 +46,33 @@ class StartTests(SpawnerTestCase):
         # the start concluded: the key is dropped, the session is kept
         self.assertEqual(sp.get_state(), {"session_id": sp.session_id})
 
+    async def test_start_waits_by_long_poll_on_the_state_it_knows(self):
+        # each status request after the first asks the bridge to answer only once the
+        # state it last told has changed (within the request timeout), so "ready" is seen
+        # the moment the bridge knows it instead of at the next poll
+        self.bridge.next_timeline = [{"state": "queued"}, {"state": "starting"}, {"state": "ready", "url": "http://127.0.0.1:43123"}]
+        sp = self.make_spawner(request_timeout=7)
+        url = await sp.start()
+        self.assertEqual(url, "http://127.0.0.1:43123")
+        asked = self.bridge.session_queries
+        self.assertEqual([q.get("waitWhile") for q in asked], ["submitting", "queued", "starting"])
+        self.assertTrue(all(q.get("waitSeconds") == "5" for q in asked), asked)
+
+    async def test_start_is_not_queued_behind_jupyterhubs_own_requests(self):
+        # JupyterHub's AsyncHTTPClient() runs at most 10 requests at once (its proxy calls,
+        # its wait for each new server): the spawner's requests do not go through it, so
+        # ten slow requests of the hub's own do not hold a start up, nor the other way round
+        from tornado.httpclient import AsyncHTTPClient
+
+        hub_own = [asyncio.ensure_future(AsyncHTTPClient().fetch(self.url + "/hang", request_timeout=60)) for _ in range(10)]
+        await asyncio.sleep(0.2)
+        sp = self.make_spawner()
+        url = await asyncio.wait_for(sp.start(), 10)
+        self.assertEqual(url, "http://127.0.0.1:43123")
+        self.bridge.release.set()
+        for f in hub_own:
+            self.assertEqual((await f).body, b"late")
+
     async def test_start_without_profile_omits_it(self):
         sp = self.make_spawner()
         await sp.start()
@@ -360,7 +387,7 @@ class ProgressTests(SpawnerTestCase):
     async def test_progress_does_not_repeat_the_failure(self):
         # JupyterHub sends start()'s exception as the last event: the bridge's failed event
         # is not sent too (the student reads the failure once).
-        self.bridge.next_timeline = [{"state": "queued"}] * 3 + [
+        self.bridge.next_timeline = [{"state": "queued"}] * 6 + [
             {"state": "failed", "message": "Your server stopped while it was starting.\n\nJob 1 ended: OOM"}
         ]
         self.bridge.next_events = [

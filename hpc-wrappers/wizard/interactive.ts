@@ -51,6 +51,8 @@ export async function askInteractively(presets: Record<string, unknown>): Promis
     if (!asked(q, a)) continue;
     const desc = describers[q.file].describe((q.describeKey ?? q.key).split('.'));
     process.stdout.write(DIM(`\n  ${FILE_NAMES[q.file]} ${q.key}${desc ? `: ${desc}` : ''}\n`));
+    const hint = await q.hint?.(a);
+    if (hint) process.stdout.write(`  ${hint}\n`);
     const preset = presets[q.id];
     if (q.kind === 'confirm') {
       a[q.id] = await confirm({ message: q.message, default: typeof preset === 'boolean' ? preset : ((await q.default?.(a)) as boolean) });

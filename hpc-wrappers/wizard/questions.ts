@@ -25,7 +25,7 @@ import {
   parseArgv,
   probeHost,
 } from './checks.js';
-import { moduleDoubt } from './module-probe.js';
+import { moduleDoubt, modulesHint } from './module-probe.js';
 import { defaultProfiles, parseProfiles, partitionDoubt, PROFILE_FORMAT, type WizardProfile } from './profiles.js';
 import { parseEnvAssignments, probeScheduler, schedulerEnvDefault } from './scheduler-env.js';
 
@@ -52,6 +52,8 @@ export interface Question {
   soft?: (value: unknown, a: Answers) => Promise<string | null>;
   /** The answer only shapes other keys (it is not written at `key` itself). */
   derived?: true;
+  /** Interactive: a line shown before the prompt (what the cluster offers, e.g. the modules Lmod lists). */
+  hint?: (a: Answers) => Promise<string | null>;
 }
 
 const str = (a: Answers, id: string) => String(a[id] ?? '');
@@ -244,6 +246,7 @@ export const QUESTIONS: readonly Question[] = [
     message: 'How the runtime is loaded: modules, e.g. "module load singularity" (empty = already on PATH)',
     default: () => '',
     check: (raw) => moduleNames(raw),
+    soft: (names) => moduleDoubt(names as string[]),
   },
   {
     id: 'runtime', kind: 'text', file: 'hpc', key: 'environments.default.container.runtime', when: container,
@@ -290,6 +293,7 @@ export const QUESTIONS: readonly Question[] = [
     id: 'modules', kind: 'text', file: 'hpc', key: 'environments.default.modules.load',
     message: 'Environment modules to load before the notebook server starts, e.g. "module load python/3.11" (empty = none)',
     default: () => '',
+    hint: () => modulesHint(),
     // Empty: no modules section at all (null = none), not an empty one.
     check: (raw) => {
       const names = moduleNames(raw);

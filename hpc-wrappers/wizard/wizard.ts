@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { ConfigError } from '../../config/load-hpc-wrap.js';
 import { answersFromFlags, WizardInputError } from './non-interactive.js';
 import { chooseOutput, OutputRefused, writeConfigText } from './output-file.js';
+import { moduleDirs } from './module-probe.js';
 import { QUESTIONS, type ConfigFile } from './questions.js';
 import { buildConfigs, FILE_NAMES, renderValidated, setPath, type ConfigObject } from './wizard-config.js';
 import { selfCommand } from '../self-command.js';
@@ -52,6 +53,19 @@ function setHubState(hub: ConfigObject, stateDir: unknown): void {
   if ((hub.tunnel as ConfigObject | undefined)?.enabled === true) setPath(hub, ['tunnel', 'hostKeyFile'], join(stateDir, 'tunnel-host-key'));
 }
 
+/**
+ * The MODULEPATH directories that hold the modules answered (the notebook's and the container
+ * runtime's) become modules.modulePath: the bridge starts jobs over SSH, whose environment
+ * has no login shell's MODULEPATH, so `module load` on the node would find nothing.
+ */
+async function setModulePath(hpc: ConfigObject, a: Record<string, unknown>): Promise<void> {
+  const env = (hpc.environments as Record<string, ConfigObject> | undefined)?.default;
+  if (!env) return;
+  const names = [...((a.modules as string[] | undefined) ?? []), ...(a.container === true ? ((a['runtime-modules'] as string[] | undefined) ?? []) : [])];
+  const dirs = await moduleDirs(names);
+  if (dirs.length) setPath(env, ['modules', 'modulePath'], dirs);
+}
+
 function setHpcWrap(hub: ConfigObject, hpcOut: string): void {
   setPath(hub, ['cluster', 'hpcWrap'], [process.execPath, selfCommand().at(-1)!, '--config', hpcOut]);
 }
@@ -69,6 +83,7 @@ export async function runWizard(opts: WizardOptions): Promise<number> {
     }
     const configs = buildConfigs(QUESTIONS, answers);
     setHubState(configs.hub, answers['hub-state-dir']);
+    await setModulePath(configs.hpc, answers);
     const written: Record<ConfigFile, string | null> = { hpc: null, hub: null };
     for (const file of ['hpc', 'hub'] as const) {
       const wanted = file === 'hpc' ? opts.out : opts.hubOut;

@@ -46,7 +46,7 @@ beforeAll(async () => {
   );
   chmodSync(join(dir, 'bin', 'sinfo'), 0o755);
   mkdirSync(join(dir, 'modules', 'python'), { recursive: true });
-  writeFileSync(join(dir, 'modules', 'python', '3.11.lua'), 'whatis("Python 3.11 (a module tree of this test)")\n');
+  for (const v of ['3.11', '3.12']) writeFileSync(join(dir, 'modules', 'python', `${v}.lua`), `whatis("Python ${v} (a module tree of this test)")\n`);
   hub = createServer((_req, res) => res.end('{"version":"test"}'));
   await new Promise<void>((r) => hub.listen(0, '127.0.0.1', r));
   hubPort = (hub.address() as AddressInfo).port;
@@ -134,9 +134,11 @@ describe('hpc-wrap wizard in a terminal', () => {
     await answer('Overlay size in MiB', null);
     await answer('mkfs command for the overlays', mkfs);
     await answer('Directory of the per-user overlay images', null);
-    // Modules: one Lmod does not find here is a doubt (default No: asked again).
-    await answer('Environment modules to load before the notebook server starts', 'module load nosuch/1.0');
-    await t.waitFor(`Lmod does not find nosuch/1.0 here (MODULEPATH: ${join(dir, 'modules')})`);
+    // Modules: what Lmod has here is shown first; one it does not find is a doubt naming the
+    // versions it does have (default No: asked again).
+    await t.waitFor('Lmod finds 2 module(s) here: python/3.11, python/3.12');
+    await answer('Environment modules to load before the notebook server starts', 'module load python/3.10');
+    await t.waitFor(`Lmod does not find python/3.10 here (MODULEPATH: ${join(dir, 'modules')}); it has python/3.11, python/3.12`);
     await answer('Use this answer anyway?', null);
     await answer('Environment modules to load before the notebook server starts', 'python/3.11', 2);
     // Profiles: offered from the partitions sinfo reports (those that take jobs, the default first).
@@ -171,7 +173,8 @@ describe('hpc-wrap wizard in a terminal', () => {
     expect(cfg.workDir).toBe(join(dir, 'work'));
     expect(cfg.scheduler).toMatchObject({ kind: 'slurm', submit: ['sbatch', '--parsable'], query: ['squeue'], cancel: ['scancel'], env: { SLURM_CONF: join(dir, 'slurm.conf') } });
     expect(cfg.environments.default.container).toMatchObject({ runtime: ['apptainer'], image, gpuImage: null });
-    expect(cfg.environments.default.modules).toMatchObject({ load: ['python/3.11'] });
+    // The module tree it was found in: jobs started over SSH do not get the login shell's MODULEPATH.
+    expect(cfg.environments.default.modules).toMatchObject({ load: ['python/3.11'], modulePath: [join(dir, 'modules')] });
     expect(cfg.defaultEnvironment).toBe('default');
     expect(cfg.overlays).toMatchObject({ enabled: true, sizeMiB: 2048, mkfs: [mkfs], location: join(dir, 'work', 'overlays') });
     expect(cfg.homes).toEqual({ create: true, root: join(dir, 'work', 'homes') });

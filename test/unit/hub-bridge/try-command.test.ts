@@ -4,7 +4,8 @@
 // behind; a bridge that is not running, or a job that cannot start, is said in plain words
 // with exit 1; a session that is not ready in time is stopped and the timeout says the
 // last thing the bridge said. (The same command against real Slurm over SSH:
-// test/system/setup-path.test.ts; with the tunnel on: test/system/tunnel-sessions.test.ts.)
+// test/system/setup-path.test.ts; with the tunnel on: try-tunnel.test.ts here, and against
+// real Slurm test/system/tunnel-sessions.test.ts.)
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';

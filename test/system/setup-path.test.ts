@@ -3,15 +3,17 @@
 // of each step printed at the end. The "login node" is a fresh sshd on loopback with its
 // own service account; the cluster is the harness' real Slurm, whose clients find it ONLY
 // through SLURM_CONF (there is no /etc/slurm/slurm.conf), so the wizard must offer and
-// write scheduler.env. The hub side is the release tarball (step 1), unpacked and run with
-// nothing but Node; the wizard runs in a real terminal (tmux) as the service account.
+// write scheduler.env; the site's module tree is on the operator's MODULEPATH only, so the
+// wizard must write it for the module answered to load in the smoke test's job. The hub
+// side is the release tarball (step 1), unpacked and run with nothing but Node; the wizard
+// runs in a real terminal (tmux) as the service account.
 // Deviations from the doc, all because everything is one machine here: the hub's commands
 // run as root (not `sudo -u hpc-bridge`), with state in this test's directory; the
 // systemd parts of step 1 are checked by test/unit/packaging/hub-release.test.ts; step 5's
 // `scp` is a file copy, and the merge gives the bridge this test's own free ports; step 8
 // (JupyterHub) is the end-to-end suite's (e2e-ssh.test.ts). Needs root.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
@@ -33,6 +35,8 @@ let serve: ChildProcess | null = null;
 let hb: string;
 let hubYaml: string;
 let state: string;
+/** The site's module tree (step 5). */
+let modules: string;
 const times: [string, number][] = [];
 
 async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -58,6 +62,7 @@ beforeAll(async () => {
   if (!existsSync(path.join(REPO, 'dist/hpc-bridge.mjs'))) throw new Error('run `npm run build` first (npm run test:system does)');
   dir = mkdtempSync('/tmp/sp-'); // short: the munge socket path must fit in 107 bytes
   chmodSync(dir, 0o711);
+  modules = path.join(dir, 'modules');
   svc = await ensureUser(SVC);
   slurm = await startSlurm({ dir: path.join(dir, 'slurm'), users: [SVC] });
   sshd = await startSshd({ dir: path.join(dir, 'sshd'), extraConfig: ['Subsystem sftp /usr/lib/openssh/sftp-server'] });
@@ -148,8 +153,12 @@ describe('docs/setup.md, step by step', () => {
       const hpcYaml = `${svc.home}/hpc-wrap/hpc-wrap.yaml`;
       const tdir = path.join(dir, 'tmux');
       mkdirSync(tdir);
+      // The site's module tree (real Lmod): the operator's login shell has it on MODULEPATH,
+      // the jobs the bridge starts over SSH do not (no login shell): the wizard must write it.
+      mkdirSync(path.join(modules, 'hpctool'), { recursive: true, mode: 0o755 });
+      writeFileSync(path.join(modules, 'hpctool', '1.0.lua'), 'whatis("a module of this test")\nsetenv("HPCTOOL_LOADED", "1")\n', { mode: 0o644 });
       term = new TmuxTerminal(tdir, {
-        PATH: `${path.dirname(NODE)}:/usr/local/bin:/usr/bin:/bin`, HOME: tdir, TERM: 'xterm-256color', LANG: 'C.UTF-8', SLURM_CONF: slurm.env.SLURM_CONF,
+        PATH: `${path.dirname(NODE)}:/usr/local/bin:/usr/bin:/bin`, HOME: tdir, TERM: 'xterm-256color', LANG: 'C.UTF-8', SLURM_CONF: slurm.env.SLURM_CONF, MODULEPATH: modules,
       });
       const t = term;
       t.start(['/usr/sbin/runuser', '-u', SVC, '--', NODE, wrap, 'wizard', '--out', hpcYaml, '--hub-out', `${svc.home}/hub-bridge.yaml`], svc.home);
@@ -176,7 +185,8 @@ describe('docs/setup.md, step by step', () => {
       await answer('persistent home directory', null);
       await answer('Where the per-user homes are made', null);
       await answer('Singularity/Apptainer container', null);
-      await answer('Environment modules to load before the notebook server starts', null); // none
+      await t.waitFor('Lmod finds 1 module(s) here: hpctool/1.0', 1, 30_000);
+      await answer('Environment modules to load before the notebook server starts', 'hpctool/1.0');
       // The profiles: offered from the partitions the harness' Slurm reports; the operator types a short one.
       await t.waitFor('(debug 1 2G 01:00:00 debug)');
       await answer('Profiles students choose from', 'small 1 256 00:10:00 debug');
@@ -195,8 +205,10 @@ describe('docs/setup.md, step by step', () => {
 
       // "scp" to the hub, then the merge: this test's own ports (the profile is the wizard's).
       const fromWizard = parse(readFileSync(`${svc.home}/hub-bridge.yaml`, 'utf8'));
-      expect(fromWizard.profiles).toEqual([{ name: 'small', displayName: 'small: 1 CPU, 256 MB, 10 min (debug)', resources: { cpus: 1, memoryMB: 256, walltime: '00:10:00', partition: 'debug' } }]);
-      expect(cfg.environments).toBeUndefined(); // no modules, no container: the server runs on the node as it is
+      expect(fromWizard.profiles).toEqual([{ name: 'small', displayName: 'small: 1 CPU, 256 MB, 10 min (debug)', environment: 'default', resources: { cpus: 1, memoryMB: 256, walltime: '00:10:00', partition: 'debug' } }]);
+      // The module, and the tree it is in (no container: the server runs on the node as it is).
+      expect(cfg.environments.default.modules).toMatchObject({ load: ['hpctool/1.0'], modulePath: [modules] });
+      expect(cfg.defaultEnvironment).toBe('default');
       expect(fromWizard.cluster).toEqual({
         transport: { kind: 'ssh', host: '127.0.0.1', port: sshd.port, user: SVC, identityFile: path.join(state, '.ssh/cluster_ed25519'), knownHostsFile: path.join(state, '.ssh/known_hosts') },
         hpcWrap: [NODE, wrap, '--config', hpcYaml],
@@ -238,6 +250,11 @@ describe('docs/setup.md, step by step', () => {
       expect(r.stdout).toMatch(/Smoke test passed in/);
       const left = (await slurm.squeue()).filter((j) => j.user === SVC && !/COMPLET|CANCEL/.test(j.state));
       expect(left).toEqual([]);
+      // The wizard's module was loaded in the job, which came over SSH without the login shell's MODULEPATH.
+      const work = `${svc.home}/hpc-work`;
+      const logs = readdirSync(work, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('output.log'));
+      expect(logs.length).toBe(1);
+      expect(readFileSync(path.join(work, logs[0]!), 'utf8')).toContain('loaded modules: hpctool/1.0');
     });
   }, 240_000);
 });

@@ -38,12 +38,16 @@ export class SignalRelay {
   private child: ChildProcess | null = null;
   readonly received: NodeJS.Signals[] = [];
   private readonly handlers = new Map<NodeJS.Signals, () => void>();
+  private endJob: (signal: NodeJS.Signals) => void = () => undefined;
+  /** Settles with the first signal that ends a job (SIGTERM, SIGINT, SIGHUP; not Slurm's SIGUSR warnings). */
+  readonly ending = new Promise<NodeJS.Signals>((resolve) => (this.endJob = resolve));
 
   install(): void {
     for (const sig of RELAYED_SIGNALS) {
       const h = () => {
         this.received.push(sig);
         this.child?.kill(sig);
+        if (sig === 'SIGTERM' || sig === 'SIGINT' || sig === 'SIGHUP') this.endJob(sig);
       };
       this.handlers.set(sig, h);
       process.on(sig, h);

@@ -12,7 +12,7 @@ import { runServer, SignalRelay, signalStatus } from './server-process.js';
 import { consumeSpool, type Spool } from './spool.js';
 import { ownJobId, recordedOtherJob } from './duplicate-guard.js';
 import { scrubStartupSecrets } from './startup-secrets.js';
-import { EnvironmentPipeline, lazyStep, type EnvironmentContext, type EnvironmentStep } from './steps.js';
+import { EnvironmentPipeline, lazyStep, PreparationStopped, type EnvironmentContext, type EnvironmentStep } from './steps.js';
 import type { StartEnvRuntime } from './start-env-runtime.js';
 
 export interface StartEnvOptions {
@@ -115,8 +115,9 @@ export async function startEnv(rt: StartEnvRuntime, opts: StartEnvOptions): Prom
   writeServerStatus(runDir, { phase: 'environment', host: null, port: null, message: null });
   say(`preparing the environment${job.environment ? ` "${job.environment.name}"` : ''} for session ${job.sessionId}`);
   try {
-    await pipeline.prepare(env);
+    await pipeline.prepare(env, relay.ending);
   } catch (err) {
+    if (err instanceof PreparationStopped) return fail(err.message, signalStatus(err.signal), err.signal);
     return fail((err as Error).message, 1);
   }
   const early = relay.received[0];

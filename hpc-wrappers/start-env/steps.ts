@@ -64,12 +64,24 @@ export interface EnvironmentStep {
   teardown?(ctx: EnvironmentContext): Promise<void>;
 }
 
+/** The job was told to end (SIGTERM, SIGINT or SIGHUP) while a step was preparing. */
+export class PreparationStopped extends Error {
+  constructor(
+    readonly signal: NodeJS.Signals,
+    readonly step: string,
+  ) {
+    super(`received ${signal} while the environment step "${step}" was preparing; the server was not started`);
+    this.name = 'PreparationStopped';
+  }
+}
+
 export class EnvironmentPipeline {
   private prepared: EnvironmentStep[] = [];
 
   constructor(private readonly steps: readonly EnvironmentStep[]) {}
 
-  async prepare(ctx: EnvironmentContext): Promise<void> {
+  /** Checks, then prepares the steps in order; `stop` (a job-ending signal) ends the wait for the step in progress. */
+  async prepare(ctx: EnvironmentContext, stop?: Promise<NodeJS.Signals>): Promise<void> {
     for (const step of this.steps) {
       try {
         await step.check?.(ctx);
@@ -78,9 +90,18 @@ export class EnvironmentPipeline {
       }
     }
     for (const step of this.steps) {
+      const work = step.prepare(ctx);
       try {
-        await step.prepare(ctx);
+        const stopped = stop ? await Promise.race([work.then(() => null), stop.then((signal) => ({ signal }))]) : await work.then(() => null);
+        if (stopped) {
+          // The job is being ended: the step in progress (e.g. a tunnel still waiting for its
+          // first connection) is torn down now instead of holding the job until its SIGKILL.
+          work.catch(() => undefined);
+          await Promise.resolve(step.teardown?.(ctx)).catch(() => undefined);
+          throw new PreparationStopped(stopped.signal, step.name);
+        }
       } catch (err) {
+        if (err instanceof PreparationStopped) throw err;
         throw new Error(`environment step "${step.name}" failed: ${(err as Error).message}`);
       }
       this.prepared.push(step);

@@ -5,7 +5,7 @@
 // up (before ready), and afterwards the session is stopped, its job over and P closed.
 // (The same against real Slurm as a service account: test/system/tunnel-sessions.test.ts.)
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as httpServer, type Server } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,11 +17,16 @@ const REPO = resolve(import.meta.dirname, '../../..');
 const BRIDGE = join(REPO, 'dist/hpc-bridge.mjs');
 const WRAP = join(REPO, 'dist/hpc-wrap.mjs');
 let dir: string;
-let bridgeYaml: string;
-let bridgePort: number;
-let range: { start: number; end: number };
-let serve: ChildProcess | null = null;
 let hubApi: Server;
+const bridges: Bridge[] = [];
+
+interface Bridge {
+  yaml: string;
+  port: number;
+  state: string;
+  range: { start: number; end: number };
+  serve: ChildProcess;
+}
 
 const freePort = () =>
   new Promise<number>((r) => {
@@ -39,33 +44,31 @@ const knock = (port: number) =>
     s.on('error', (e: NodeJS.ErrnoException) => r(e.code ?? e.message));
   });
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(b: Bridge, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((res) => {
-    execFile(process.execPath, [BRIDGE, '--config', bridgeYaml, ...args], { timeout: 120_000, env: { ...process.env, HPC_BRIDGE_CONFIG: '' } }, (err, stdout, stderr) =>
+    execFile(process.execPath, [BRIDGE, '--config', b.yaml, ...args], { timeout: 120_000, env: { ...process.env, HPC_BRIDGE_CONFIG: '' } }, (err, stdout, stderr) =>
       res({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout: String(stdout), stderr: String(stderr) }),
     );
   });
 }
 
-beforeAll(async () => {
-  for (const b of [BRIDGE, WRAP]) if (!existsSync(b)) throw new Error(`${b} is missing: run npm run build first`);
-  dir = mkdtempSync(join(tmpdir(), 'try-tunnel-'));
-  mkdirSync(join(dir, 'state'), { mode: 0o700 });
-  // JupyterHub's API as the tunnel's node end forwards to it (try itself never calls it).
-  hubApi = httpServer((_req, res) => res.end('{}'));
-  await new Promise<void>((r) => hubApi.listen(0, '127.0.0.1', r));
-  const hpcYaml = join(dir, 'hpc-wrap.yaml');
-  writeFileSync(hpcYaml, stringify({ workDir: join(dir, 'work'), scheduler: { kind: 'fork' } }));
-  bridgePort = await freePort();
+/** A bridge (its own process, state and tunnel endpoint) on the fork scheduler; `publicPort` is where the jobs' agents are told to connect. */
+async function startBridge(name: string, publicPort?: number): Promise<Bridge> {
+  const home = join(dir, name);
+  const state = join(home, 'state');
+  mkdirSync(state, { recursive: true, mode: 0o700 });
+  const hpcYaml = join(home, 'hpc-wrap.yaml');
+  writeFileSync(hpcYaml, stringify({ workDir: join(home, 'work'), scheduler: { kind: 'fork' } }));
+  const port = await freePort();
   const base = 30000 + Math.floor(Math.random() * 25000);
-  range = { start: base, end: base + 9 };
-  bridgeYaml = join(dir, 'hub-bridge.yaml');
+  const range = { start: base, end: base + 9 };
+  const yaml = join(home, 'hub-bridge.yaml');
   writeFileSync(
-    bridgeYaml,
+    yaml,
     stringify({
-      listen: { host: '127.0.0.1', port: bridgePort },
-      apiTokenFile: join(dir, 'state', 'api-token'),
-      stateDb: join(dir, 'state', 'bridge.sqlite'),
+      listen: { host: '127.0.0.1', port },
+      apiTokenFile: join(state, 'api-token'),
+      stateDb: join(state, 'bridge.sqlite'),
       hubService: { enabled: false },
       hubApiUrl: `http://127.0.0.1:${(hubApi.address() as { port: number }).port}/hub/api`,
       cluster: { transport: { kind: 'local' }, hpcWrap: [process.execPath, WRAP, '--config', hpcYaml] },
@@ -75,24 +78,51 @@ beforeAll(async () => {
         enabled: true,
         listen: { host: '127.0.0.1', port: await freePort() },
         publicHost: '127.0.0.1',
-        hostKeyFile: join(dir, 'state', 'tunnel-host-key'),
+        ...(publicPort ? { publicPort } : {}),
+        hostKeyFile: join(state, 'tunnel-host-key'),
       },
       profiles: [{ name: 'small', displayName: 'Small', resources: { cpus: 1, walltime: '00:10:00' } }],
     }),
   );
-  serve = spawn(process.execPath, [BRIDGE, '--config', bridgeYaml, 'serve'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const serve = spawn(process.execPath, [BRIDGE, '--config', yaml, 'serve'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const b: Bridge = { yaml, port, state, range, serve };
+  bridges.push(b);
   let log = '';
   serve.stderr!.on('data', (d) => (log += String(d)));
   await new Promise<void>((res, rej) => {
     const t = setTimeout(() => rej(new Error(`bridge did not start: ${log}`)), 60_000);
-    serve!.stderr!.on('data', () => log.includes('listening on') && (clearTimeout(t), res()));
+    serve.stderr!.on('data', () => log.includes('listening on') && (clearTimeout(t), res()));
   });
-}, 90_000);
+  return b;
+}
+
+/** The user's sessions as the bridge lists them. */
+async function sessionsOf(b: Bridge, user: string): Promise<{ state: string; jobId: string | null }[]> {
+  const token = readFileSync(join(b.state, 'api-token'), 'utf8').trim();
+  const res = await fetch(`http://127.0.0.1:${b.port}/v1/sessions?user=${user}`, { headers: { Authorization: `Bearer ${token}` } });
+  return ((await res.json()) as { sessions: { state: string; jobId: string | null }[] }).sessions;
+}
+
+/** The phase lines of try's output. */
+const phaseLines = (stdout: string) =>
+  stdout.split('\n').flatMap((l) => {
+    const m = /^\s+\d+\.\d s {2}(\S+) *(.*)$/.exec(l);
+    return m ? [{ phase: m[1]!, text: m[2]! }] : [];
+  });
+
+beforeAll(async () => {
+  for (const b of [BRIDGE, WRAP]) if (!existsSync(b)) throw new Error(`${b} is missing: run npm run build first`);
+  dir = mkdtempSync(join(tmpdir(), 'try-tunnel-'));
+  // JupyterHub's API as the tunnel's node end forwards to it (try itself never calls it).
+  hubApi = httpServer((_req, res) => res.end('{}'));
+  await new Promise<void>((r) => hubApi.listen(0, '127.0.0.1', r));
+});
 
 afterAll(async () => {
-  if (serve?.pid && serve.exitCode === null) {
-    serve.kill('SIGTERM');
-    await new Promise((r) => serve!.once('exit', r));
+  for (const b of bridges) {
+    if (b.serve.exitCode !== null) continue;
+    b.serve.kill('SIGTERM');
+    await new Promise((r) => b.serve.once('exit', r));
   }
   await new Promise((r) => hubApi?.close(r));
   rmSync(dir, { recursive: true, force: true });
@@ -100,19 +130,17 @@ afterAll(async () => {
 
 describe('hpc-bridge try with the tunnel on', () => {
   it('reaches the stand-in only through the hub-side port, says when the tunnel came up, and leaves no session, job or port behind', async () => {
-    const r = await cli(['try', '--user', 'dora', '--timeout', '60']);
+    const b = await startBridge('ok');
+    const r = await cli(b, ['try', '--user', 'dora', '--timeout', '60']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    const lines = r.stdout.split('\n').flatMap((l) => {
-      const m = /^\s+\d+\.\d s {2}(\S+) *(.*)$/.exec(l);
-      return m ? [{ phase: m[1]!, text: m[2]! }] : [];
-    });
+    const lines = phaseLines(r.stdout);
     const phases = lines.map((l) => l.phase);
     // The tunnel's own line, with the port the bridge granted from its range, before ready.
     const up = lines.find((l) => l.phase === 'tunnel' && l.text.startsWith('up'));
     expect(up?.text, r.stdout).toMatch(/^up: the hub reaches the server through hub-side port 127\.0\.0\.1:\d+$/);
     const P = Number(/:(\d+)$/.exec(up!.text)![1]);
-    expect(P).toBeGreaterThanOrEqual(range.start);
-    expect(P).toBeLessThanOrEqual(range.end);
+    expect(P).toBeGreaterThanOrEqual(b.range.start);
+    expect(P).toBeLessThanOrEqual(b.range.end);
     expect(lines.indexOf(up!)).toBeLessThan(phases.indexOf('ready'));
     // The stand-in answered at P: the bridge's end of the tunnel, not the server's own port.
     const answered = /answers {4}http:\/\/127\.0\.0\.1:(\d+)\/user\/dora\/try-[0-9a-f]{6}\/api from node \S+/.exec(r.stdout);
@@ -122,13 +150,31 @@ describe('hpc-bridge try with the tunnel on', () => {
     expect(r.stdout).toMatch(/Smoke test passed in \d+\.\d s: submit, start, port, tunnel, readiness and stop all work\./);
 
     // Cleaned up: the session stopped, its job over (the fork supervisor recorded its end), P closed.
-    const token = readFileSync(join(dir, 'state', 'api-token'), 'utf8').trim();
-    const res = await fetch(`http://127.0.0.1:${bridgePort}/v1/sessions?user=dora`, { headers: { Authorization: `Bearer ${token}` } });
-    const { sessions } = (await res.json()) as { sessions: { state: string; jobId: string | null }[] };
+    const sessions = await sessionsOf(b, 'dora');
     expect(sessions.map((s) => s.state)).toEqual(['stopped']);
     const jobId = sessions[0]!.jobId;
     expect(jobId).toBeTruthy();
-    await expect.poll(() => existsSync(join(dir, 'work', 'fork', jobId!, 'exit.json')), { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => existsSync(join(dir, 'ok', 'work', 'fork', jobId!, 'exit.json')), { timeout: 10_000 }).toBe(true);
     expect(await knock(P)).toBe('ECONNREFUSED');
+  }, 150_000);
+
+  it("an agent that cannot reach the bridge's endpoint: the timeout says the tunnel is waiting and where to look, exit 1, and the session and job are stopped", async () => {
+    const b = await startBridge('unreachable', await freePort()); // nothing listens where the agents are sent
+    const r = await cli(b, ['try', '--user', 'emil', '--timeout', '6']);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    const lines = phaseLines(r.stdout);
+    expect(lines.some((l) => l.phase === 'tunnel' && l.text.startsWith('waiting for the agent on the node to connect (hub-side port 127.0.0.1:'))).toBe(true);
+    expect(lines.some((l) => l.phase === 'tunnel' && l.text.startsWith('up'))).toBe(false);
+    expect(r.stderr).toMatch(/^hpc-bridge try: FAILED: not ready after 6 s, still \w+: .*\(the tunnel is waiting: the job's output\.log says whether its agent reached tunnel\.publicHost:publicPort; docs\/tunnel\.md\)$/m);
+    expect(lines.map((l) => l.phase).slice(-2)).toEqual(['FAILED', 'stopped']);
+    const sessions = await sessionsOf(b, 'emil');
+    expect(sessions.map((s) => s.state)).toEqual(['stopped']);
+    // The job ended on the stop's SIGTERM (the fork supervisor, which a SIGKILL after the grace
+    // period would take with it, recorded the end), saying so; it did not wait for its agent.
+    await expect.poll(() => existsSync(join(dir, 'unreachable', 'work', 'fork', sessions[0]!.jobId!, 'exit.json')), { timeout: 10_000 }).toBe(true);
+    const sessionDir = join(dir, 'unreachable', 'work', 'users', 'emil', 'sessions');
+    const output = readFileSync(join(sessionDir, readdirSync(sessionDir)[0]!, 'output.log'), 'utf8');
+    expect(output).toContain('tunnel: connect ECONNREFUSED');
+    expect(output).toContain('received SIGTERM while the environment step "tunnel" was preparing; the server was not started');
   }, 150_000);
 });

@@ -1,6 +1,7 @@
 // The wizard's profiles question (hub-bridge.yaml `profiles`): one line of compact entries,
-// "NAME CPUS MEMORY WALLTIME [PARTITION [GPUS]]" separated by ";", parsed into profile
-// objects the real schema then checks. The default offers one profile per partition the
+// "NAME CPUS MEMORY WALLTIME [PARTITION [GPUS]] [+MODULE ...]" separated by ";", parsed into
+// profile objects the real schema then checks; a profile's "+MODULE"s are loaded on top of
+// the environment's modules (the wizard gives that profile its own environment). The default offers one profile per partition the
 // scheduler reports (asked once, with the commands and environment just answered), and a
 // partition the scheduler does not report (or reports down) is a doubt the operator may
 // overrule: the login node may not see every partition the bridge will.
@@ -14,9 +15,13 @@ export interface WizardProfile {
   name: string;
   displayName: string;
   resources: { cpus: number; memoryMB: number; walltime: string; partition?: string; gpus?: number };
+  /** Modules only this profile loads (its "+MODULE" words); not a hub-bridge.yaml key. */
+  modules?: string[];
 }
 
-export const PROFILE_FORMAT = 'NAME CPUS MEMORY WALLTIME [PARTITION [GPUS]]';
+export const PROFILE_FORMAT = 'NAME CPUS MEMORY WALLTIME [PARTITION [GPUS]] [+MODULE ...]';
+/** A module name as the schema takes it (modules.load). */
+const MODULE_RE = /^[A-Za-z0-9_.+@:][A-Za-z0-9_.+@:/-]{0,199}$/;
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const PARTITION_RE = /^[A-Za-z0-9_.,-]{1,64}$/;
 /** The schema's walltime (a Slurm time): minutes, MM:SS, HH:MM:SS, D-HH[:MM[:SS]]. */
@@ -49,8 +54,11 @@ function minutesText(walltime: string): string {
 
 /** One entry "NAME CPUS MEMORY WALLTIME [PARTITION [GPUS]]" as a profile; throws CheckFailed naming the entry. */
 function parseEntry(entry: string, index: number): WizardProfile {
-  const f = entry.split(/\s+/);
+  const words = entry.split(/\s+/);
   const where = `profile ${index + 1} ("${entry}")`;
+  const modules = words.filter((w) => w.startsWith('+')).map((w) => w.slice(1));
+  for (const m of modules) if (!MODULE_RE.test(m)) throw new CheckFailed(`${where}: "+${m}" is not a module name (letters, digits, _ . + @ : / -), e.g. +cuda/12.2`);
+  const f = words.filter((w) => !w.startsWith('+'));
   if (f.length < 4 || f.length > 6) throw new CheckFailed(`${where} has ${f.length} field(s); give ${PROFILE_FORMAT}, e.g. "small 1 2G 01:00:00"`);
   const [name, cpusRaw, memRaw, walltime, partitionRaw, gpusRaw] = f as [string, string, string, string, string?, string?];
   if (!NAME_RE.test(name)) throw new CheckFailed(`${where}: name "${name}" must start with a letter or digit and have only letters, digits, _ . - (at most 64)`);
@@ -63,8 +71,9 @@ function parseEntry(entry: string, index: number): WizardProfile {
   const shape = [`${cpus} CPU${cpus === 1 ? '' : 's'}`, mem % 1024 === 0 ? `${mem / 1024} GB` : `${mem} MB`, minutesText(walltime), ...(gpus ? [`${gpus} GPU${gpus === 1 ? '' : 's'}`] : [])];
   return {
     name,
-    displayName: `${name}: ${shape.join(', ')}${partition ? ` (${partition})` : ''}`,
+    displayName: `${name}: ${shape.join(', ')}${partition ? ` (${partition})` : ''}${modules.length ? ` with ${modules.join(', ')}` : ''}`,
     resources: { cpus, memoryMB: mem, walltime, ...(partition ? { partition } : {}), ...(gpus ? { gpus } : {}) },
+    ...(modules.length ? { modules } : {}),
   };
 }
 

@@ -307,7 +307,11 @@ export const QUESTIONS: readonly Question[] = [
     message: `Profiles students choose from: ${PROFILE_FORMAT}, several separated by ";"`,
     default: defaultProfiles,
     check: (raw) => parseProfiles(raw),
-    soft: (profiles, a) => partitionDoubt(profiles as WizardProfile[], a),
+    soft: async (profiles, a) => {
+      const ps = profiles as WizardProfile[];
+      const doubts = [await partitionDoubt(ps, a), await moduleDoubt(ps.flatMap((p) => p.modules ?? []))];
+      return doubts.filter(Boolean).join('; ') || null;
+    },
   },
   {
     id: 'log-level', kind: 'select', file: 'hpc', key: 'logging.level', choices: ['error', 'warn', 'info', 'debug'],

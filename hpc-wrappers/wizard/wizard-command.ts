@@ -23,7 +23,7 @@ export function wizardOptions<T>(y: Argv<T>): Argv<T> {
     .group(QUESTIONS.map((q) => q.id), 'Answers (interactive: the defaults shown):')
     .example('$0 wizard', 'ask in the terminal, write ./hpc-wrap.yaml and ./hub-bridge.yaml')
     .example('$0 wizard --non-interactive --work-dir /scratch/jh --scheduler slurm --hub-host hub.example.org --out /etc/hpc-wrap.yaml', 'from flags')
-    .example('$0 wizard --modules python/3.11 --profiles "small 1 2G 01:00:00 debug; gpu 8 32G 04:00:00 gpu 1"', 'profiles: NAME CPUS MEMORY(MiB, or 2G) WALLTIME(Slurm time) [PARTITION(- = default) [GPUS]]');
+    .example('$0 wizard --modules python/3.11 --profiles "small 1 2G 01:00:00 debug; gpu 8 32G 04:00:00 gpu 1 +cuda/12.2"', 'profiles: NAME CPUS MEMORY(MiB, or 2G) WALLTIME(Slurm time) [PARTITION(- = default) [GPUS]] [+MODULE(this profile only) ...]');
 }
 
 export async function wizardHandler(a: Record<string, unknown>): Promise<void> {

@@ -29,20 +29,38 @@ export function asked(q: Question, a: Answers): boolean {
   return !q.when || q.when(a);
 }
 
-/** Every answered, non-derived question written at its key; the environment gets a name, and the profiles name it. */
+/** The environment of a profile with its own modules: the profile's name ("default" is the wizard's base environment). */
+const profileEnvironment = (profile: string) => (profile === 'default' ? 'default.profile' : profile);
+
+/**
+ * Every answered, non-derived question written at its key; the environment gets a name, and
+ * the profiles name it. A profile with "+MODULE"s gets its own environment: the base one
+ * (container, modules) plus its modules.
+ */
 export function buildConfigs(questions: readonly Question[], a: Answers): WizardConfigs {
   const out: WizardConfigs = { hpc: {}, hub: {} };
   for (const q of questions) {
     if (q.derived || !asked(q, a) || a[q.id] === undefined) continue;
     setPath(out[q.file], q.key.split('.'), a[q.id]);
   }
-  const env = (out.hpc.environments as Record<string, ConfigObject> | undefined)?.default;
-  if (env) {
-    out.hpc.environments = { default: { description: 'Made by hpc-wrap wizard', ...env } };
+  const base = (out.hpc.environments as Record<string, ConfigObject> | undefined)?.default;
+  const envs: Record<string, ConfigObject> = {};
+  if (base) {
+    envs.default = { description: 'Made by hpc-wrap wizard', ...base };
     out.hpc.defaultEnvironment = 'default';
-    // Each profile names the environment it runs in, so both files say the same thing.
-    if (Array.isArray(out.hub.profiles)) out.hub.profiles = (out.hub.profiles as ConfigObject[]).map((p) => ({ ...p, environment: 'default' }));
   }
+  if (Array.isArray(out.hub.profiles)) {
+    // Each profile names the environment it runs in, so both files say the same thing.
+    out.hub.profiles = (out.hub.profiles as (ConfigObject & { name: string; modules?: string[] })[]).map(({ modules, ...p }) => {
+      if (!modules?.length) return base ? { ...p, environment: 'default' } : p;
+      const name = profileEnvironment(p.name);
+      const baseModules = (envs.default?.modules as ConfigObject | undefined) ?? {};
+      const load = [...new Set([...((baseModules.load as string[] | undefined) ?? []), ...modules])];
+      envs[name] = { ...envs.default, description: `Made by hpc-wrap wizard for profile ${p.name}`, modules: { ...baseModules, load } };
+      return { ...p, environment: name };
+    });
+  }
+  if (Object.keys(envs).length) out.hpc.environments = envs;
   return out;
 }
 

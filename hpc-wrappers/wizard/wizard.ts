@@ -54,16 +54,18 @@ function setHubState(hub: ConfigObject, stateDir: unknown): void {
 }
 
 /**
- * The MODULEPATH directories that hold the modules answered (the notebook's and the container
- * runtime's) become modules.modulePath: the bridge starts jobs over SSH, whose environment
- * has no login shell's MODULEPATH, so `module load` on the node would find nothing.
+ * The MODULEPATH directories that hold each environment's modules (the notebook's, a
+ * profile's and the container runtime's) become its modules.modulePath: the bridge starts
+ * jobs over SSH, whose environment has no login shell's MODULEPATH, so `module load` on the
+ * node would find nothing.
  */
-async function setModulePath(hpc: ConfigObject, a: Record<string, unknown>): Promise<void> {
-  const env = (hpc.environments as Record<string, ConfigObject> | undefined)?.default;
-  if (!env) return;
-  const names = [...((a.modules as string[] | undefined) ?? []), ...(a.container === true ? ((a['runtime-modules'] as string[] | undefined) ?? []) : [])];
-  const dirs = await moduleDirs(names);
-  if (dirs.length) setPath(env, ['modules', 'modulePath'], dirs);
+async function setModulePath(hpc: ConfigObject): Promise<void> {
+  for (const env of Object.values((hpc.environments as Record<string, ConfigObject> | undefined) ?? {})) {
+    const load = ((env.modules as ConfigObject | undefined)?.load as string[] | undefined) ?? [];
+    const runtime = ((env.container as ConfigObject | undefined)?.loadModules as string[] | undefined) ?? [];
+    const dirs = await moduleDirs([...load, ...runtime]);
+    if (dirs.length) setPath(env, ['modules', 'modulePath'], dirs);
+  }
 }
 
 function setHpcWrap(hub: ConfigObject, hpcOut: string): void {
@@ -83,7 +85,7 @@ export async function runWizard(opts: WizardOptions): Promise<number> {
     }
     const configs = buildConfigs(QUESTIONS, answers);
     setHubState(configs.hub, answers['hub-state-dir']);
-    await setModulePath(configs.hpc, answers);
+    await setModulePath(configs.hpc);
     const written: Record<ConfigFile, string | null> = { hpc: null, hub: null };
     for (const file of ['hpc', 'hub'] as const) {
       const wanted = file === 'hpc' ? opts.out : opts.hubOut;

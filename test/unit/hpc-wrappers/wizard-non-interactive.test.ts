@@ -101,6 +101,8 @@ describe('hpc-wrap wizard --non-interactive', () => {
     [['--profiles', 'a 1 2T 30'], '--profiles: profile 1 ("a 1 2T 30"): memory "2T" is not a size'],
     [['--profiles', 'a 1 2G 30 old'], '--profiles: profile a: partition "old" is down (partitions here: debug* up, big up, old down); the bridge marks such a profile unavailable (pass --accept-unreachable to keep it)'],
     [['--profiles', 'a 1 2G 30 nosuch'], '--profiles: profile a: the scheduler reports no partition "nosuch"'],
+    [['--profiles', 'a 1 2G 30 +cuda/99'], '--profiles: Lmod does not find cuda/99 here'],
+    [['--profiles', 'a 1 2G 30 +-x'], '--profiles: profile 1 ("a 1 2G 30 +-x"): "+-x" is not a module name'],
   ])('refuses %j with exit 2 and the reason, writing nothing', async (extra, reason) => {
     const out = join(dir, `bad-${Math.random().toString(36).slice(2)}.yaml`);
     const r = await wizard([...base(out), ...extra]);
@@ -122,19 +124,31 @@ describe('hpc-wrap wizard --non-interactive', () => {
     expect(parse(readFileSync(first, 'utf8')).environments).toBeUndefined();
 
     const out = join(dir, 'prof-given', 'hpc-wrap.yaml');
-    const given = await wizard([...base(out), '--modules', 'module load python/3.11', '--profiles', 'small 1 256 00:10:00 debug; gpu 4 8G 1-00 - 2']);
+    const given = await wizard([...base(out), '--modules', 'module load python/3.11', '--profiles', 'small 1 256 00:10:00 debug; gpu 4 8G 1-00 - 2 +gcc/13']);
     expect(given.code, given.stderr).toBe(0);
     const check = await new HpcWrap(bundle, out).run(['config', 'check']);
     expect(check.code, check.stdout).toBe(0);
     const cfg = parse(check.stdout.split('\n').slice(1).join('\n'));
     expect(cfg.environments.default.modules).toMatchObject({ load: ['python/3.11'], purge: false, modulePath: [join(dir, 'modules')] });
     expect(cfg.defaultEnvironment).toBe('default');
+    // The profile with "+gcc/13" runs in its own environment: the base modules plus its own, with both trees.
+    expect(cfg.environments.gpu.modules).toMatchObject({ load: ['python/3.11', 'gcc/13'], modulePath: [join(dir, 'modules'), join(dir, 'other')] });
     const hubCfg = loadHubBridgeConfig(join(dir, 'prof-given', 'hub-bridge.yaml'));
     expect(hubCfg.profiles).toMatchObject([
       { name: 'small', displayName: 'small: 1 CPU, 256 MB, 10 min (debug)', environment: 'default', resources: { cpus: 1, memoryMB: 256, walltime: '00:10:00', partition: 'debug', gpus: 0 } },
-      { name: 'gpu', displayName: 'gpu: 4 CPUs, 8 GB, 24 h, 2 GPUs', environment: 'default', resources: { cpus: 4, memoryMB: 8192, walltime: '1-00', partition: null, gpus: 2 } },
+      { name: 'gpu', displayName: 'gpu: 4 CPUs, 8 GB, 24 h, 2 GPUs with gcc/13', environment: 'gpu', resources: { cpus: 4, memoryMB: 8192, walltime: '1-00', partition: null, gpus: 2 } },
     ]);
-    expect(Object.keys(cfg.environments)).toContain(hubCfg.profiles[0]!.environment);
+    for (const p of hubCfg.profiles) expect(Object.keys(cfg.environments)).toContain(p.environment);
+
+    // Without base modules or a container: only the profile with modules gets an environment.
+    const own = join(dir, 'prof-own', 'hpc-wrap.yaml');
+    const o = await wizard([...base(own), '--profiles', 'plain 1 2G 30; tools 1 2G 30 +gcc/13']);
+    expect(o.code, o.stderr).toBe(0);
+    const ownCfg = parse(readFileSync(own, 'utf8'));
+    expect(Object.keys(ownCfg.environments)).toEqual(['tools']);
+    expect(ownCfg.environments.tools.modules).toMatchObject({ load: ['gcc/13'], modulePath: [join(dir, 'other')] });
+    expect(loadHubBridgeConfig(join(dir, 'prof-own', 'hub-bridge.yaml')).profiles.map((p) => [p.name, p.environment])).toEqual([['plain', null], ['tools', 'tools']]);
+    expect((await new HpcWrap(bundle, own).run(['config', 'check'])).code).toBe(0);
 
     // a partition the scheduler reports down is kept only when the operator says so
     const kept = await wizard([...base(join(dir, 'prof-kept', 'hpc-wrap.yaml')), '--profiles', 'later 1 2G 30 old', '--accept-unreachable']);

@@ -47,6 +47,8 @@ beforeAll(async () => {
   chmodSync(join(dir, 'bin', 'sinfo'), 0o755);
   mkdirSync(join(dir, 'modules', 'python'), { recursive: true });
   for (const v of ['3.11', '3.12']) writeFileSync(join(dir, 'modules', 'python', `${v}.lua`), `whatis("Python ${v} (a module tree of this test)")\n`);
+  mkdirSync(join(dir, 'modules', 'cuda'));
+  writeFileSync(join(dir, 'modules', 'cuda', '12.2.lua'), 'whatis("CUDA (a module tree of this test)")\n');
   hub = createServer((_req, res) => res.end('{"version":"test"}'));
   await new Promise<void>((r) => hub.listen(0, '127.0.0.1', r));
   hubPort = (hub.address() as AddressInfo).port;
@@ -136,7 +138,7 @@ describe('hpc-wrap wizard in a terminal', () => {
     await answer('Directory of the per-user overlay images', null);
     // Modules: what Lmod has here is shown first; one it does not find is a doubt naming the
     // versions it does have (default No: asked again).
-    await t.waitFor('Lmod finds 2 module(s) here: python/3.11, python/3.12');
+    await t.waitFor('Lmod finds 3 module(s) here: cuda/12.2, python/3.11, python/3.12');
     await answer('Environment modules to load before the notebook server starts', 'module load python/3.10');
     await t.waitFor(`Lmod does not find python/3.10 here (MODULEPATH: ${join(dir, 'modules')}); it has python/3.11, python/3.12`);
     await answer('Use this answer anyway?', null);
@@ -150,7 +152,7 @@ describe('hpc-wrap wizard in a terminal', () => {
     t.key('Enter');
     await t.waitFor('profile gpu: partition "old" is down (partitions here: debug* up, big up, old down)');
     await answer('Use this answer anyway?', null);
-    await answer('Profiles students choose from', 'small 1 256 00:10:00 debug; gpu 4 8G 02:00:00 big 1', 2);
+    await answer('Profiles students choose from', 'small 1 256 00:10:00 debug; gpu 4 8G 02:00:00 big 1 +cuda/12.2', 2);
     await answer('Log level', null);
     await answer('Application log file', null);
     await answer('Start in maintenance mode', null);
@@ -175,6 +177,9 @@ describe('hpc-wrap wizard in a terminal', () => {
     expect(cfg.environments.default.container).toMatchObject({ runtime: ['apptainer'], image, gpuImage: null });
     // The module tree it was found in: jobs started over SSH do not get the login shell's MODULEPATH.
     expect(cfg.environments.default.modules).toMatchObject({ load: ['python/3.11'], modulePath: [join(dir, 'modules')] });
+    // The GPU profile's own environment: the same container, the modules plus its +cuda/12.2.
+    expect(cfg.environments.gpu.modules).toMatchObject({ load: ['python/3.11', 'cuda/12.2'], modulePath: [join(dir, 'modules')] });
+    expect(cfg.environments.gpu.container).toEqual(cfg.environments.default.container);
     expect(cfg.defaultEnvironment).toBe('default');
     expect(cfg.overlays).toMatchObject({ enabled: true, sizeMiB: 2048, mkfs: [mkfs], location: join(dir, 'work', 'overlays') });
     expect(cfg.homes).toEqual({ create: true, root: join(dir, 'work', 'homes') });
@@ -193,7 +198,7 @@ describe('hpc-wrap wizard in a terminal', () => {
     // The profiles as typed, each running in the environment written into hpc-wrap.yaml.
     expect(hubCfg.profiles).toMatchObject([
       { name: 'small', displayName: 'small: 1 CPU, 256 MB, 10 min (debug)', environment: 'default', resources: { cpus: 1, memoryMB: 256, walltime: '00:10:00', partition: 'debug', gpus: 0 } },
-      { name: 'gpu', displayName: 'gpu: 4 CPUs, 8 GB, 2 h, 1 GPU (big)', environment: 'default', resources: { cpus: 4, memoryMB: 8192, walltime: '02:00:00', partition: 'big', gpus: 1 } },
+      { name: 'gpu', displayName: 'gpu: 4 CPUs, 8 GB, 2 h, 1 GPU (big) with cuda/12.2', environment: 'gpu', resources: { cpus: 4, memoryMB: 8192, walltime: '02:00:00', partition: 'big', gpus: 1 } },
     ]);
     expect(screen).toContain(`on the hub host: scp hpcsvc@login1.example.org:${join(dir, 'hub-bridge.yaml')} /etc/hpc-bridge/hub-bridge.yaml`);
   });

@@ -140,7 +140,7 @@ export function buildCli(argv: string[]): Argv<Global> {
     )
     .command(
       'doctor',
-      'Check this side: version, config, work dir, scheduler reachable (JSON on stdout, which hpc-bridge doctor reads; each problem also on stderr, exit 1)',
+      'Check this side: version, config, work dir, scheduler reachable, the environments\' modules as a job\'s Lmod finds them (JSON on stdout, which hpc-bridge doctor reads; each problem also on stderr, exit 1)',
       (y) => y.example('$0 --config /etc/hpc-wrap.yaml doctor', 'prints {"version","workDir":{...},"scheduler":{...}}'),
       (a) => runOp('doctor', a.config, []),
     )

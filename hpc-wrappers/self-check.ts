@@ -3,6 +3,7 @@
 import { writableOrCreatable } from '../config/writable-path.js';
 import type { CommandContext } from './command-context.js';
 import { mainErrorLine, schedulerEnvHint } from '../config/scheduler-env-vars.js';
+import { checkEnvironmentModules, type EnvironmentModules } from './doctor-modules.js';
 
 declare const __HPC_BRIDGE_VERSION__: string | undefined;
 export const HPC_WRAP_VERSION = typeof __HPC_BRIDGE_VERSION__ === 'string' ? __HPC_BRIDGE_VERSION__ : 'dev';
@@ -14,6 +15,8 @@ export interface SelfCheck {
   workDir: { path: string; writable: boolean; error: string | null };
   scheduler: { name: string; batchSystem: boolean; reachable: boolean; error: string | null };
   maintenance: boolean;
+  /** Each environment's modules as a job's Lmod finds them (doctor-modules.ts). */
+  modules: EnvironmentModules[];
 }
 
 export async function selfCheck(ctx: CommandContext): Promise<SelfCheck> {
@@ -29,6 +32,7 @@ export async function selfCheck(ctx: CommandContext): Promise<SelfCheck> {
     workDir: { path: ctx.config.workDir, writable, error },
     scheduler: { name: desc.name, batchSystem: desc.batchSystem, reachable: probe.reachable, error: probe.error },
     maintenance: ctx.config.maintenance.enabled,
+    modules: await checkEnvironmentModules(ctx.config),
   };
 }
 

@@ -5,7 +5,8 @@
 // with the versions Lmod does have; and the MODULEPATH directories that hold the answered
 // modules, which the wizard writes as modules.modulePath because a job started over SSH
 // does not get the login shell's MODULEPATH. A module Lmod cannot find here is a doubt the
-// operator may overrule (compute nodes can have another module tree).
+// operator may overrule (compute nodes can have another module tree). `hpc-wrap doctor`
+// asks the same of each environment's modules, with a job's MODULEPATH (doctor-modules.ts).
 import { execFile } from 'node:child_process';
 import { lmodArgv } from '../start-env/modules-step.js';
 
@@ -75,16 +76,22 @@ export async function modulesHint(env: NodeJS.ProcessEnv = process.env): Promise
   return `Lmod finds ${names.length} module(s) here: ${shown}${names.length > 8 ? ', … ("module avail" lists them all)' : ''}`;
 }
 
+/** The modules Lmod (`lmod` argv) does not find with `env`'s MODULEPATH, or why it could not be asked. */
+export async function missingModules(lmod: readonly string[], names: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 20_000): Promise<string[] | { error: string }> {
+  const missing: string[] = [];
+  for (const name of names) {
+    const r = await isAvail([...lmod], name, env, timeoutMs);
+    if (typeof r === 'object') return r;
+    if (r === 'missing') missing.push(name);
+  }
+  return missing;
+}
+
 /** null when Lmod finds every module here, else what it could not find (and what it has of that name), or why it could not be asked. */
 export async function moduleDoubt(names: readonly string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 20_000): Promise<string | null> {
   if (!names.length) return null;
-  const lmod = lmodArgv({ lmodCommand: null }, env);
-  const missing: string[] = [];
-  for (const name of names) {
-    const r = await isAvail(lmod, name, env, timeoutMs);
-    if (typeof r === 'object') return `the modules could not be checked: ${r.error} (install Lmod, e.g. Debian's lmod package, or set LMOD_CMD)`;
-    if (r === 'missing') missing.push(name);
-  }
+  const missing = await missingModules(lmodArgv({ lmodCommand: null }, env), names, env, timeoutMs);
+  if ('error' in missing) return `the modules could not be checked: ${missing.error} (install Lmod, e.g. Debian's lmod package, or set LMOD_CMD)`;
   if (!missing.length) return null;
   const avail = await availModules(env, timeoutMs);
   const near = 'error' in avail ? [] : versions(avail.filter((m) => missing.some((n) => family(m.name) === family(n))));

@@ -47,6 +47,35 @@ export interface RemoteCheck {
   workDir: { path: string; writable: boolean; error: string | null };
   scheduler: { name: string; batchSystem: boolean; reachable: boolean; error: string | null };
   maintenance: boolean;
+  /** Each environment's modules as a job's Lmod finds them on the login node (absent from an older hpc-wrap). */
+  modules?: { environment: string; modules: string[]; missing: string[]; modulePath: string; error: string | null }[];
+}
+
+/**
+ * The environments' modules: a module Lmod does not find with a job's MODULEPATH is a WARN
+ * (the compute nodes may have trees the login node lacks), with the key that fixes it.
+ */
+export function checkModules(remote: RemoteCheck): CheckResult[] {
+  const envs = remote.modules ?? [];
+  if (!envs.length) return [];
+  const out: CheckResult[] = [];
+  for (const e of envs) {
+    const key = `environments.${e.environment}.modules`;
+    if (e.error) {
+      out.push({ name: 'modules', ok: true, warning: true, detail: `environment ${e.environment}: Lmod could not be asked on the login node (${e.error})`, fix: `install Lmod there or set ${key}.lmodCommand in hpc-wrap.yaml` });
+    } else if (e.missing.length) {
+      out.push({
+        name: 'modules',
+        ok: true,
+        warning: true,
+        detail: `environment ${e.environment}: Lmod on the login node does not find ${e.missing.join(', ')} with a job's MODULEPATH (${e.modulePath || 'empty'}); a spawn there fails unless the compute nodes have it`,
+        fix: `add the directory that holds it to ${key}.modulePath in hpc-wrap.yaml (jobs started over SSH get no login shell's MODULEPATH; hpc-wrap wizard writes it)`,
+      });
+    }
+  }
+  const fine = envs.filter((e) => !e.error && !e.missing.length);
+  if (fine.length) out.push(pass('modules', `Lmod finds the modules of ${fine.map((e) => `${e.environment} (${e.modules.join(', ')})`).join('; ')} with a job's MODULEPATH`));
+  return out;
 }
 
 /**
@@ -96,6 +125,7 @@ export async function checkCluster(client: HpcWrapClient, cfg: HubBridgeConfig, 
       ? pass('scheduler', `${remote.scheduler.name} answers${remote.scheduler.batchSystem ? '' : ' (not a batch system: jobs run as local processes)'}`)
       : fail('scheduler', `${remote.scheduler.name} does not answer: ${mainErrorLine(remote.scheduler.error ?? 'no reason given')}`, schedulerFix(remote.scheduler.name)),
   );
+  out.push(...checkModules(remote));
   out.push(await checkIdentity(cfg, client));
   if (remote.maintenance) out.push(fail('maintenance', 'the cluster side is in maintenance mode: new spawns are refused', 'set maintenance.enabled: false in hpc-wrap.yaml when done'));
   return out;

@@ -3,7 +3,8 @@
 // makes the exit status 1; --cluster-only checks the cluster side alone; a hub that is not
 // up is named as such; a scheduler that does not answer names scheduler.env, and so does
 // `hpc-wrap doctor` (which also exits 1). The scheduler that does not answer is Debian's real
-// `squeue` with no slurm.conf to find.
+// `squeue` with no slurm.conf to find. An environment whose module Lmod (Debian's, real)
+// finds only with a MODULEPATH the job does not get is a WARN naming modulePath.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -22,6 +23,7 @@ function run(argv: string[]): Promise<{ code: number | null; stdout: string; std
   return new Promise((res) => {
     const env: NodeJS.ProcessEnv = { ...process.env, HPC_BRIDGE_CONFIG: '', HPC_WRAP_CONFIG: '' };
     delete env.SLURM_CONF;
+    delete env.MODULEPATH; // as over SSH: no login shell set it
     execFile(process.execPath, argv, { timeout: 60_000, env, cwd: dir }, (err, stdout, stderr) =>
       res({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout: String(stdout), stderr: String(stderr) }),
     );
@@ -91,6 +93,26 @@ describe('hpc-bridge doctor before the hub is up', () => {
     expect(hub.stdout).toMatch(/^ok {4}login node and hpc-wrap: /m); // hpc-wrap's exit 1 is its report, not a broken link
     expect(hub.stdout).toMatch(/^FAIL {2}scheduler: slurm does not answer: squeue: fatal: Could not establish a configuration source$/m);
     expect(hub.stdout).toContain('(e.g. SLURM_CONF), give it as scheduler.env in hpc-wrap.yaml');
+  });
+
+  it("an environment's module that a job's MODULEPATH lacks: WARN naming modulePath (exit 0); with modulePath: ok", async () => {
+    const tree = join(dir, 'module-tree');
+    mkdirSync(join(tree, 'python'), { recursive: true });
+    writeFileSync(join(tree, 'python', '3.11.lua'), 'whatis("a module of this test")\n');
+    const { bridgeYaml, hpcYaml } = site('modules', {
+      scheduler: { kind: 'fork' },
+      environments: { lab: { modules: { load: ['python/3.11'], modulePath: [tree] } }, bare: { modules: { load: ['python/3.11'] } } },
+    });
+    const r = await run([BRIDGE, '--config', bridgeYaml, 'doctor', '--cluster-only']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^WARN {2}modules: environment bare: Lmod on the login node does not find python\/3\.11 with a job's MODULEPATH \(empty\); a spawn there fails unless the compute nodes have it$/m);
+    expect(r.stdout).toContain('note: add the directory that holds it to environments.bare.modules.modulePath in hpc-wrap.yaml');
+    expect(r.stdout).toMatch(/^ok {4}modules: Lmod finds the modules of lab \(python\/3\.11\) with a job's MODULEPATH$/m);
+    const wrap = JSON.parse((await run([WRAP, '--config', hpcYaml, 'doctor'])).stdout);
+    expect(wrap.modules).toEqual([
+      { environment: 'lab', modules: ['python/3.11'], missing: [], modulePath: tree, error: null },
+      { environment: 'bare', modules: ['python/3.11'], missing: ['python/3.11'], modulePath: '', error: null },
+    ]);
   });
 
   it('a broken link (hpc-wrap not where cluster.hpcWrap says) fails with exit 1 and the reason', async () => {

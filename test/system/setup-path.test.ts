@@ -226,6 +226,8 @@ describe('docs/setup.md, step by step', () => {
       expect(r.code, r.stdout + r.stderr).toBe(0);
       expect(r.stdout).toContain(`ok    hpc-wrap version: ${PKG_VERSION} on both sides`);
       expect(r.stdout).toMatch(/^ok {4}scheduler: slurm answers$/m);
+      // over SSH, as a job gets it: the wizard's module found through the modulePath it wrote
+      expect(r.stdout).toMatch(/^ok {4}modules: Lmod finds the modules of default \(hpctool\/1\.0\) with a job's MODULEPATH$/m);
       expect(r.stdout).toContain('The cluster side checks out');
     });
   });

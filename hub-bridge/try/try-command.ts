@@ -8,6 +8,7 @@ import { hostUrl } from '../../contract/url.js';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { HubBridgeConfig } from '../../config/schema.js';
+import { splitMessage } from '../sessions/progress-messages.js';
 
 export interface TryOptions {
   user: string;
@@ -76,13 +77,34 @@ async function api(base: string, token: string, method: string, path: string, bo
   return json;
 }
 
+/** The phase line's text: the session's sentence (its details, e.g. the job's last output, follow indented). */
 function describe(s: SessionView): string {
   const parts: string[] = [];
   if (s.jobId) parts.push(`job ${s.jobId}`);
   if (s.node) parts.push(`node ${s.node}`);
   if (s.state === 'queued' && s.queue.position !== null) parts.push(`position ${s.queue.position}`);
-  const msg = s.message ?? '';
-  return `${msg}${parts.length ? `${msg ? ' ' : ''}(${parts.join(', ')})` : ''}`;
+  const { sentence, details } = splitMessage(s.message ?? '');
+  const head = `${sentence}${parts.length ? `${sentence ? ' ' : ''}(${parts.join(', ')})` : ''}`;
+  return details ? `${head}\n${details.split('\n').map((l) => `${' '.repeat(20)}${l}`).join('\n')}` : head;
+}
+
+/** start-env's line prefix "[hpc-wrap start-env 2026-...Z] " (the time is on the phase line already). */
+const LOG_PREFIX = /^\[hpc-wrap [\w-]+ [^\]]+\]\s*/;
+
+/**
+ * Why a session ended before it was ready, for the operator in one sentence: the job's last
+ * output line (where start-env says which step failed and why) and how the job ended,
+ * rather than the student's sentence ("try again, send support the reference").
+ */
+export function endedSentence(s: Pick<SessionView, 'state' | 'message' | 'reason'>): string {
+  const { sentence, details } = splitMessage(s.message ?? '');
+  const lines = details.split('\n').map((l) => l.trim()).filter(Boolean);
+  const at = lines.findIndex((l) => l.startsWith('Last lines of the job output'));
+  const last = at >= 0 ? lines.at(-1)?.replace(LOG_PREFIX, '') : undefined;
+  const ended = lines[0]?.startsWith('Job ') ? lines[0].replace(/\.$/, '') : s.reason ? `scheduler: ${s.reason}` : null;
+  const what = `the session ${s.state === 'failed' ? 'failed' : 'ended'} before it was ready`;
+  if (last && at < lines.length - 1) return `${what}: ${last}${ended ? ` (${ended})` : ''}`;
+  return `${what}: ${sentence || 'no message'}${ended ? ` (${ended})` : ''}`;
 }
 
 /** The tunnel's own phase line (it comes up between "running" and "ready"), or null when there is none. */
@@ -149,9 +171,7 @@ export async function tryCommand(cfg: HubBridgeConfig, o: TryOptions): Promise<n
       }
       if (!tunnelFirst) showTunnel();
       if (s.state === 'ready') break;
-      if (s.state === 'failed' || s.state === 'stopped') {
-        throw new TryFailure(`the session ${s.state === 'failed' ? 'failed' : 'ended'} before it was ready: ${s.message ?? 'no message'}${s.reason ? ` (scheduler: ${s.reason})` : ''}`);
-      }
+      if (s.state === 'failed' || s.state === 'stopped') throw new TryFailure(endedSentence(s));
       if (Date.now() > deadline) {
         // The session's message may be empty while it submits, or say only where it runs: the last event says what it was doing (e.g. "retrying").
         const ev = await lastEvent(base, token, s.id);

@@ -52,7 +52,11 @@ beforeAll(async () => {
     stringify({
       workDir: join(dir, 'work'),
       scheduler: { kind: 'fork' },
-      environments: { stuck: { modules: { load: ['python'], lmodCommand: [hungLmod], timeoutSeconds: 600 } } },
+      environments: {
+        stuck: { modules: { load: ['python'], lmodCommand: [hungLmod], timeoutSeconds: 600 } },
+        // the real Lmod, asked for a module no tree has: the job fails at once
+        broken: { modules: { load: ['nosuch/1.0'] } },
+      },
     }),
   );
   bridgeYaml = join(dir, 'hub-bridge.yaml');
@@ -67,6 +71,7 @@ beforeAll(async () => {
       profiles: [
         { name: 'small', displayName: 'Small', resources: { cpus: 1, walltime: '00:10:00' } },
         { name: 'stuck', displayName: 'Never ready', resources: { cpus: 1, walltime: '00:10:00' }, environment: 'stuck' },
+        { name: 'broken', displayName: 'Fails', resources: { cpus: 1, walltime: '00:10:00' }, environment: 'broken' },
       ],
     }),
   );
@@ -117,6 +122,22 @@ describe('hpc-bridge try', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/hpc-bridge try: the bridge refused POST \/v1\/sessions \(400\): .*user name/);
   });
+
+  it("a job that fails: one sentence for the operator with the job's last output and how it ended, exit 1, nothing left", async () => {
+    const r = await cli(['try', '--user', 'carl', '--profile', 'broken', '--timeout', '60']);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stderr).toMatch(
+      /^hpc-bridge try: FAILED: the session failed before it was ready: environment step "modules" failed: modules\.load: module 'nosuch\/1\.0' not found \(MODULEPATH: .*?\)( \(job fork-\d+, node \S+\))? \(Job fork-\d+ \(session \d+\) ended: state failed, exit code 1\)$/m,
+    );
+    // The phase line has the student's sentence; the details follow it, indented.
+    expect(r.stdout).toMatch(/ failed {5}Your server stopped while it was starting: .*\n {20}Job fork-\d+ \(session \d+\) ended: state failed, exit code 1\.\n {20}Last lines of the job output:\n/);
+    const phases = r.stdout.split('\n').map((l) => /^\s+\d+\.\d s {2}(\S+)/.exec(l)?.[1]).filter(Boolean);
+    expect(phases.slice(-3)).toEqual(['failed', 'FAILED', 'stopped']);
+    const token = readFileSync(join(dir, 'state', 'api-token'), 'utf8').trim();
+    const port = parse(readFileSync(bridgeYaml, 'utf8')).listen.port as number;
+    const res = await fetch(`http://127.0.0.1:${port}/v1/sessions?user=carl`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(((await res.json()) as { sessions: { state: string }[] }).sessions.map((x) => x.state)).toEqual(['failed']);
+  }, 120_000);
 
   it('a session not ready in time: the timeout with what the bridge last said, exit 1, and the session stopped with its job', async () => {
     const r = await cli(['try', '--user', 'bob', '--profile', 'stuck', '--timeout', '5']);

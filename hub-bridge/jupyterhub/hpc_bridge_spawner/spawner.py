@@ -331,9 +331,11 @@ class HpcBridgeSpawner(BridgeAccessMixin, StartStepsMixin, ProgressMixin, Option
             session = None
             asked = loop.time()
             try:
-                # A long poll: the bridge answers the moment the state changes (within the
-                # request timeout and the deadline), so "ready" is seen at once.
-                wait = max(1, min(int(self.request_timeout) - 2, int(deadline - loop.time())))
+                # A long poll: the bridge answers the moment the state changes, so "ready" is
+                # seen at once; it holds the request at most half the request timeout (a
+                # loaded bridge still answers well before the client gives up) and never
+                # past the deadline.
+                wait = max(1, min(int(self.request_timeout / 2), int(deadline - loop.time())))
                 session = await self.bridge.get_session(self.session_id, wait_while=known, wait_seconds=wait)
                 failures = 0
                 self._trouble = None

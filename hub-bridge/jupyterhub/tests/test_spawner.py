@@ -51,7 +51,7 @@ class StartTests(SpawnerTestCase):
         # state it last told has changed (within the request timeout), so "ready" is seen
         # the moment the bridge knows it instead of at the next poll
         self.bridge.next_timeline = [{"state": "queued"}, {"state": "starting"}, {"state": "ready", "url": "http://127.0.0.1:43123"}]
-        sp = self.make_spawner(request_timeout=7)
+        sp = self.make_spawner(request_timeout=10)
         url = await sp.start()
         self.assertEqual(url, "http://127.0.0.1:43123")
         asked = self.bridge.session_queries

@@ -6,13 +6,14 @@
 // last thing the bridge said. (The same command against real Slurm over SSH:
 // test/system/setup-path.test.ts; with the tunnel on: try-tunnel.test.ts here, and against
 // real Slurm test/system/tunnel-sessions.test.ts.)
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { freePort } from '../../system/harness/ports.js';
+import { runNode } from '../../support/run-node.js';
 
 const REPO = resolve(import.meta.dirname, '../../..');
 const BRIDGE = join(REPO, 'dist/hpc-bridge.mjs');
@@ -21,22 +22,7 @@ let dir: string;
 let bridgeYaml: string;
 let serve: ChildProcess | null = null;
 
-const freePort = () =>
-  new Promise<number>((r) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => r(port));
-    });
-  });
-
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((res) => {
-    execFile(process.execPath, [BRIDGE, '--config', bridgeYaml, ...args], { timeout: 120_000, env: { ...process.env, HPC_BRIDGE_CONFIG: '' } }, (err, stdout, stderr) =>
-      res({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout: String(stdout), stderr: String(stderr) }),
-    );
-  });
-}
+const cli = (args: string[]) => runNode([BRIDGE, '--config', bridgeYaml, ...args], { timeoutMs: 120_000, env: { ...process.env, HPC_BRIDGE_CONFIG: '' } });
 
 beforeAll(async () => {
   for (const b of [BRIDGE, WRAP]) if (!existsSync(b)) throw new Error(`${b} is missing: run npm run build first`);

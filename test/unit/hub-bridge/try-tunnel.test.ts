@@ -4,14 +4,16 @@
 // reached only through the hub-side port P the bridge holds; try says when the tunnel came
 // up (before ready), and afterwards the session is stopped, its job over and P closed.
 // (The same against real Slurm as a service account: test/system/tunnel-sessions.test.ts.)
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as httpServer, type Server } from 'node:http';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { freePort } from '../../system/harness/ports.js';
+import { runNode } from '../../support/run-node.js';
 
 const REPO = resolve(import.meta.dirname, '../../..');
 const BRIDGE = join(REPO, 'dist/hpc-bridge.mjs');
@@ -28,15 +30,6 @@ interface Bridge {
   serve: ChildProcess;
 }
 
-const freePort = () =>
-  new Promise<number>((r) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => r(port));
-    });
-  });
-
 /** A TCP connect to 127.0.0.1:port: 'open' or the error code. */
 const knock = (port: number) =>
   new Promise<string>((r) => {
@@ -44,13 +37,7 @@ const knock = (port: number) =>
     s.on('error', (e: NodeJS.ErrnoException) => r(e.code ?? e.message));
   });
 
-function cli(b: Bridge, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((res) => {
-    execFile(process.execPath, [BRIDGE, '--config', b.yaml, ...args], { timeout: 120_000, env: { ...process.env, HPC_BRIDGE_CONFIG: '' } }, (err, stdout, stderr) =>
-      res({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout: String(stdout), stderr: String(stderr) }),
-    );
-  });
-}
+const cli = (b: Bridge, args: string[]) => runNode([BRIDGE, '--config', b.yaml, ...args], { timeoutMs: 120_000, env: { ...process.env, HPC_BRIDGE_CONFIG: '' } });
 
 /** A bridge (its own process, state and tunnel endpoint) on the fork scheduler; `publicPort` is where the jobs' agents are told to connect. */
 async function startBridge(name: string, publicPort?: number): Promise<Bridge> {

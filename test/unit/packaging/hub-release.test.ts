@@ -7,11 +7,11 @@
 // systemd-sysusers and systemd-tmpfiles applied to a scratch root).
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { freePort } from '../../system/harness/ports.js';
 
 const REPO = resolve(import.meta.dirname, '../../..');
 const PKG = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
@@ -30,15 +30,6 @@ function run(argv: string[], cwd = work): Promise<{ code: number | null; stdout:
     ),
   );
 }
-
-const freePort = () =>
-  new Promise<number>((r) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => r(port));
-    });
-  });
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'hub-release-'));

@@ -110,6 +110,9 @@ function endedHow(st: JobStatus): { what: string; whose: string; todo: string } 
   return { what: 'stopped with an error', whose: 'most likely a problem of the software environment on the cluster, not of your files', todo: 'try again, and if it fails again send support the reference' };
 }
 
+/** The line of a failure's details after which the job's last output lines follow (`hpc-bridge try` looks for it). */
+export const OUTPUT_TAIL_HEADING = 'Last lines of the job output:';
+
 /** The details of a job that ended: state, exit code, the scheduler's reason, the log tail. */
 function jobDetails(st: JobStatus, jobId: string | null, sessionNumber: number): string {
   const bits = [`state ${st.state}`];
@@ -117,7 +120,7 @@ function jobDetails(st: JobStatus, jobId: string | null, sessionNumber: number):
   if (st.reason && st.reason !== 'None') bits.push(`scheduler reason: ${st.reason}`);
   let d = `Job ${jobId ?? '?'} (session ${sessionNumber}) ended: ${bits.join(', ')}.`;
   const tail = st.outputTail?.trim();
-  d += tail ? `\nLast lines of the job output:\n${tail}` : '\nThe job wrote no output.';
+  d += tail ? `\n${OUTPUT_TAIL_HEADING}\n${tail}` : '\nThe job wrote no output.';
   return d;
 }
 

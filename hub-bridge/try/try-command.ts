@@ -8,7 +8,7 @@ import { hostUrl } from '../../contract/url.js';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { HubBridgeConfig } from '../../config/schema.js';
-import { splitMessage } from '../sessions/progress-messages.js';
+import { OUTPUT_TAIL_HEADING, splitMessage } from '../sessions/progress-messages.js';
 
 export interface TryOptions {
   user: string;
@@ -99,7 +99,7 @@ const LOG_PREFIX = /^\[hpc-wrap [\w-]+ [^\]]+\]\s*/;
 export function endedSentence(s: Pick<SessionView, 'state' | 'message' | 'reason'>): string {
   const { sentence, details } = splitMessage(s.message ?? '');
   const lines = details.split('\n').map((l) => l.trim()).filter(Boolean);
-  const at = lines.findIndex((l) => l.startsWith('Last lines of the job output'));
+  const at = lines.indexOf(OUTPUT_TAIL_HEADING);
   const last = at >= 0 ? lines.at(-1)?.replace(LOG_PREFIX, '') : undefined;
   const ended = lines[0]?.startsWith('Job ') ? lines[0].replace(/\.$/, '') : s.reason ? `scheduler: ${s.reason}` : null;
   const what = `the session ${s.state === 'failed' ? 'failed' : 'ended'} before it was ready`;

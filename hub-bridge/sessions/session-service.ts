@@ -351,7 +351,11 @@ export class SessionService {
     const addr = s.host && port ? { host: s.host, port } : null;
     // Through a tunnel: once THIS job's agent is logged in with its key and carries P (the bridge
     // holds P, so the probe of 127.0.0.1:P reaches nothing else); without one, once start-env reports a port.
-    const canProbe = s.tunnelPort !== null ? (this.tunnels?.isUp(s.id) ?? false) : !!srv?.port;
+    // And only once start-env says `listening`: it writes that after the steps' work at that
+    // moment (the port report to stock batchspawner), so a server whose report fails, and is
+    // stopped for it, never shows as ready. (A status not read at all: the tunnel alone.)
+    const listening = srv ? srv.phase === 'listening' : s.tunnelPort !== null;
+    const canProbe = listening && (s.tunnelPort !== null ? (this.tunnels?.isUp(s.id) ?? false) : !!srv?.port);
     if (s.state === 'starting' && addr && canProbe) {
       if (s.port !== addr.port) {
         s = this.store.update(s.id, { port: addr.port, message: 'Starting Jupyter' });

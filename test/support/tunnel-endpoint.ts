@@ -45,6 +45,25 @@ export function freeLoopbackPort(): Promise<number> {
   });
 }
 
+/**
+ * `count` consecutive ports on 127.0.0.1 that nothing holds, below Linux's ephemeral range
+ * (32768-) so that no client connection of a test running beside takes one meanwhile.
+ */
+export async function freeLoopbackRange(count: number): Promise<number> {
+  const bindable = (p: number) => new Promise<boolean>((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(p, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20000 + Math.floor(Math.random() * (32768 - 20000 - count));
+    let free = true;
+    for (let p = base; p < base + count && free; p++) free = await bindable(p);
+    if (free) return base;
+  }
+  throw new Error(`no ${count} free consecutive loopback ports in 20000-32767`);
+}
+
 export async function startTestEndpoint(o: { apiPort: number; ports?: { start: number; end: number }; tunnel?: Record<string, unknown> }): Promise<TestEndpoint> {
   const dir = mkdtempSync(join(tmpdir(), 'tunnel-endpoint-'));
   const listenPort = await freeLoopbackPort();

@@ -303,7 +303,8 @@ describe('batchspawner_singleuser_cmd = hpc-wrap batchspawner-singleuser (the po
     if (submitted !== null) expect(submitted).toMatch(/refused this server's API token/);
     const s = await waitFor('failed', () => {
       const x = fx.bridge.store.list({ user: 'heidi' })[0];
-      return x?.state === 'failed' ? x : undefined;
+      if (x?.state === 'failed') return x;
+      throw new Error(x ? `the session is ${x.state}: ${x.message ?? ''}` : 'no session yet');
     });
     expect(s.message).toMatch(/refused this server's API token/);
     expect(hub.requests.map((r) => r.status)).toEqual([403]);

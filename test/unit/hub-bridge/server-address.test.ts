@@ -89,6 +89,15 @@ describe('one rule for the host without a tunnel', () => {
     expect(seen[0]).toMatchObject({ host: '127.0.0.1', line: 'RUNNING 127.0.0.1' });
   });
 
+  it('a server that answers while start-env still says starting is not ready: its listening work (the port report) may fail yet', async () => {
+    const { seen, step } = await spawnThrough(undefined);
+    answer = true;
+    await step({ state: 'running', node: 'cn042', server: { phase: 'starting', host: '0.0.0.0', port: 51234, message: null } });
+    expect(probed).toEqual([]);
+    await step({ state: 'running', node: 'cn042', server: { phase: 'listening', host: '0.0.0.0', port: 51234, message: null } });
+    expect(seen.map((x) => x.state)).toEqual(['starting', 'ready']);
+  });
+
   it('maps names and builds IPv6-correct URLs', () => {
     expect(hostForNode('cn042', '{node}', 'batch')).toBe('cn042');
     expect(hostForNode('cn042', '{node}-ib0', 'batch')).toBe('cn042-ib0');

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadHubBridgeConfig } from '../../../config/load.js';
 import { checkPortRange, checkTunnelEndpoint, checkTunnelHostKey } from '../../../hub-bridge/doctor/tunnel-checks.js';
 import { generateTunnelKey } from '../../../hub-bridge/tunnel/tunnel-keys.js';
-import { freeLoopbackPort, startTestEndpoint } from '../../support/tunnel-endpoint.js';
+import { freeLoopbackPort, freeLoopbackRange, startTestEndpoint } from '../../support/tunnel-endpoint.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -52,7 +52,7 @@ describe('doctor: tunnel', () => {
   it('counts the range: held for sessions, bound by others; fails close to exhaustion', async () => {
     const servers: Server[] = [];
     cleanup.push(() => servers.forEach((s) => s.close()));
-    const base = await freeLoopbackPort();
+    const base = await freeLoopbackRange(10);
     const bind = (p: number) => new Promise<void>((r) => { const s = createServer(); servers.push(s); s.once('error', () => r()); s.listen(p, '127.0.0.1', () => r()); });
     for (let p = base; p < base + 3; p++) await bind(p);
     const ok = await checkPortRange(config({}, { start: base, end: base + 9 }), 1);

@@ -107,6 +107,12 @@ export const hpcWrapSchema = z
         namePrefix: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('jupyterhub').describe('Job name prefix; the escaped user name follows.'),
         hpcWrapCommand: argv('How the job runs hpc-wrap on the compute node').nullable().default(null).describe('How the job script runs hpc-wrap on the node; null = the same node and file as this hpc-wrap.'),
         outputTailLines: z.number().int().min(0).max(500).default(20).describe('Lines of job output reported with a failure.'),
+        launcher: z
+          .enum(['auto', 'node'])
+          .default('auto')
+          .describe(
+            "What starts a plain job's server (no tunnel, environment, overlay or WebDAV) under Slurm or fork. auto: hpc-wrap's launcher in the node's python3 (standard library only; ~40 ms of CPU before the server instead of Node's ~300 ms), start-env where there is no python3; node: always start-env.",
+          ),
       })
       .strict()
       .prefault({})

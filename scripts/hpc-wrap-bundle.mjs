@@ -7,8 +7,8 @@
 //      comment when Node loads the file, so a call pays a code-cache load instead of a parse.
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { inquirerSideEffectFree, noNativeModules, zodEnglishOnly } from './build-plugins.mjs';
 
 // The same text as BODY_MARKER / ESCAPED_END in hpc-wrappers/code-cache.ts.
@@ -34,7 +34,12 @@ export async function buildHpcWrap(outfile, { version, absWorkingDir = process.c
     entryPoints: ['hpc-wrappers/cli-main.ts'],
     format: 'cjs',
     // the loader passes the file's URL (import.meta has no meaning in a function body)
-    define: { ...common.define, 'import.meta.url': '__hpcSelfUrl' },
+    define: {
+      ...common.define,
+      'import.meta.url': '__hpcSelfUrl',
+      // the job launcher (hpc-wrappers/job-launcher/launcher-script.ts) travels inside the one file
+      __HPC_WRAP_JOB_LAUNCHER__: JSON.stringify(readFileSync(join(absWorkingDir, 'hpc-wrappers/job-launcher/start_job.py'), 'utf8')),
+    },
     // yargs reads import.meta.resolve only for a config file's `extends` (unused here)
     logOverride: { 'empty-import-meta': 'silent' },
     plugins: [noNativeModules, inquirerSideEffectFree, zodEnglishOnly],

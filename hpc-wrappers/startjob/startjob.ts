@@ -11,6 +11,7 @@ import { ensureDir, jobNameFor, SHARED_FILE_MODE, sessionMarker, type SessionPat
 import { selfCommand } from '../self-command.js';
 import type { JobSubmission } from '../schedulers/types.js';
 import { renderBatchScript } from './batch-script.js';
+import { launcherRuns, renderLauncherScript } from '../job-launcher/launcher-script.js';
 import type { JobDescription } from './job-description.js';
 import { describeIssues, startJobRequestSchema, type StartJobRequest, type StartJobResult } from '../../contract/startjob.js';
 import { acquireSessionLock, readJobId } from './session-lock.js';
@@ -77,7 +78,7 @@ function requireSharedDir(dir: string): void {
   }
 }
 
-function writeSpool(ctx: CommandContext, req: StartJobRequest, paths: SessionPaths, home: string | null, choice: EnvironmentChoice, gpuVariables: readonly string[]): void {
+function writeSpool(ctx: CommandContext, req: StartJobRequest, paths: SessionPaths, home: string | null, choice: EnvironmentChoice, gpuVariables: readonly string[]): JobDescription {
   ensureDir(paths.spoolDir, 0o700);
   // The tunnel's private key is secret like env: secrets.json only, never job.json.
   const tunnel = req.tunnel ? splitTunnelRequest(req.tunnel) : null;
@@ -100,12 +101,16 @@ function writeSpool(ctx: CommandContext, req: StartJobRequest, paths: SessionPat
     createdAt: new Date().toISOString(),
   };
   writeJsonAtomic(paths.jobFile, job, 0o600);
+  return job;
 }
 
-function writeScript(ctx: CommandContext, req: StartJobRequest, paths: SessionPaths): void {
-  const text =
-    req.script ??
-    renderBatchScript({ hpcWrap: ctx.config.job.hpcWrapCommand ?? selfCommand(), configPath: ctx.configPath, runDir: paths.runDir });
+/** Schedulers that run a batch script by its `#!` line (Grid Engine and PBS may use the user's login shell). */
+const SHEBANG_SCHEDULERS: ReadonlySet<string> = new Set(['slurm', 'fork']);
+
+function writeScript(ctx: CommandContext, req: StartJobRequest, paths: SessionPaths, job: JobDescription): void {
+  const input = { hpcWrap: ctx.config.job.hpcWrapCommand ?? selfCommand(), configPath: ctx.configPath, runDir: paths.runDir };
+  const byLauncher = ctx.config.job.launcher === 'auto' && SHEBANG_SCHEDULERS.has(ctx.config.scheduler.kind) && launcherRuns(job);
+  const text = req.script ?? (byLauncher ? renderLauncherScript(input) : renderBatchScript(input));
   // Owner-only; executable so that the fork adapter can run it as a batch system would.
   writeFileSync(paths.jobScript, text, { mode: 0o700 });
   chmodSync(paths.jobScript, 0o700);
@@ -175,8 +180,8 @@ export async function startJob(ctx: CommandContext, requestText: string): Promis
         return result(earlier);
       }
     }
-    writeSpool(ctx, req, paths, home, choice, scheduler.gpuVariables);
-    writeScript(ctx, req, paths);
+    const job = writeSpool(ctx, req, paths, home, choice, scheduler.gpuVariables);
+    writeScript(ctx, req, paths, job);
     writeFileAtomic(paths.attemptFile, `${new Date().toISOString()}\n`, SHARED_FILE_MODE);
     const { jobId } = await scheduler.submit(submission(ctx, req, paths, home));
     recordJob(ctx, paths, jobId);

@@ -76,8 +76,8 @@ describe('idempotent startjob', () => {
 
 describe('files startjob writes', () => {
   it('makes owner-only directories and files with the escaped user name', async () => {
-    // A job that never starts the server: the spool stays for inspection.
-    const ws = workspace({ job: { hpcWrapCommand: [process.execPath, '-e', 'setTimeout(() => {}, 60000)'] } });
+    // A job that never starts the server: the spool stays for inspection (start-env, not the launcher, runs it).
+    const ws = workspace({ job: { hpcWrapCommand: [process.execPath, '-e', 'setTimeout(() => {}, 60000)'], launcher: 'node' } });
     const req = startRequest({ user: 'Bob+lab@Ex.org', serverName: 'gpu-1' });
     const r = await ws.wrap.run(['startjob'], { input: JSON.stringify(req) });
     expect(r.code, r.stdout + r.stderr).toBe(0);
@@ -119,6 +119,31 @@ describe('files startjob writes', () => {
     }, 'start-env to run');
     expect(out).toContain('preparing the environment');
     expect(readdirSafe(runDir)).not.toContain('job.sh');
+  });
+});
+
+describe('the job launcher (job.launcher auto)', () => {
+  it("a plain job's script starts the server by the Python launcher, with start-env as its fallback; a job with an environment by start-env", async () => {
+    const hold = [process.execPath, '-e', 'setTimeout(() => {}, 60000)'];
+    const ws = workspace({ job: { hpcWrapCommand: hold }, environments: { lab: { modules: { load: ['python/3.11'] } } } });
+    const plain = await ws.wrap.run(['startjob'], { input: JSON.stringify(startRequest({ user: 'Bob+lab@Ex.org' })) });
+    const { runDir } = plain.json as { runDir: string };
+    const script = readFileSync(join(runDir, 'job.sh'), 'utf8');
+    const startEnv = `'${process.execPath}' '-e' 'setTimeout(() => {}, 60000)' '--config' '${ws.configPath}' 'start-env' '--run-dir' '${runDir}'`;
+    expect(script.split('\n').slice(0, 5)).toEqual([
+      '#!/bin/sh',
+      expect.stringMatching(/^# hpc-wrap: /),
+      'for py in /usr/bin/python3 python3; do',
+      '  command -v "$py" >/dev/null 2>&1 || continue',
+      `  exec "$py" -E -s -S - --run-dir '${runDir}' -- ${startEnv} <<'HPC_WRAP_LAUNCHER'`,
+    ]);
+    expect(script).toContain('\nHPC_WRAP_LAUNCHER\ndone\nexec ' + startEnv + '\n');
+    expect(script).not.toContain('Bob');
+    expect(script).not.toContain('tiny-server');
+
+    const withEnv = await ws.wrap.run(['startjob'], { input: JSON.stringify(startRequest({ environment: 'lab' })) });
+    const other = (withEnv.json as { runDir: string }).runDir;
+    expect(readFileSync(join(other, 'job.sh'), 'utf8')).toBe(`#!/bin/sh\nexec ${startEnv.replace(runDir, other)}\n`);
   });
 });
 

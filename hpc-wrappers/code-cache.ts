@@ -106,7 +106,9 @@ export function writeCache(loc: CacheLocation, data: Buffer): void {
 /** The program: the text of the comment at the end of `selfText`, unescaped. */
 export function programText(selfText: string): string {
   const at = selfText.lastIndexOf(BODY_MARKER);
-  const end = selfText.lastIndexOf('*/');
+  // the program's own `*/` are escaped: the first one after the marker ends it (the job
+  // launcher's text follows in a comment of its own: scripts/hpc-wrap-bundle.mjs)
+  const end = selfText.indexOf('*/', at);
   if (at < 0 || end < at) throw new Error('hpc-wrap: this file has no program after its loader (a damaged or partial copy?); install it again');
   return selfText.slice(at + BODY_MARKER.length, end).replaceAll(ESCAPED_END, '*/');
 }

@@ -15,6 +15,29 @@ import { inquirerSideEffectFree, noNativeModules, zodEnglishOnly } from './build
 const BODY_MARKER = '\n/*hpc-wrap-program\n';
 const ESCAPED_END = '*\x01/';
 
+// The job launcher (hpc-wrappers/job-launcher/start_job.py) as plain text at the end of the
+// file, in a block comment, for `hpc-wrap batchspawner-singleuser` (below).
+const LAUNCHER_FILE = 'hpc-wrappers/job-launcher/start_job.py';
+const LAUNCHER_MARKER = '\n/*hpc-wrap-launcher\n';
+const LAUNCHER_END = '\n#end-hpc-wrap-launcher\n';
+
+/**
+ * The file's first two lines, read by /bin/sh when the file is run as a program and by Node
+ * as a hashbang and a string statement followed by a comment. sh runs Node on the file (what
+ * `#!/usr/bin/env node` did), except for `hpc-wrap batchspawner-singleuser ...`, the command
+ * stock batchspawner puts in each job: that runs the launcher from the end of this file in
+ * the node's python3 when there is one, so that the job starts no Node before its server
+ * (issue 10); the launcher hands anything it does not run to Node itself.
+ */
+function shellHead() {
+  const loader = `import sys;t=open(sys.argv[2],encoding="latin-1").read();i=t.rindex(${JSON.stringify(LAUNCHER_MARKER)})+${LAUNCHER_MARKER.length};exec(compile(t[i:t.index(${JSON.stringify(LAUNCHER_END)},i)],"start_job.py","exec"))`;
+  if (loader.includes("'")) throw new Error('the launcher loader must not contain a single quote');
+  return [
+    '#!/bin/sh',
+    `":" //; case "$1" in batchspawner-singleuser) for py in /usr/bin/python3 python3; do command -v "$py" >/dev/null 2>&1 && exec "$py" -E -s -S -c '${loader}' --singleuser "$0" "$@"; done;; esac; exec node "$0" "$@"`,
+  ].join('\n');
+}
+
 export async function buildHpcWrap(outfile, { version, absWorkingDir = process.cwd() }) {
   const common = {
     bundle: true,
@@ -55,10 +78,12 @@ export async function buildHpcWrap(outfile, { version, absWorkingDir = process.c
     entryPoints: ['hpc-wrappers/code-cache-loader.ts'],
     format: 'esm',
     define: { ...common.define, __HPC_WRAP_PROGRAM_HASH__: JSON.stringify(hash) },
-    banner: { js: '#!/usr/bin/env node' },
+    banner: { js: shellHead() },
   });
   const head = loader.outputFiles[0].text;
+  const launcher = readFileSync(join(absWorkingDir, LAUNCHER_FILE), 'utf8');
+  if (launcher.includes('*/') || launcher.includes(LAUNCHER_END)) throw new Error(`${LAUNCHER_FILE} must not contain */ or ${LAUNCHER_END}`);
   mkdirSync(dirname(outfile), { recursive: true });
-  writeFileSync(outfile, `${head}${BODY_MARKER}${body.replaceAll('*/', ESCAPED_END)}\n*/\n`);
+  writeFileSync(outfile, `${head}${BODY_MARKER}${body.replaceAll('*/', ESCAPED_END)}\n*/\n${LAUNCHER_MARKER}${launcher}${LAUNCHER_END}*/\n`);
   chmodSync(outfile, 0o755);
 }

@@ -13,8 +13,9 @@
 # shell's convention (128 + signal). test/unit/hpc-wrappers/job-launcher.test.ts runs both
 # on the same jobs and compares what they leave.
 #
-# Usage (stdin is this program): python3 -E -s -S - --run-dir DIR -- FALLBACK...
-# FALLBACK is the `hpc-wrap ... start-env --run-dir DIR` command the job runs without it.
+# It is called two ways (Command below): by a job script startjob wrote, and by the head of
+# the hpc-wrap file for `hpc-wrap batchspawner-singleuser` (then with the port report to
+# stock batchspawner, as port-report-step.ts sends it).
 # Written for Python 3.5+ (no f-strings): a cluster's system python3 may be old.
 import json
 import os
@@ -369,7 +370,7 @@ class Launcher(object):
         self.log.write('error', 'start-env.failed', {'sessionId': self.job['sessionId'] if self.job else None, 'user': self.job['user'] if self.job else None, 'message': message})
         return status
 
-    def run(self):
+    def run(self, command):
         paths = self.paths
         try:
             with open(paths.job_file, encoding='utf-8') as f:
@@ -414,22 +415,24 @@ class Launcher(object):
             self.port = pick_free_port(bind, (rng['start'], rng['end']))
             self.host = advertised_host(bind)
             env['JUPYTERHUB_SERVICE_URL'] = service_url(bind, self.port, env.get('JUPYTERHUB_SERVICE_PREFIX'))
+            # batchspawner-singleuser: checked before the server starts, sent once it listens
+            report = PortReport(env, self.port) if command.report_port else None
         except (OSError, ValueError) as err:
             return self.fail(str(err), 1)
         if self.received:
             first = self.received[0]
             return self.fail('received %s before the server started' % first, signal_status(first), first)
 
-        argv = job['command']
+        argv = command.server or job['command']
         paths.status('starting', self.host, self.port, None)
-        say('starting %s on %s:%s' % (argv[0], self.host, self.port))
+        say('starting %s on %s:%s (by the Python launcher)' % (argv[0], self.host, self.port))
         self.log.write('info', 'start-env.starting', {'sessionId': job['sessionId'], 'user': job['user'], 'host': self.host, 'port': self.port, 'program': argv[0], 'launcher': 'python'})
-        return self.serve(argv, env, cwd, WILDCARD.get(bind, bind))
+        return self.serve(argv, env, cwd, WILDCARD.get(bind, bind), report)
 
-    def serve(self, argv, env, cwd, probe_host):
+    def serve(self, argv, env, cwd, probe_host, report):
         import subprocess  # here: a job that never starts a server does not pay for it
 
-        error = None
+        error, listening_failure = None, None
         try:
             self.child = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL)
         except OSError as err:
@@ -444,14 +447,24 @@ class Launcher(object):
                     if self.child.poll() is not None:
                         break
                     say('the server is listening on %s:%s' % (self.host, self.port))
-                    self.paths.status('listening', self.host, self.port, None)
-                    self.log.write('info', 'start-env.listening', {'sessionId': self.job['sessionId'], 'host': self.host, 'port': self.port})
+                    # "listening" (what the bridge makes "ready" of) only once the port report is
+                    # done: a server whose report failed is stopped and never shown ready
+                    try:
+                        if report is not None:
+                            report.send(self)
+                        self.paths.status('listening', self.host, self.port, None)
+                        self.log.write('info', 'start-env.listening', {'sessionId': self.job['sessionId'], 'host': self.host, 'port': self.port})
+                    except ReportFailed as err:
+                        listening_failure = str(err)
+                        self.child.send_signal(signal.SIGTERM)
                     break
                 time.sleep(0.2 if time.time() - started < 30 else 1.0)
             rc = self.child.wait()
             sig = signal.Signals(-rc).name if rc < 0 else None
             code = None if rc < 0 else rc
             status = signal_status(sig) if sig else rc
+        if listening_failure is not None:
+            return self.fail(listening_failure, 1)
         how = error or ('the server was killed by %s' % sig if sig else 'the server exited with status %s' % code)
         self.paths.exit_record(code, sig, error)
         self.paths.status('exited', self.host, self.port, how)
@@ -460,22 +473,174 @@ class Launcher(object):
         return status
 
 
+class ReportFailed(Exception):
+    pass
+
+
+class PortReport(object):
+    """port-report-step.ts: POST {"port": P} to <JUPYTERHUB_API_URL>/batchspawner once the server listens."""
+
+    DEADLINE, FIRST_BACKOFF, MAX_BACKOFF, ATTEMPT = 30.0, 0.25, 4.0, 10.0
+
+    def __init__(self, env, port):
+        from urllib.parse import urlsplit, urlunsplit
+
+        api, token = env.get('JUPYTERHUB_API_URL'), env.get('JUPYTERHUB_API_TOKEN')
+        if not api:
+            raise ValueError('JUPYTERHUB_API_URL is not set: the hub passes it in the spawner environment; it is where the port goes')
+        if not token:
+            raise ValueError('JUPYTERHUB_API_TOKEN is not set: the hub passes it in the spawner environment; the port report needs it')
+        u = urlsplit(api)
+        if u.scheme not in ('http', 'https') or not u.hostname:
+            raise ValueError('JUPYTERHUB_API_URL must be an http(s) URL' if u.scheme else 'JUPYTERHUB_API_URL is not a valid URL')
+        self.url = urlunsplit((u.scheme, u.netloc, u.path.rstrip('/') + '/batchspawner', u.query, ''))
+        self.split = urlsplit(self.url)
+        self.token, self.port, self.env = token, port, env
+        self.tls = self.tls_context() if u.scheme == 'https' else None
+
+    def tls_context(self):
+        import ssl
+
+        def need(name):
+            path = self.env.get(name)
+            if path and not os.access(path, os.R_OK):
+                raise ValueError('%s=%s cannot be read' % (name, path))
+            return path
+
+        ctx = ssl.create_default_context(cafile=need('JUPYTERHUB_SSL_CLIENT_CA'))
+        cert, key = self.env.get('JUPYTERHUB_SSL_CERTFILE'), self.env.get('JUPYTERHUB_SSL_KEYFILE')
+        if cert and key:
+            ctx.load_cert_chain(need('JUPYTERHUB_SSL_CERTFILE'), need('JUPYTERHUB_SSL_KEYFILE'))
+        return ctx
+
+    def snippet(self, body):
+        if body.lstrip().startswith('<'):
+            return ''
+        text = ' '.join(body.split()).replace(self.token, '***')
+        return text[:200] + '\u2026' if len(text) > 200 else text
+
+    def refusal(self, status, said):
+        s = ': ' + said if said else ''
+        if status == 404:
+            return 'the hub has no batchspawner API at %s (HTTP 404%s); add `import batchspawner` to jupyterhub_config.py, which registers the handler (batchspawner #126)' % (self.url, s)
+        if status in (401, 403):
+            return "the hub refused this server's API token at %s (HTTP %d%s); the spawn was probably stopped or restarted meanwhile" % (self.url, status, s)
+        return 'the hub refused the port report at %s (HTTP %d%s)' % (self.url, status, s)
+
+    def attempt(self, timeout):
+        """(ok, final, problem)"""
+        import http.client
+        import ssl
+
+        u = self.split
+        path = u.path + ('?' + u.query if u.query else '')
+        if u.scheme == 'https':
+            conn = http.client.HTTPSConnection(u.hostname, u.port or 443, timeout=timeout, context=self.tls)
+        else:
+            conn = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=timeout)
+        body = json.dumps({'port': self.port}, separators=(',', ':'))
+        try:
+            conn.request('POST', path, body=body, headers={'Authorization': 'token ' + self.token, 'Content-Type': 'application/json'})
+            res = conn.getresponse()
+            status, text = res.status, res.read(4096).decode('utf-8', 'replace')
+        except ssl.SSLError as err:
+            return False, True, "TLS to the hub at %s failed: %s (JUPYTERHUB_SSL_CLIENT_CA must be the CA of the hub's certificate)" % (self.url, err)
+        except (OSError, http.client.HTTPException) as err:
+            return False, False, str(err) or type(err).__name__
+        finally:
+            conn.close()
+        if 200 <= status < 300:
+            return True, False, status
+        said = self.snippet(text)
+        if status >= 500 or status == 429:
+            return False, False, 'HTTP %d%s' % (status, ': ' + said if said else '')
+        return False, True, self.refusal(status, said)
+
+    def send(self, launcher):
+        say('reporting port %d to the hub: POST %s' % (self.port, self.url))
+        start, backoff, last = time.time(), self.FIRST_BACKOFF, ''
+        n = 0
+        while True:
+            n += 1
+            left = self.DEADLINE - (time.time() - start)
+            ok, final, problem = self.attempt(max(1.0, min(self.ATTEMPT, left)))
+            if ok:
+                say('the hub accepted port %d (HTTP %s%s)' % (self.port, problem, ', attempt %d' % n if n > 1 else ''))
+                launcher.log.write('info', 'start-env.port-reported', {'sessionId': launcher.job['sessionId'], 'user': launcher.job['user'], 'port': self.port, 'attempts': n, 'tunnel': False})
+                return
+            if final:
+                raise ReportFailed(problem)
+            remaining = self.DEADLINE - (time.time() - start)
+            if remaining <= 0:
+                raise ReportFailed(
+                    'could not report port %d to the hub at %s within %d s (%d attempts; last: %s); the hub cannot find this server and gives up at its start_timeout. '
+                    'Check that JUPYTERHUB_API_URL (c.JupyterHub.hub_connect_url) is reachable from the compute node.' % (self.port, self.url, round(self.DEADLINE), n, problem)
+                )
+            if problem != last:
+                say('the hub did not take the port yet (%s); retrying for up to %d s' % (problem, -(-remaining // 1)))
+            last = problem
+            time.sleep(min(backoff, remaining))
+            backoff = min(backoff * 2, self.MAX_BACKOFF)
+
+
+SINGLEUSER = 'batchspawner-singleuser'
+
+
 class Command(object):
-    def __init__(self, args):
-        self.run_dir, self.fallback = None, []
+    """How the launcher was called (else: None from parse, and the usage error).
+
+    From a job script startjob wrote (the program on stdin):
+        - --run-dir DIR -- FALLBACK...
+    From the head of the hpc-wrap file, for `hpc-wrap batchspawner-singleuser ...` in a job
+    stock batchspawner submitted through the bridge (scripts/hpc-wrap-bundle.mjs):
+        --singleuser HPC_WRAP_FILE batchspawner-singleuser [--run-dir DIR] [--config F] [--] CMD...
+    """
+
+    def __init__(self, run_dir, fallback, server=None, report_port=False):
+        self.run_dir, self.fallback, self.server, self.report_port = run_dir, fallback, server or [], report_port
+
+    @staticmethod
+    def parse(args):
+        if args[:1] == ['--singleuser'] and len(args) >= 3 and args[2] == SINGLEUSER:
+            return Command.singleuser(args[1], args[3:])
+        if '--' not in args:
+            return None
+        i = args.index('--')
+        head, fallback = args[:i], args[i + 1:]
+        if len(head) != 2 or head[0] != '--run-dir' or not fallback:
+            return None
+        return Command(head[1], fallback)
+
+    @staticmethod
+    def singleuser(hpc_wrap_file, words):
+        """batchspawner-singleuser.ts parseSingleuserArgs; anything else goes to hpc-wrap (Fallback)."""
+        fallback = ['node', hpc_wrap_file, SINGLEUSER] + words
+        run_dir = os.environ.get('HPC_WRAP_RUN_DIR')
         i = 0
-        while i < len(args) and args[i] != '--':
-            a = args[i]
-            if a == '--run-dir' and i + 1 < len(args):
-                self.run_dir = args[i + 1]
+        while i < len(words):
+            w = words[i]
+            if w == '--':
                 i += 1
-            i += 1
-        self.fallback = args[i + 1:]
+                break
+            if not w.startswith('-'):
+                break
+            if w in ('--run-dir', '--config') and i + 1 < len(words) and words[i + 1]:
+                if w == '--run-dir':
+                    run_dir = words[i + 1]
+                i += 2
+            elif w.startswith('--run-dir=') and len(w) > 10:
+                run_dir = w[10:]
+                i += 1
+            elif w.startswith('--config=') and len(w) > 9:
+                i += 1
+            else:
+                return Command(None, fallback)  # --help, or a usage error: hpc-wrap says it
+        return Command(run_dir, fallback, words[i:], True)
 
 
 def main():
-    cmd = Command(sys.argv[1:])
-    if not cmd.fallback:
+    cmd = Command.parse(sys.argv[1:])
+    if cmd is None:
         sys.stderr.write('hpc-wrap launcher: usage: python3 - --run-dir DIR -- FALLBACK...\n')
         return 2
     try:
@@ -483,7 +648,9 @@ def main():
             raise Fallback('Python %d.%d is older than 3.5' % sys.version_info[:2])
         if not cmd.run_dir or not os.path.isdir(cmd.run_dir):
             raise Fallback('no run dir')
-        return Launcher(os.path.abspath(cmd.run_dir)).run()
+        if cmd.report_port and not cmd.server:
+            raise Fallback('no server command')
+        return Launcher(os.path.abspath(cmd.run_dir)).run(cmd)
     except Fallback:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -227,24 +227,7 @@ describe('the port-report step', () => {
     });
     afterAll(() => rmSync(pki.dir, { recursive: true, force: true }));
 
-    async function httpsHub(): Promise<{ port: number; seen: { cn: string | null; body: string }[] }> {
-      const seen: { cn: string | null; body: string }[] = [];
-      const server = createHttpsServer(
-        { key: readFileSync(pki.serverKey), cert: readFileSync(pki.serverCert), ca: readFileSync(pki.caCert), requestCert: true, rejectUnauthorized: true },
-        (req, res) => {
-          let body = '';
-          req.on('data', (d) => (body += d));
-          req.on('end', () => {
-            const peer = (req.socket as TLSSocket).getPeerCertificate();
-            seen.push({ cn: peer?.subject?.CN ? String(peer.subject.CN) : null, body });
-            res.end('{"message":"BatchSpawner data configured"}');
-          });
-        },
-      );
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-      cleanup.push(() => new Promise((r) => server.close(r)));
-      return { port: (server.address() as AddressInfo).port, seen };
-    }
+    const httpsHub = () => startHttpsHub(pki);
 
     it('posts with the client certificate and verifies the hub against CLIENT_CA', async () => {
       const hub = await httpsHub();
@@ -275,6 +258,110 @@ describe('the port-report step', () => {
     });
   });
 });
+
+// ---- the same report by the Python job launcher ------------------------------------------
+
+describe("the Python launcher's port report (hpc-wrap.mjs run as a program, as batchspawner's job script runs it)", () => {
+  let bundle: string;
+  let ws: Workspace;
+  let pki: ReturnType<typeof makePki> | null = null;
+  beforeAll(async () => {
+    bundle = await buildBundle(tempDir());
+    ws = makeWorkspace(bundle);
+    if (hasOpenssl()) pki = makePki();
+  });
+  afterAll(() => {
+    ws.cleanup();
+    if (pki) rmSync(pki.dir, { recursive: true, force: true });
+  });
+  let n = 0;
+
+  /** A plain job's run dir as startjob writes it for a ready script, and the job started. */
+  function job(env: Record<string, string>) {
+    const sessionId = `s-${String(++n).padStart(26, 'p')}`;
+    const dir = join(ws.workDir, 'users', 'alice', 'sessions', sessionId);
+    mkdirSync(join(dir, 'spool'), { recursive: true, mode: 0o700 });
+    writeFileSync(join(dir, 'spool', 'secrets.json'), JSON.stringify({ env: { JUPYTERHUB_SERVICE_PREFIX: '/user/alice/', ...env } }), { mode: 0o600 });
+    const runtime = { perUser: false, jobIdVariable: 'HPC_WRAP_TEST_JOB_ID', logLevel: 'info', logFile: ws.logFile };
+    const description = { version: 1, sessionId, user: 'alice', serverName: '', command: ['/bin/false'], home: null, jupyter: { bindAddress: '127.0.0.1', portRange: { start: 51000, end: 51100 } }, logFile: ws.logFile, runtime, createdAt: new Date().toISOString() };
+    writeFileSync(join(dir, 'spool', 'job.json'), JSON.stringify(description), { mode: 0o600 });
+    const child = spawn(bundle, ['batchspawner-singleuser', process.execPath, STAND_IN_SERVER], { env: { ...process.env, HPC_WRAP_RUN_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+    const exited = new Promise<number | null>((r) => child.on('close', r));
+    cleanup.push(async () => {
+      child.kill('SIGTERM');
+      await exited;
+    });
+    const status = (): { phase: string; message: string | null; port: number } => {
+      try {
+        return JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8'));
+      } catch {
+        return { phase: 'not yet written', message: null, port: 0 };
+      }
+    };
+    return { exited, output: () => output, status };
+  }
+
+  it('posts {"port": P} once the server listens, then says listening; a hub without the handler (404) fails the job at once', async () => {
+    const api = await startStandInHubApi({ tokens: [TOKEN] });
+    cleanup.push(() => api.close());
+    const ok = job({ JUPYTERHUB_API_URL: `http://127.0.0.1:${api.port}/hub/api`, JUPYTERHUB_API_TOKEN: TOKEN });
+    const st = await waitFor(async () => (ok.status().phase === 'listening' ? ok.status() : null), 'listening');
+    expect(api.reports.map((r) => r.raw)).toEqual([`{"port":${st.port}}`]);
+    expect(ok.output()).toMatch(/\(by the Python launcher\)/);
+    expect(ok.output()).toMatch(new RegExp(`the hub accepted port ${st.port} \\(HTTP 200\\)`));
+
+    const missing = job({ JUPYTERHUB_API_URL: `http://127.0.0.1:${api.port}/other/api`, JUPYTERHUB_API_TOKEN: TOKEN });
+    expect(await missing.exited).toBe(1);
+    expect(missing.status()).toMatchObject({ phase: 'exited', message: expect.stringMatching(/HTTP 404.*add `import batchspawner` to jupyterhub_config\.py/) });
+    expect(missing.output()).not.toContain(TOKEN);
+  });
+
+  it('needs the token before the server starts', async () => {
+    const noToken = job({ JUPYTERHUB_API_URL: 'http://127.0.0.1:9/hub/api' });
+    expect(await noToken.exited).toBe(1);
+    expect(noToken.status()).toMatchObject({ phase: 'exited', message: expect.stringMatching(/JUPYTERHUB_API_TOKEN is not set/) });
+    expect(noToken.output()).not.toMatch(/starting /);
+  });
+
+  it('https: posts with the client certificate, and a hub the CA does not vouch for fails at once', async (t) => {
+    if (!pki) return t.skip(); // no openssl to make the certificates
+    const hub = await startHttpsHub(pki);
+    const tls = { JUPYTERHUB_API_URL: `https://127.0.0.1:${hub.port}/hub/api`, JUPYTERHUB_API_TOKEN: TOKEN, JUPYTERHUB_SSL_CERTFILE: pki.clientCert, JUPYTERHUB_SSL_KEYFILE: pki.clientKey };
+    const good = job({ ...tls, JUPYTERHUB_SSL_CLIENT_CA: pki.caCert });
+    const st = await waitFor(async () => (good.status().phase === 'listening' ? good.status() : null), 'listening');
+    expect(hub.seen).toEqual([{ cn: 'user-alice', body: `{"port":${st.port}}` }]);
+
+    const t0 = Date.now();
+    const bad = job({ ...tls, JUPYTERHUB_SSL_CLIENT_CA: pki.otherCaCert });
+    expect(await bad.exited).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(10_000); // no 30 s retry loop
+    expect(bad.status().message).toMatch(/TLS to the hub at https:\/\/127\.0\.0\.1:\d+\/hub\/api\/batchspawner failed/);
+    expect(hub.seen).toHaveLength(1);
+  });
+});
+
+/** A hub API over https that asks for a client certificate (JupyterHub's internal_ssl). */
+async function startHttpsHub(pki: ReturnType<typeof makePki>): Promise<{ port: number; seen: { cn: string | null; body: string }[] }> {
+  const seen: { cn: string | null; body: string }[] = [];
+  const server = createHttpsServer(
+    { key: readFileSync(pki.serverKey), cert: readFileSync(pki.serverCert), ca: readFileSync(pki.caCert), requestCert: true, rejectUnauthorized: true },
+    (req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        const peer = (req.socket as TLSSocket).getPeerCertificate();
+        seen.push({ cn: peer?.subject?.CN ? String(peer.subject.CN) : null, body });
+        res.end('{"message":"BatchSpawner data configured"}');
+      });
+    },
+  );
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanup.push(() => new Promise((r) => server.close(r)));
+  return { port: (server.address() as AddressInfo).port, seen };
+}
 
 function hasOpenssl(): boolean {
   try {

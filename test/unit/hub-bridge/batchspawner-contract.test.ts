@@ -5,7 +5,7 @@
 // environment on submit only, the script on stdin, stderr as the status on a non-zero
 // exit, and the default Slurm regexes matched with re.search semantics (no MULTILINE).
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -230,8 +230,22 @@ describe('stock batchspawner (SlurmSpawner defaults) against the bridge commands
   });
 });
 
-describe('batchspawner_singleuser_cmd = hpc-wrap batchspawner-singleuser (the port callback)', () => {
-  const hpcWrap = () => `/usr/bin/node ${join(REPO, 'dist/hpc-wrap.mjs')} --config ${fx.hpcWrapConfig}`;
+/**
+ * The job's program either way: Node running the file, or the file run as a program, whose
+ * /bin/sh head hands `batchspawner-singleuser` to the Python job launcher at its end.
+ */
+const singleuserForms: Array<[string, () => string, RegExp, string]> = [
+  ['node hpc-wrap.mjs', () => `/usr/bin/node ${join(REPO, 'dist/hpc-wrap.mjs')} --config ${fx.hpcWrapConfig} batchspawner-singleuser`, /starting \/usr\/bin\/node on \S+$/m, ''],
+  ['hpc-wrap.mjs run as a program: the Python launcher', () => `${join(REPO, 'dist/hpc-wrap.mjs')} batchspawner-singleuser --config ${fx.hpcWrapConfig}`, /starting \/usr\/bin\/node on \S+ \(by the Python launcher\)$/m, '-py'],
+];
+
+/** The job output of `user`'s one session (the run dir's output.log). */
+function jobOutput(user: string): string {
+  const sessions = join(fx.workDir, 'users', user, 'sessions');
+  return readdirSync(sessions).map((d) => readFileSync(join(sessions, d, 'output.log'), 'utf8')).join('\n');
+}
+
+describe.each(singleuserForms)('batchspawner_singleuser_cmd = hpc-wrap batchspawner-singleuser (the port callback), %s', (_form, singleuserCmd, startedBy, suffix) => {
   let hub: StandInHubApi | null = null;
   afterEach(async () => {
     await hub?.close();
@@ -247,7 +261,7 @@ describe('batchspawner_singleuser_cmd = hpc-wrap batchspawner-singleuser (the po
     const m = model(user, fx.bridge.url);
     m.spawnerEnv.JUPYTERHUB_API_URL = hub.apiUrl;
     // batchspawner renders {{cmd}} = `<batchspawner_singleuser_cmd> <Spawner.cmd> <args>`
-    await m.submit(slurmScript(user, `${hpcWrap()} batchspawner-singleuser /usr/bin/node ${STAND_IN_SERVER} --debug`));
+    await m.submit(slurmScript(user, `${singleuserCmd()} /usr/bin/node ${STAND_IN_SERVER} --debug`));
     await waitFor('RUNNING', async () => ((await m.query()) === 'RUNNING' ? true : undefined), 20_000, 250);
     const ip = m.host();
     const h = hub;
@@ -256,53 +270,54 @@ describe('batchspawner_singleuser_cmd = hpc-wrap batchspawner-singleuser (the po
   }
 
   it('posts exactly {"port": P} with the spawner token; P is where the server answers, query says RUNNING 127.0.0.1', async () => {
-    const { m, ip, report, hub: h } = await spawn('frank');
-    expect(report.token).toBe('token-of-frank-0123456789abcdef');
+    const { m, ip, report, hub: h } = await spawn(`frank${suffix}`);
+    expect(report.token).toBe(`token-of-frank${suffix}-0123456789abcdef`);
     expect(Object.keys(report.body as object)).toEqual(['port']);
     const port = (report.body as { port: number }).port;
     expect(report.raw).toBe(JSON.stringify({ port }));
     expect(Number.isInteger(port)).toBe(true);
-    expect(h.requests).toEqual([{ status: 200, authorization: 'token token-of-frank-0123456789abcdef' }]);
+    expect(h.requests).toEqual([{ status: 200, authorization: `token token-of-frank${suffix}-0123456789abcdef` }]);
 
     expect(m.jobStatus).toBe('RUNNING 127.0.0.1');
     expect(ip).toBe('127.0.0.1');
     // the hub's wait_up: http://ip:port answers (the server starts right after the report)
     const answer = await waitFor('the server at the reported port', async () => {
-      const res = await fetch(`http://${ip}:${port}/user/frank/api`);
+      const res = await fetch(`http://${ip}:${port}/user/frank${suffix}/api`);
       return res.ok ? ((await res.json()) as { version: string }) : undefined;
     });
     expect(answer.version).toBe('stand-in');
+    expect(jobOutput(`frank${suffix}`)).toMatch(startedBy);
     // fork mode, no tunnel: the bridge records the same node-side port at its next poll
-    await waitFor('the bridge records the port', () => (fx.bridge.store.list({ user: 'frank' })[0]?.port === port ? true : undefined), 20_000, 250);
-    expect(fx.logs()).not.toContain('token-of-frank');
+    await waitFor('the bridge records the port', () => (fx.bridge.store.list({ user: `frank${suffix}` })[0]?.port === port ? true : undefined), 20_000, 250);
+    expect(fx.logs()).not.toContain(`token-of-frank${suffix}`);
 
     await m.cancel();
     await waitFor('gone', async () => ((await m.query()) === 'NOTFOUND' ? true : undefined), 20_000, 250);
   });
 
   it('a hub that answers 503 twice still gets the port (retried with backoff)', async () => {
-    const { m, ip, report, hub: h } = await spawn('grace', 2);
+    const { m, ip, report, hub: h } = await spawn(`grace${suffix}`, 2);
     expect(h.requests.map((r) => r.status)).toEqual([503, 503, 200]);
     const port = (report.body as { port: number }).port;
     expect(report.body).toEqual({ port });
-    await waitFor('the server at the reported port', async () => ((await fetch(`http://${ip}:${port}/user/grace/api`)).ok ? true : undefined));
+    await waitFor('the server at the reported port', async () => ((await fetch(`http://${ip}:${port}/user/grace${suffix}/api`)).ok ? true : undefined));
     await m.cancel();
     await waitFor('gone', async () => ((await m.query()) === 'NOTFOUND' ? true : undefined), 20_000, 250);
   });
 
   it('a token the hub refuses (403) fails the job at once with the reason, and batchspawner sees it gone', async () => {
     hub = await startStandInHubApi({ tokens: ['some-other-token'] });
-    const m = model('heidi', fx.bridge.url);
+    const m = model(`heidi${suffix}`, fx.bridge.url);
     m.spawnerEnv.JUPYTERHUB_API_URL = hub.apiUrl;
     // The job fails within milliseconds: the submit helper either already sees the failure
     // (and batchspawner shows its reason as the spawn error) or returns the job id, and
     // batchspawner's next query finds the job gone. Either way the student gets the reason.
     const submitted = await m
-      .submit(slurmScript('heidi', `${hpcWrap()} batchspawner-singleuser /usr/bin/node ${STAND_IN_SERVER}`))
+      .submit(slurmScript(`heidi${suffix}`, `${singleuserCmd()} /usr/bin/node ${STAND_IN_SERVER}`))
       .then(() => null, (err: Error) => err.message);
     if (submitted !== null) expect(submitted).toMatch(/refused this server's API token/);
     const s = await waitFor('failed', () => {
-      const x = fx.bridge.store.list({ user: 'heidi' })[0];
+      const x = fx.bridge.store.list({ user: `heidi${suffix}` })[0];
       if (x?.state === 'failed') return x;
       throw new Error(x ? `the session is ${x.state}: ${x.message ?? ''}` : 'no session yet');
     });

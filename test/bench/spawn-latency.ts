@@ -110,7 +110,7 @@ async function sshLoginNode(dir: string): Promise<{ sshd: Sshd; transport: Recor
   return { sshd, transport: { kind: 'ssh', host: '127.0.0.1', port: sshd.port, user: SERVICE_ACCOUNT, identityFile: key.privateKeyFile, knownHostsFile } };
 }
 
-function hubConfig(col: Column, ctx: { dir: string; slurm: SlurmCluster; bs: string; bridgePort: number; tokenFile: string; hpcWrap: string }): string[] {
+function hubConfig(col: Column, ctx: { dir: string; slurm: SlurmCluster; bs: string; bridgePort: number; tokenFile: string; hpcWrapConfig: string }): string[] {
   const common = ["c.Spawner.cmd = ['/usr/bin/jupyterhub-singleuser']", 'c.Spawner.start_timeout = 300', 'c.Spawner.http_timeout = 120', "c.JupyterHub.tornado_settings = {'slow_spawn_timeout': 0}"];
   if (col === 'C' || col === 'D') {
     return [
@@ -140,7 +140,8 @@ function hubConfig(col: Column, ctx: { dir: string; slurm: SlurmCluster; bs: str
       `c.SlurmSpawner.batch_submit_cmd = '/usr/bin/python3 -IS ${q}/hpc-bridge-submit --url http://127.0.0.1:${ctx.bridgePort} --token-file ${ctx.tokenFile}'`,
       `c.SlurmSpawner.batch_query_cmd = '${q}/hpc-bridge-query http://127.0.0.1:${ctx.bridgePort} ${ctx.tokenFile}.header {job_id}'`,
       `c.SlurmSpawner.batch_cancel_cmd = '${q}/hpc-bridge-cancel http://127.0.0.1:${ctx.bridgePort} ${ctx.tokenFile}.header {job_id}'`,
-      `c.SlurmSpawner.batchspawner_singleuser_cmd = '${ctx.hpcWrap} batchspawner-singleuser'`,
+      // the file run as a program, as examples/jupyterhub_config.batchspawner.py says (its sh head → the Python launcher)
+      `c.SlurmSpawner.batchspawner_singleuser_cmd = '${REPO}/dist/hpc-wrap.mjs batchspawner-singleuser --config ${ctx.hpcWrapConfig}'`,
     );
   }
   return lines;
@@ -158,7 +159,7 @@ async function runColumn(col: Column, users: string[], base: { dir: string; slur
     dir: join(dir, 'hub'),
     pythonPath: [base.bs, join(REPO, 'hub-bridge/jupyterhub')],
     env: base.slurm.env,
-    spawnerClassConfig: hubConfig(col, { dir, slurm: base.slurm, bs: base.bs, bridgePort, tokenFile, hpcWrap }).join('\n'),
+    spawnerClassConfig: hubConfig(col, { dir, slurm: base.slurm, bs: base.bs, bridgePort, tokenFile, hpcWrapConfig: base.hpcWrapConfig }).join('\n'),
     startTimeout: 300,
     httpTimeout: 120,
     pollInterval: 30,

@@ -10,8 +10,9 @@
 # the spool read once and deleted, status.json's phases (environment, starting, listening,
 # exited), exit.json, the application log's JSON lines, the port outside the ephemeral
 # range, the self-connect check, signals relayed to the server, the exit status in the
-# shell's convention (128 + signal). test/unit/hpc-wrappers/job-launcher.test.ts runs both
-# on the same jobs and compares what they leave.
+# shell's convention (128 + signal). test/unit/hpc-wrappers/start-env.test.ts runs the
+# contract's cases against both; batchspawner-singleuser.test.ts and
+# hub-bridge/batchspawner-contract.test.ts run the port report both ways.
 #
 # It is called two ways (Command below): by a job script startjob wrote, and by the head of
 # the hpc-wrap file for `hpc-wrap batchspawner-singleuser` (then with the port report to
@@ -22,6 +23,7 @@ import os
 import random
 import signal
 import socket
+import struct
 import sys
 import time
 
@@ -331,7 +333,7 @@ def can_connect(host, port, timeout=1.0):
         s.connect((host, port))
         if s.getsockname()[:2] == s.getpeername()[:2]:
             # connected to itself: let go with a reset, no TIME_WAIT holding the server's port
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b'\x01\x00\x00\x00\x00\x00\x00\x00')
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
             return False
         return True
     except OSError:

@@ -43,7 +43,7 @@ export function versionCheckArgv(hpcWrap: readonly string[] | null, bundlePath: 
   const i = (hpcWrap ?? []).findIndex((a) => a === BUNDLE_FILE || a.endsWith(`/${BUNDLE_FILE}`));
   if (hpcWrap && i >= 0) return [...hpcWrap.slice(0, i), bundlePath, '--version'];
   if (hpcWrap?.[0] && /(^|\/)node[0-9.]*$/.test(hpcWrap[0])) return [hpcWrap[0], bundlePath, '--version'];
-  return [bundlePath, '--version']; // the bundle's #!/usr/bin/env node
+  return [bundlePath, '--version']; // the bundle's /bin/sh head runs node on it
 }
 
 /** What to tell the operator when cluster.hpcWrap would not run what was just deployed. */

@@ -100,7 +100,7 @@ c.SlurmSpawner.batch_cancel_cmd = (
 # Everything after `batchspawner-singleuser` is the server's command line, unchanged.
 # Name the hpc-wrap file itself (not `node FILE`): run as a program, its /bin/sh head hands
 # a plain job (no tunnel, environment, overlay or WebDAV) to the job launcher in the
-# node's python3, so that no Node starts before the server (~40 ms of CPU, not ~300 ms);
+# node's python3, so that no Node starts before the server (~70 ms of CPU, not ~300 ms);
 # every other job goes to Node as before. Options go after the command name.
 c.SlurmSpawner.batchspawner_singleuser_cmd = (
     "/opt/hpc-wrap/current/hpc-wrap.mjs batchspawner-singleuser --config /etc/hpc-wrap/hpc-wrap.yaml"

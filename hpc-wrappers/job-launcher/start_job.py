@@ -1,6 +1,6 @@
 # hpc-wrap's job launcher: `hpc-wrap start-env` for a plain job (no tunnel, software
 # environment, overlay or WebDAV mount) in Python's standard library alone, so that the job
-# reaches the server's start without starting Node (~40 ms of CPU instead of ~300 ms; issue
+# reaches the server's start without starting Node (~70 ms of CPU instead of ~300 ms; issue
 # 10, test/bench/startup-cost.ts). startjob renders it into the batch script
 # (job-launcher/launcher-script.ts) and keeps `hpc-wrap start-env` as the fallback: this
 # program hands the job to it (exec) whenever it is not sure it can do the same - an older

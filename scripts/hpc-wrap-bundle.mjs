@@ -4,7 +4,8 @@
 //   2. the loader (hpc-wrappers/code-cache-loader.ts) as the ESM head of the file;
 //   3. the program appended in a block comment (its `*/` escaped), which the loader compiles
 //      with a V8 code cache (hpc-wrappers/code-cache.ts says why and how). V8 skips the
-//      comment when Node loads the file, so a call pays a code-cache load instead of a parse.
+//      comment when Node loads the file, so a call pays a code-cache load instead of a parse;
+//   4. the job launcher's Python text in a last comment, and a /bin/sh head (shellHead).
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -61,7 +62,7 @@ export async function buildHpcWrap(outfile, { version, absWorkingDir = process.c
       ...common.define,
       'import.meta.url': '__hpcSelfUrl',
       // the job launcher (hpc-wrappers/job-launcher/launcher-script.ts) travels inside the one file
-      __HPC_WRAP_JOB_LAUNCHER__: JSON.stringify(readFileSync(join(absWorkingDir, 'hpc-wrappers/job-launcher/start_job.py'), 'utf8')),
+      __HPC_WRAP_JOB_LAUNCHER__: JSON.stringify(readFileSync(join(absWorkingDir, LAUNCHER_FILE), 'utf8')),
     },
     // yargs reads import.meta.resolve only for a config file's `extends` (unused here)
     logOverride: { 'empty-import-meta': 'silent' },

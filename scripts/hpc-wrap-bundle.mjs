@@ -40,6 +40,7 @@ function shellHead() {
 }
 
 export async function buildHpcWrap(outfile, { version, absWorkingDir = process.cwd() }) {
+  const launcher = readFileSync(join(absWorkingDir, LAUNCHER_FILE), 'utf8');
   const common = {
     bundle: true,
     platform: 'node',
@@ -62,7 +63,7 @@ export async function buildHpcWrap(outfile, { version, absWorkingDir = process.c
       ...common.define,
       'import.meta.url': '__hpcSelfUrl',
       // the job launcher (hpc-wrappers/job-launcher/launcher-script.ts) travels inside the one file
-      __HPC_WRAP_JOB_LAUNCHER__: JSON.stringify(readFileSync(join(absWorkingDir, LAUNCHER_FILE), 'utf8')),
+      __HPC_WRAP_JOB_LAUNCHER__: JSON.stringify(launcher),
     },
     // yargs reads import.meta.resolve only for a config file's `extends` (unused here)
     logOverride: { 'empty-import-meta': 'silent' },
@@ -82,7 +83,6 @@ export async function buildHpcWrap(outfile, { version, absWorkingDir = process.c
     banner: { js: shellHead() },
   });
   const head = loader.outputFiles[0].text;
-  const launcher = readFileSync(join(absWorkingDir, LAUNCHER_FILE), 'utf8');
   if (launcher.includes('*/') || launcher.includes(LAUNCHER_END)) throw new Error(`${LAUNCHER_FILE} must not contain */ or ${LAUNCHER_END}`);
   mkdirSync(dirname(outfile), { recursive: true });
   writeFileSync(outfile, `${head}${BODY_MARKER}${body.replaceAll('*/', ESCAPED_END)}\n*/\n${LAUNCHER_MARKER}${launcher}${LAUNCHER_END}*/\n`);

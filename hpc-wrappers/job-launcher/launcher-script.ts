@@ -5,7 +5,7 @@
 // (a here-document fed to `python3 -`), so that nothing is installed beside the one
 // hpc-wrap file: the build writes the program into the bundle (scripts/hpc-wrap-bundle.mjs).
 import { readFileSync } from 'node:fs';
-import { shQuote, type BatchScriptInput } from '../startjob/batch-script.js';
+import { shQuote, startEnvCommandLine, type BatchScriptInput } from '../startjob/batch-script.js';
 import type { JobDescription } from '../startjob/job-description.js';
 
 declare const __HPC_WRAP_JOB_LAUNCHER__: string | undefined;
@@ -30,10 +30,7 @@ export function launcherRuns(job: Pick<JobDescription, 'tunnel' | 'environment' 
  */
 export function renderLauncherScript(input: BatchScriptInput, program = launcherProgram()): string {
   if (program.split('\n').includes(LAUNCHER_END)) throw new Error(`the launcher program has a line ${LAUNCHER_END}, which ends its here-document`);
-  const startEnv = [...input.hpcWrap];
-  if (input.configPath) startEnv.push('--config', input.configPath);
-  startEnv.push('start-env', '--run-dir', input.runDir);
-  const fallback = startEnv.map(shQuote).join(' ');
+  const fallback = startEnvCommandLine(input);
   return [
     '#!/bin/sh',
     '# hpc-wrap: the server starts by its Python launcher (stdlib only) when the node has python3, else by start-env.',

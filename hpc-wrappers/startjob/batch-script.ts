@@ -19,9 +19,14 @@ export interface BatchScriptInput {
   runDir: string;
 }
 
-export function renderBatchScript(input: BatchScriptInput): string {
+/** `hpc-wrap [--config F] start-env --run-dir D`, quoted for /bin/sh. */
+export function startEnvCommandLine(input: BatchScriptInput): string {
   const words = [...input.hpcWrap];
   if (input.configPath) words.push('--config', input.configPath);
   words.push('start-env', '--run-dir', input.runDir);
-  return ['#!/bin/sh', `exec ${words.map(shQuote).join(' ')}`, ''].join('\n');
+  return words.map(shQuote).join(' ');
+}
+
+export function renderBatchScript(input: BatchScriptInput): string {
+  return ['#!/bin/sh', `exec ${startEnvCommandLine(input)}`, ''].join('\n');
 }

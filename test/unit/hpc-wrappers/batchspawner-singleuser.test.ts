@@ -6,7 +6,8 @@
 // - the port-report step in-process: refusals that retrying cannot fix fail at once with
 //   what to do, an unreachable hub fails after the deadline, https with a client
 //   certificate (JUPYTERHUB_SSL_*), the token never in the job output.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -30,6 +31,19 @@ const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
+
+/** A job's process: its output (stdout + stderr) so far, its exit; stopped with SIGTERM after the test. */
+function jobProcess(child: ChildProcessByStdio<null, Readable, Readable>) {
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+  const exited = new Promise<number | null>((r) => child.on('close', r));
+  cleanup.push(async () => {
+    child.kill('SIGTERM');
+    await exited;
+  });
+  return { exited, output: () => output };
+}
 
 describe('batchspawner-singleuser through the tunnel', () => {
   let bundle: string;
@@ -87,16 +101,9 @@ describe('batchspawner-singleuser through the tunnel', () => {
       env: { ...process.env, HPC_WRAP_RUN_DIR: dir },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
-    const exited = new Promise<number | null>((r) => child.on('close', r));
-    cleanup.push(async () => {
-      child.kill('SIGTERM');
-      await exited;
-    });
+    const { exited, output } = jobProcess(child);
 
-    const report = await waitFor(async () => api.reports[0], `the port report (job output:\n${output})`);
+    const report = await waitFor(async () => api.reports[0], `the port report (job output:\n${output()})`);
     expect(report.body).toEqual({ port: remotePort });
     expect(report.raw).toBe(`{"port":${remotePort}}`);
     expect(report.token).toBe(TOKEN);
@@ -117,9 +124,9 @@ describe('batchspawner-singleuser through the tunnel', () => {
     }, 'status.json listening');
     expect(status).toMatchObject({ phase: 'listening', host: '127.0.0.1', tunnel: 'up' });
     expect(status.port).not.toBe(remotePort); // the node side is its own port
-    expect(output).toMatch(new RegExp(`reporting port ${remotePort} to the hub: POST http://127\\.0\\.0\\.1:\\d+/hub/api/batchspawner \\(through the tunnel`));
-    expect(output).toContain(`the hub accepted port ${remotePort} (HTTP 200)`);
-    expect(output).not.toContain(TOKEN);
+    expect(output()).toMatch(new RegExp(`reporting port ${remotePort} to the hub: POST http://127\\.0\\.0\\.1:\\d+/hub/api/batchspawner \\(through the tunnel`));
+    expect(output()).toContain(`the hub accepted port ${remotePort} (HTTP 200)`);
+    expect(output()).not.toContain(TOKEN);
 
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
@@ -220,7 +227,7 @@ describe('the port-report step', () => {
     await expect(createPortReportStep(fast).prepare(context({ JUPYTERHUB_API_URL: 'http://127.0.0.1:9/hub/api' }).ctx)).rejects.toThrow(/JUPYTERHUB_API_TOKEN is not set/);
   });
 
-  describe.skipIf(!hasOpenssl())('https (JupyterHub internal_ssl: JUPYTERHUB_SSL_CERTFILE/KEYFILE/CLIENT_CA)', () => {
+  describe('https (JupyterHub internal_ssl: JUPYTERHUB_SSL_CERTFILE/KEYFILE/CLIENT_CA)', () => {
     let pki: ReturnType<typeof makePki>;
     beforeAll(() => {
       pki = makePki();
@@ -264,15 +271,15 @@ describe('the port-report step', () => {
 describe("the Python launcher's port report (hpc-wrap.mjs run as a program, as batchspawner's job script runs it)", () => {
   let bundle: string;
   let ws: Workspace;
-  let pki: ReturnType<typeof makePki> | null = null;
+  let pki: ReturnType<typeof makePki>;
   beforeAll(async () => {
     bundle = await buildBundle(tempDir());
     ws = makeWorkspace(bundle);
-    if (hasOpenssl()) pki = makePki();
+    pki = makePki(); // openssl (.ci/run installs it)
   });
   afterAll(() => {
     ws.cleanup();
-    if (pki) rmSync(pki.dir, { recursive: true, force: true });
+    rmSync(pki.dir, { recursive: true, force: true });
   });
   let n = 0;
 
@@ -285,15 +292,7 @@ describe("the Python launcher's port report (hpc-wrap.mjs run as a program, as b
     const runtime = { perUser: false, jobIdVariable: 'HPC_WRAP_TEST_JOB_ID', logLevel: 'info', logFile: ws.logFile };
     const description = { version: 1, sessionId, user: 'alice', serverName: '', command: ['/bin/false'], home: null, jupyter: { bindAddress: '127.0.0.1', portRange: { start: 51000, end: 51100 } }, logFile: ws.logFile, runtime, createdAt: new Date().toISOString() };
     writeFileSync(join(dir, 'spool', 'job.json'), JSON.stringify(description), { mode: 0o600 });
-    const child = spawn(bundle, ['batchspawner-singleuser', process.execPath, STAND_IN_SERVER], { env: { ...process.env, HPC_WRAP_RUN_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
-    const exited = new Promise<number | null>((r) => child.on('close', r));
-    cleanup.push(async () => {
-      child.kill('SIGTERM');
-      await exited;
-    });
+    const { exited, output } = jobProcess(spawn(bundle, ['batchspawner-singleuser', process.execPath, STAND_IN_SERVER], { env: { ...process.env, HPC_WRAP_RUN_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] }));
     const status = (): { phase: string; message: string | null; port: number } => {
       try {
         return JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8'));
@@ -301,7 +300,7 @@ describe("the Python launcher's port report (hpc-wrap.mjs run as a program, as b
         return { phase: 'not yet written', message: null, port: 0 };
       }
     };
-    return { exited, output: () => output, status };
+    return { exited, output, status };
   }
 
   it('posts {"port": P} once the server listens, then says listening; a hub without the handler (404) fails the job at once', async () => {
@@ -326,8 +325,7 @@ describe("the Python launcher's port report (hpc-wrap.mjs run as a program, as b
     expect(noToken.output()).not.toMatch(/starting /);
   });
 
-  it('https: posts with the client certificate, and a hub the CA does not vouch for fails at once', async (t) => {
-    if (!pki) return t.skip(); // no openssl to make the certificates
+  it('https: posts with the client certificate, and a hub the CA does not vouch for fails at once', async () => {
     const hub = await startHttpsHub(pki);
     const tls = { JUPYTERHUB_API_URL: `https://127.0.0.1:${hub.port}/hub/api`, JUPYTERHUB_API_TOKEN: TOKEN, JUPYTERHUB_SSL_CERTFILE: pki.clientCert, JUPYTERHUB_SSL_KEYFILE: pki.clientKey };
     const good = job({ ...tls, JUPYTERHUB_SSL_CLIENT_CA: pki.caCert });
@@ -361,15 +359,6 @@ async function startHttpsHub(pki: ReturnType<typeof makePki>): Promise<{ port: n
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   cleanup.push(() => new Promise((r) => server.close(r)));
   return { port: (server.address() as AddressInfo).port, seen };
-}
-
-function hasOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** A CA, a hub certificate for 127.0.0.1 and a client certificate, like JupyterHub's internal_ssl makes. */

@@ -57,6 +57,14 @@ export function splitTunnelRequest(t: TunnelRequest): { spec: TunnelSpec; privat
  */
 export const STATUS_CHANNEL = { host: 'status.hpc-bridge.invalid', port: 1 } as const;
 
+/**
+ * The one line the endpoint writes on a status channel: once the agent's connection holds
+ * its reverse forward (at once when it already does). An agent that cannot see the reply to
+ * its tcpip-forward request (OpenSSH's ssh, run by the job launcher) waits for it before the
+ * server starts; ssh2's agent sees the reply and only drains the channel.
+ */
+export const FORWARD_UP = '{"forward":"up"}\n';
+
 export const AGENT_PHASES = ['environment', 'starting', 'listening', 'exited'] as const;
 export type AgentPhase = (typeof AGENT_PHASES)[number];
 export interface StatusPush {

@@ -16,9 +16,11 @@ import { inquirerSideEffectFree, noNativeModules, zodEnglishOnly } from './build
 const BODY_MARKER = '\n/*hpc-wrap-program\n';
 const ESCAPED_END = '*\x01/';
 
-// The job launcher (hpc-wrappers/job-launcher/start_job.py) as plain text at the end of the
-// file, in a block comment, for `hpc-wrap batchspawner-singleuser` (below).
-const LAUNCHER_FILE = 'hpc-wrappers/job-launcher/start_job.py';
+// The job launcher (hpc-wrappers/job-launcher/: its files joined as launcher-script.ts
+// joinLauncherFiles does) as plain text at the end of the file, in a block comment, for
+// `hpc-wrap batchspawner-singleuser` (below). start-env.test.ts checks the two agree.
+const LAUNCHER_DIR = 'hpc-wrappers/job-launcher';
+const LAUNCHER_FILES = ['ssh_tunnel.py', 'start_job.py'];
 const LAUNCHER_MARKER = '\n/*hpc-wrap-launcher\n';
 const LAUNCHER_END = '\n#end-hpc-wrap-launcher\n';
 
@@ -40,7 +42,7 @@ function shellHead() {
 }
 
 export async function buildHpcWrap(outfile, { version, absWorkingDir = process.cwd() }) {
-  const launcher = readFileSync(join(absWorkingDir, LAUNCHER_FILE), 'utf8');
+  const launcher = LAUNCHER_FILES.map((name) => `# --- ${name}\n${readFileSync(join(absWorkingDir, LAUNCHER_DIR, name), 'utf8')}`).join('\n');
   const common = {
     bundle: true,
     platform: 'node',
@@ -83,7 +85,7 @@ export async function buildHpcWrap(outfile, { version, absWorkingDir = process.c
     banner: { js: shellHead() },
   });
   const head = loader.outputFiles[0].text;
-  if (launcher.includes('*/') || launcher.includes(LAUNCHER_END)) throw new Error(`${LAUNCHER_FILE} must not contain */ or ${LAUNCHER_END}`);
+  if (launcher.includes('*/') || launcher.includes(LAUNCHER_END)) throw new Error(`${LAUNCHER_DIR}/*.py must not contain */ or ${LAUNCHER_END}`);
   mkdirSync(dirname(outfile), { recursive: true });
   writeFileSync(outfile, `${head}${BODY_MARKER}${body.replaceAll('*/', ESCAPED_END)}\n*/\n${LAUNCHER_MARKER}${launcher}${LAUNCHER_END}*/\n`);
   chmodSync(outfile, 0o755);

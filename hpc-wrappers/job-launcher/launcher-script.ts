@@ -12,15 +12,22 @@ declare const __HPC_WRAP_JOB_LAUNCHER__: string | undefined;
 
 export const LAUNCHER_END = 'HPC_WRAP_LAUNCHER';
 
-/** start_job.py's text: from the bundle, or beside this file when run from source. */
+/** The program's files, in order: one Python program, its `if __name__` at the end. */
+export const LAUNCHER_FILES = ['ssh_tunnel.py', 'start_job.py'] as const;
+
+/** The launcher's text (LAUNCHER_FILES joined): from the bundle, or beside this file when run from source. */
 export function launcherProgram(): string {
   if (typeof __HPC_WRAP_JOB_LAUNCHER__ === 'string') return __HPC_WRAP_JOB_LAUNCHER__;
-  return readFileSync(new URL('./start_job.py', import.meta.url), 'utf8');
+  return joinLauncherFiles((name) => readFileSync(new URL(`./${name}`, import.meta.url), 'utf8'));
 }
 
-/** A job the launcher runs: none of the steps only start-env has (tunnel, environment, overlay, WebDAV). */
-export function launcherRuns(job: Pick<JobDescription, 'tunnel' | 'environment' | 'overlay' | 'webdav'>): boolean {
-  return job.tunnel === null && job.environment === null && job.overlay === null && job.webdav?.enabled !== true;
+export function joinLauncherFiles(read: (name: string) => string): string {
+  return LAUNCHER_FILES.map((name) => `# --- ${name}\n${read(name)}`).join('\n');
+}
+
+/** A job the launcher runs: none of the steps only start-env has (environment, overlay, WebDAV); a tunnel is held by ssh. */
+export function launcherRuns(job: Pick<JobDescription, 'environment' | 'overlay' | 'webdav'>): boolean {
+  return job.environment === null && job.overlay === null && job.webdav?.enabled !== true;
 }
 
 /**

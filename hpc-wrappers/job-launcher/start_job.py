@@ -1,7 +1,7 @@
-# hpc-wrap's job launcher: `hpc-wrap start-env` for a plain job (no tunnel, software
-# environment, overlay or WebDAV mount) in Python's standard library alone, so that the job
-# reaches the server's start without starting Node (~70 ms of CPU instead of ~300 ms; issue
-# 10, test/bench/startup-cost.ts). startjob renders it into the batch script
+# hpc-wrap's job launcher: `hpc-wrap start-env` for a plain job (no software environment,
+# overlay or WebDAV mount; a tunnel is held by OpenSSH's ssh, ssh_tunnel.py) in Python's
+# standard library alone, so that the job reaches the server's start without starting Node
+# (~70 ms of CPU instead of ~300 ms; issue 10, test/bench/startup-cost.ts). startjob renders it into the batch script
 # (job-launcher/launcher-script.ts) and keeps `hpc-wrap start-env` as the fallback: this
 # program hands the job to it (exec) whenever it is not sure it can do the same - an older
 # Python, a job.json it does not know, a job that needs a step only start-env has.
@@ -27,6 +27,7 @@ import struct
 import sys
 import time
 
+TUNNEL_START_TIMEOUT_S = 60
 RELAYED = ('SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2')
 SHARED_FILE_MODE = 0o640
 LEVELS = {'error': 0, 'warn': 1, 'info': 2, 'debug': 3}
@@ -115,9 +116,25 @@ class RunDir(object):
         self.exit_file = os.path.join(run_dir, 'exit.json')
         # <userDir>/sessions/<session id>
         self.user_dir = os.path.dirname(os.path.dirname(run_dir))
+        self.last = {'phase': 'environment', 'host': None, 'port': None, 'message': None, 'tunnel': None, 'tunnelLastError': None}
+        self.lock = None
+
+    def write_status(self, **changes):
+        """status.json: the last status with `changes` (the tunnel's thread writes its state too)."""
+        if self.lock is None:
+            import threading
+
+            self.lock = threading.Lock()
+        with self.lock:
+            self.last.update(changes)
+            self.last['updatedAt'] = iso_now()
+            write_json_atomic(self.status_file, self.last, SHARED_FILE_MODE)
 
     def status(self, phase, host, port, message):
-        write_json_atomic(self.status_file, {'phase': phase, 'host': host, 'port': port, 'message': message, 'tunnel': None, 'tunnelLastError': None, 'updatedAt': iso_now()}, SHARED_FILE_MODE)
+        self.write_status(phase=phase, host=host, port=port, message=message)
+
+    def tunnel_state(self, state, last_error):
+        self.write_status(tunnel=state, tunnelLastError=last_error)
 
     def exit_record(self, exit_code, sig, error):
         write_json_atomic(self.exit_file, {'exitCode': exit_code, 'signal': sig, 'error': error, 'endedAt': iso_now()}, SHARED_FILE_MODE)
@@ -138,7 +155,7 @@ def plain_runtime(job):
     """job.json's runtime block when this is a plain job this program runs; raises Fallback."""
     if not isinstance(job, dict) or job.get('version') != 1:
         raise Fallback('job.json is not a version 1 job description')
-    for step in ('tunnel', 'overlay', 'environment'):
+    for step in ('overlay', 'environment'):
         if job.get(step) is not None:
             raise Fallback('the job has a %s' % step)
     webdav = job.get('webdav')
@@ -149,6 +166,7 @@ def plain_runtime(job):
         raise Fallback('job.json has no runtime block')
     if rt.get('logLevel') not in LEVELS or not is_str(rt.get('logFile')) or not rt.get('logFile'):
         raise Fallback('job.json has no runtime block')
+    tunnel_spec(job)
     return rt
 
 
@@ -175,9 +193,11 @@ def valid_job(job):
         return False
 
 
-def valid_secrets(secrets):
+def valid_secrets(secrets, tunnel):
     env = secrets.get('env') if isinstance(secrets, dict) else None
-    return isinstance(env, dict) and all(is_str(k) and is_str(v) for k, v in env.items()) and secrets.get('tunnelPrivateKey') is None and secrets.get('webdav') is None
+    key = secrets.get('tunnelPrivateKey') if isinstance(secrets, dict) else None
+    key_ok = is_str(key) and key.startswith('-----BEGIN ') if tunnel else key is None
+    return isinstance(env, dict) and all(is_str(k) and is_str(v) for k, v in env.items()) and key_ok and secrets.get('webdav') is None
 
 
 # --- the steps of start-env a plain job has ----------------------------------------------
@@ -235,9 +255,9 @@ def consume_spool(paths):
         remove_tree(paths.spool)
     if not isinstance(job, dict) or not valid_job(job):
         raise ValueError('the job description %s is not valid' % paths.job_file)
-    if not valid_secrets(secrets):
+    if not valid_secrets(secrets, job.get('tunnel') is not None):
         raise ValueError('the secrets file %s is not valid' % paths.secrets_file)  # never its content
-    return job, secrets['env']
+    return job, secrets['env'], secrets.get('tunnelPrivateKey')
 
 
 def remove_tree(path):
@@ -355,6 +375,7 @@ class Launcher(object):
         self.job = None
         self.host = None
         self.port = None
+        self.tunnel = None
 
     def on_signal(self, signum, _frame):
         name = signal.Signals(signum).name
@@ -393,7 +414,7 @@ class Launcher(object):
         for name in RELAYED:
             signal.signal(getattr(signal, name), self.on_signal)
         try:
-            job, hub_env = consume_spool(paths)
+            job, hub_env, tunnel_key = consume_spool(paths)
         except ValueError as err:
             paths.status('exited', None, None, str(err))
             paths.exit_record(1, None, str(err))
@@ -417,19 +438,50 @@ class Launcher(object):
             self.port = pick_free_port(bind, (rng['start'], rng['end']))
             self.host = advertised_host(bind)
             env['JUPYTERHUB_SERVICE_URL'] = service_url(bind, self.port, env.get('JUPYTERHUB_SERVICE_PREFIX'))
-            # batchspawner-singleuser: checked before the server starts, sent once it listens
-            report = PortReport(env, self.port) if command.report_port else None
         except (OSError, ValueError) as err:
             return self.fail(str(err), 1)
-        if self.received:
-            first = self.received[0]
-            return self.fail('received %s before the server started' % first, signal_status(first), first)
+        try:
+            if job.get('tunnel') is not None:
+                failed = self.open_tunnel(job['tunnel'], tunnel_key, env)
+                if failed is not None:
+                    return failed
+            try:
+                # batchspawner-singleuser: checked before the server starts, sent once it listens
+                report = PortReport(env, self.port) if command.report_port else None
+            except ValueError as err:
+                return self.fail(str(err), 1)
+            if self.received:
+                first = self.received[0]
+                return self.fail('received %s before the server started' % first, signal_status(first), first)
 
-        argv = command.server or job['command']
-        paths.status('starting', self.host, self.port, None)
-        say('starting %s on %s:%s (by the Python launcher)' % (argv[0], self.host, self.port))
-        self.log.write('info', 'start-env.starting', {'sessionId': job['sessionId'], 'user': job['user'], 'host': self.host, 'port': self.port, 'program': argv[0], 'launcher': 'python'})
-        return self.serve(argv, env, cwd, WILDCARD.get(bind, bind), report)
+            argv = command.server or job['command']
+            paths.status('starting', self.host, self.port, None)
+            say('starting %s on %s:%s (by the Python launcher)' % (argv[0], self.host, self.port))
+            self.log.write('info', 'start-env.starting', {'sessionId': job['sessionId'], 'user': job['user'], 'host': self.host, 'port': self.port, 'program': argv[0], 'launcher': 'python'})
+            return self.serve(argv, env, cwd, WILDCARD.get(bind, bind), report)
+        finally:
+            if self.tunnel is not None:
+                self.tunnel.stop()
+                paths.tunnel_state('down', None)
+
+    def open_tunnel(self, spec, key, env):
+        """tunnel-agent.ts's step: the tunnel up before the server starts; the hub URLs through it. A failure's exit status, else None."""
+        self.tunnel = SshTunnel(spec, key, self.port, self.paths.tunnel_state, say)
+        try:
+            self.tunnel.start()
+            self.tunnel.wait_up(TUNNEL_START_TIMEOUT_S, lambda: bool(self.received))
+            if self.tunnel.api_port is not None:
+                for name in HUB_URL_VARIABLES:
+                    if env.get(name):
+                        env[name] = rewrite_hub_url(env[name], self.tunnel.api_port)
+        except (OSError, ValueError, TunnelFailed) as err:
+            message = str(err)
+            self.tunnel.stop()
+            self.tunnel = None
+            self.paths.tunnel_state('down', message)
+            return self.fail(message, 1)
+        self.log.write('info', 'start-env.tunnel-up', {'sessionId': self.job['sessionId'], 'hub': self.tunnel.where, 'remotePort': spec['remotePort'], 'apiPort': self.tunnel.api_port, 'agent': 'openssh'})
+        return None
 
     def serve(self, argv, env, cwd, probe_host, report):
         import subprocess  # here: a job that never starts a server does not pay for it
@@ -455,6 +507,8 @@ class Launcher(object):
                         if report is not None:
                             report.send(self)
                         self.paths.status('listening', self.host, self.port, None)
+                        if self.tunnel is not None:
+                            self.tunnel.report_phase({'phase': 'listening', 'port': self.port})
                         self.log.write('info', 'start-env.listening', {'sessionId': self.job['sessionId'], 'host': self.host, 'port': self.port})
                     except ReportFailed as err:
                         listening_failure = str(err)

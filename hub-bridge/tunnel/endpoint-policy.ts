@@ -7,7 +7,7 @@
 // the same destination ("localhost", "::1"), Unix sockets.
 import { STATUS_CHANNEL } from '../../contract/tunnel.js';
 
-export { parseStatusPush, STATUS_CHANNEL, type StatusPush } from '../../contract/tunnel.js';
+export { FORWARD_UP, parseStatusPush, STATUS_CHANNEL, type StatusPush } from '../../contract/tunnel.js';
 
 /** A live session's key as the endpoint knows it. */
 export interface EndpointKey {

@@ -15,6 +15,7 @@ import ssh2 from 'ssh2';
 import {
   decideAuth,
   decideDirect,
+  FORWARD_UP,
   forwardRefusal,
   parseStatusPush,
   type AuthRequest,
@@ -95,6 +96,8 @@ export class TunnelEndpoint extends EventEmitter<EndpointEvents> {
   private readonly agents = new Set<AgentConnection & { sock: Socket }>();
   private unauthenticated = 0;
   private nextId = 1;
+  /** Status channels of agents whose forward is not in place yet (announceForward). */
+  private readonly statusWaiters = new WeakMap<AgentConnection, Set<ssh2.ServerChannel>>();
   /** Connections closed at once because too many were unauthenticated. */
   droppedAtAccept = 0;
 
@@ -305,6 +308,7 @@ export class TunnelEndpoint extends EventEmitter<EndpointEvents> {
       accept?.();
       if (name === 'tcpip-forward' && !a.forwarded) {
         a.forwarded = true;
+        this.announceForward(a);
         this.emit('forward', a);
       } else if (name === 'cancel-tcpip-forward' && a.forwarded) {
         a.forwarded = false;
@@ -330,9 +334,27 @@ export class TunnelEndpoint extends EventEmitter<EndpointEvents> {
     });
   }
 
-  /** Reads the agent's status lines ({"phase":…,"port":…}); bounded, and never written to. */
+  /** Tells each status channel of `a` that its forward is in place (FORWARD_UP), once. */
+  private announceForward(a: AgentConnection): void {
+    const waiting = this.statusWaiters.get(a);
+    this.statusWaiters.delete(a);
+    for (const ch of waiting ?? []) if (!ch.destroyed) ch.write(FORWARD_UP);
+  }
+
+  /**
+   * Reads the agent's status lines ({"phase":…,"port":…}), bounded. Writes one line back:
+   * FORWARD_UP once this connection holds its reverse forward (at once if it does already),
+   * the proof an agent that cannot see the forward's reply (OpenSSH's ssh) waits for.
+   */
   private statusChannel(a: AgentConnection, ch: ssh2.ServerChannel | undefined): void {
     if (!ch) return;
+    if (a.forwarded) ch.write(FORWARD_UP);
+    else {
+      const waiting = this.statusWaiters.get(a) ?? new Set<ssh2.ServerChannel>();
+      waiting.add(ch);
+      this.statusWaiters.set(a, waiting);
+      ch.on('close', () => waiting.delete(ch));
+    }
     let buf = '';
     let total = 0;
     ch.setEncoding('utf8');

@@ -220,6 +220,8 @@ describe(`JupyterHub → bridge (${mode.transport}${mode.tunnel ? ' + tunnel' : 
       const alice = await sessionOf('alice');
       const bridgeEvents = (await bridge.api('GET', `/v1/sessions/${alice.id}/events`)).json.events as { message: string }[];
       expect(bridgeEvents.map((e) => e.message).join('\n')).toMatch(/Tunnel up/);
+      // held by the node's OpenSSH ssh under the job launcher: no Node in the job before the server
+      expect(logs).toMatch(/"event":"start-env\.tunnel-up"[^\n]*"agent":"openssh"/);
     }
 
     const text = events.map((e) => e.message ?? '').join('\n');

@@ -2,12 +2,13 @@
 // the hub API, the compute-side agent (start-env from the built hpc-wrap bundle, with a
 // spool as startjob writes it), and a port squatter running as an unprivileged account.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, get, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import ssh2 from 'ssh2';
 import { stringify } from 'yaml';
 import { freePort, terminate, waitFor } from './harness/index.js';
+import { launcherProgram } from '../../hpc-wrappers/job-launcher/launcher-script.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 export const TUNNEL_USER = 'tunnelbot';
@@ -74,6 +75,8 @@ export async function namedServer(name: string): Promise<{ server: Server; port:
 export interface Agent {
   child: ChildProcess;
   runDir: string;
+  /** The job's TMPDIR. */
+  tmpDir: string;
   output(): string;
   status(): Record<string, unknown> | null;
   exited: Promise<number | null>;
@@ -94,11 +97,17 @@ export interface AgentOptions {
   user?: string;
   /** Extra node options for start-env (e.g. --cpu-prof in a benchmark). */
   nodeArgs?: string[];
+  /**
+   * Who runs the job: `start-env` (Node, the ssh2 agent), or `launcher`: the job launcher as
+   * a job script runs it (python3 with its program on stdin, OpenSSH's ssh holding the
+   * tunnel), start-env's command line as its fallback.
+   */
+  runner?: 'start-env' | 'launcher';
 }
 
 let agents = 0;
 
-/** Writes the spool startjob would (job.json + secrets.json 0600) and runs `hpc-wrap start-env` on it. */
+/** Writes the spool startjob would (job.json + secrets.json 0600) and runs `hpc-wrap start-env` (or the job launcher) on it. */
 export function startAgent(o: AgentOptions): Agent {
   const sid = `s-${String(++agents).padStart(26, 'q')}`;
   const runDir = join(o.workDir, 'users', 'alice', 'sessions', sid);
@@ -132,15 +141,18 @@ export function startAgent(o: AgentOptions): Agent {
         keepaliveIntervalSeconds: o.keepaliveIntervalSeconds ?? 5,
       },
       logFile: join(o.workDir, 'hpc-wrap.log'),
+      runtime: { perUser: false, jobIdVariable: 'HPC_WRAP_TEST_JOB_ID', logLevel: 'info', logFile: join(o.workDir, 'hpc-wrap.log') },
       createdAt: new Date().toISOString(),
     }),
     { mode: 0o600 },
   );
   writeFileSync(join(runDir, 'job.sh'), '#!/bin/sh\n', { mode: 0o700 });
-  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), o.bundle, '--config', configPath, 'start-env', '--run-dir', runDir], {
-    cwd: o.workDir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const startEnv = [process.execPath, ...(o.nodeArgs ?? []), o.bundle, '--config', configPath, 'start-env', '--run-dir', runDir];
+  const argv = o.runner === 'launcher' ? ['/usr/bin/python3', '-E', '-s', '-S', '-', '--run-dir', runDir, '--', ...startEnv] : startEnv;
+  // the job's own TMPDIR (the launcher keeps ssh's files there), as a scheduler may set one
+  const tmpDir = mkdtempSync('/tmp/hpcb-job-tmp-');
+  const child = spawn(argv[0]!, argv.slice(1), { cwd: o.workDir, env: { ...process.env, TMPDIR: tmpDir }, stdio: [o.runner === 'launcher' ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  if (o.runner === 'launcher') child.stdin!.end(launcherProgram());
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -148,6 +160,7 @@ export function startAgent(o: AgentOptions): Agent {
   return {
     child,
     runDir,
+    tmpDir,
     output: () => out,
     status: () => {
       try {

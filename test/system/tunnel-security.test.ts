@@ -357,13 +357,21 @@ describe('many agents', () => {
   });
 });
 
-describe('the compute-side agent (start-env from the built bundle) against the endpoint', () => {
+// The same cases for both agents a job can have: start-env's ssh2 agent, and OpenSSH's ssh
+// held by the job launcher (hpc-wrappers/job-launcher/ssh_tunnel.py; falls back to start-env
+// only without python3 or ssh, both of which this machine has).
+describe.each([
+  ['start-env (ssh2) from the built bundle', 'start-env'],
+  ["the job launcher (OpenSSH's ssh)", 'launcher'],
+] as const)('the compute-side agent: %s, against the endpoint', (_name, runner) => {
   let nodeDir: string;
   let bundle: string;
   let relay: TcpRelay;
   let s: Awaited<ReturnType<TestEndpoint['session']>>;
   const agents: Agent[] = [];
   const keyBody = (k: string) => k.split('\n')[2]!; // a line of the secret base64
+  /** The launcher's directories for ssh (key while logging in, known_hosts, sockets). */
+  const launcherDirs = (a: Agent) => readdirSync(a.tmpDir).filter((f) => f.startsWith('hpcw-tunnel-'));
 
   /** No process has the private key in its argv; the server's env does not hold it either. */
   function assertKeyNotInProcesses(k: string): void {
@@ -408,6 +416,7 @@ describe('the compute-side agent (start-env from the built bundle) against the e
       remotePort: s.grant.remotePort,
       hubApiPort: api.port,
       keepaliveIntervalSeconds: 1,
+      runner,
       ...over,
     });
     agents.push(a);
@@ -422,6 +431,10 @@ describe('the compute-side agent (start-env from the built bundle) against the e
     await agentReady(a);
     expect(a.output()).toContain(`tunnel up: hub 127.0.0.1:${P} → node 127.0.0.1:`);
     expect(a.output().indexOf('tunnel up')).toBeLessThan(a.output().indexOf('starting '));
+    expect(a.output().includes('(by the Python launcher)'), a.output()).toBe(runner === 'launcher');
+    // the launcher's ssh reads the key from a 0600 file only while it logs in
+    expect(launcherDirs(a).length).toBe(runner === 'launcher' ? 1 : 0);
+    expect(launcherDirs(a).filter((d) => existsSync(join(a.tmpDir, d, 'key')))).toEqual([]);
     expect(existsSync(join(a.runDir, 'spool', 'secrets.json'))).toBe(false);
     expect(existsSync(join(a.runDir, 'spool')) ? readdirSync(join(a.runDir, 'spool')) : []).toEqual([]);
     assertKeyNotInProcesses(s.grant.privateKey);
@@ -456,7 +469,8 @@ describe('the compute-side agent (start-env from the built bundle) against the e
     });
     const backMs = Date.now() - t0;
     expect(a.output()).toMatch(/tunnel down: .*reconnecting/);
-    expect(a.output().match(/tunnel up: /g)).toHaveLength(2);
+    // the launcher hears "up" on its status channel, a moment after the forward carries traffic
+    await waitFor(() => a.output().match(/tunnel up: /g)?.length === 2, { timeoutMs: 2_000, onTimeout: () => a.output() });
     expect(await httpGet(P, '/via-api/again')).toEqual({ status: 200, body: 'hub-api /hub/api/again' });
 
     relay.blackhole();
@@ -472,6 +486,7 @@ describe('the compute-side agent (start-env from the built bundle) against the e
   it('tears the tunnel down when the job ends; P stays the bridge\'s until the session ends', async () => {
     const a = agents[0]!;
     await a.stop();
+    expect(launcherDirs(a)).toEqual([]);
     expect(a.output()).toMatch(/the server (exited with status 0|was killed by SIGTERM)/);
     expect(a.status()).toMatchObject({ phase: 'exited', tunnel: 'down' });
     await waitFor(() => hub.tunnels.state(s.sessionId)?.state === 'down', { timeoutMs: 5_000 });

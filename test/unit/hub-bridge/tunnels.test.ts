@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BridgeMetrics } from '../../../hub-bridge/metrics/bridge-metrics.js';
 import type { Session } from '../../../hub-bridge/sessions/types.js';
 import { SessionStore } from '../../../hub-bridge/store/session-store.js';
+import { FORWARD_UP, STATUS_CHANNEL } from '../../../contract/tunnel.js';
 import { sample } from '../../support/prometheus-text.js';
 import { sessionId, startTestEndpoint, type TestEndpoint } from '../../support/tunnel-endpoint.js';
 import { startRelay } from '../../support/tcp-relay.js';
@@ -156,5 +157,34 @@ describe('Tunnels', () => {
     await expect(agent(e.port, '', s.grant.remotePort, 'x', { privateKey: undefined, password: 'tunnelbot' })).rejects.toThrow(/authentication methods failed/);
     await expect(agent(e.port, s.grant.privateKey, s.grant.remotePort, 'x', { username: 'root' })).rejects.toThrow(/authentication methods failed/);
     expect(e.tunnels.isUp(s.sessionId)).toBe(false);
+  });
+
+  it('says {"forward":"up"} on a status channel once the connection holds its forward: when it comes, or at once', async () => {
+    const e = await endpoint();
+    const s = await e.session();
+    const c = new ssh2.Client();
+    cleanup.push(() => c.end());
+    await new Promise<void>((resolve, reject) => {
+      c.on('ready', () => resolve()).on('error', reject);
+      c.connect({ host: '127.0.0.1', port: e.port, username: 'tunnelbot', privateKey: s.grant.privateKey, readyTimeout: 10_000 });
+    });
+    const statusChannel = () =>
+      new Promise<{ said: () => string }>((resolve, reject) =>
+        c.forwardOut('127.0.0.1', 0, STATUS_CHANNEL.host, STATUS_CHANNEL.port, (err, ch) => {
+          if (err) return reject(err);
+          let said = '';
+          ch.on('data', (d: Buffer) => (said += d.toString('utf8')));
+          resolve({ said: () => said });
+        }),
+      );
+    const early = await statusChannel();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(early.said()).toBe(''); // logged in, no forward yet: nothing to vouch for
+    await new Promise<void>((resolve, reject) => c.forwardIn('127.0.0.1', s.grant.remotePort, (err) => (err ? reject(err) : resolve())));
+    await expect.poll(() => early.said()).toBe(FORWARD_UP);
+    const late = await statusChannel();
+    await expect.poll(() => late.said()).toBe(FORWARD_UP);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(early.said()).toBe(FORWARD_UP); // once
   });
 });

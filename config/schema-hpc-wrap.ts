@@ -111,7 +111,7 @@ export const hpcWrapSchema = z
           .enum(['auto', 'node'])
           .default('auto')
           .describe(
-            "What starts a plain job's server (no tunnel, environment, overlay or WebDAV) under Slurm or fork. auto: hpc-wrap's launcher in the node's python3 (standard library only; ~70 ms of CPU before the server instead of Node's ~300 ms), start-env where there is no python3; node: always start-env.",
+            "What starts a plain job's server (no software environment, overlay or WebDAV) under Slurm or fork. auto: hpc-wrap's launcher in the node's python3 (standard library only; ~70 ms of CPU before the server instead of Node's ~300 ms; a tunnel held by the node's OpenSSH ssh), start-env where there is no python3 (or, with a tunnel, no ssh); node: always start-env and its ssh2 agent.",
           ),
       })
       .strict()

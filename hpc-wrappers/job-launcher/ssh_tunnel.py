@@ -118,9 +118,11 @@ class SshTunnel(object):
         self.on_state, self.say = on_state, say
         self.cond = threading.Condition()
         self.up = self.ever_up = self.stopped = False
+        # set by the launcher's signal handler when the job is told to end (a plain flag: no lock there)
+        self.ending = False
         self.fatal = self.last_error = self.last_said = None
         self.proc = self.status_sock = self.phase = None
-        self.dir = self.api_listener = self.api_port = None
+        self.dir = self.api_listener = self.api_port = self.runner = None
         self.delay = self.FIRST_BACKOFF
         self.ssh = find_ssh()
 
@@ -150,7 +152,7 @@ class SshTunnel(object):
             self.api_port = self.api_listener.getsockname()[1]
             self.thread(self.serve_api)
         self.say('tunnel: connecting to %s by OpenSSH%s' % (self.where, ' (hub API 127.0.0.1:%d \u2192 node 127.0.0.1:%d)' % (self.spec['hubApiPort'], self.api_port) if self.api_port else ''))
-        self.thread(self.run)
+        self.runner = self.thread(self.run)
 
     def stop(self):
         import subprocess
@@ -165,8 +167,14 @@ class SshTunnel(object):
                 proc.wait(2)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if self.runner is not None:
+            self.runner.join(3)  # it stops a login it began meanwhile, and writes no key after this
         for s in (sock, self.api_listener):
             if s is not None:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept() or recv()
+                except OSError:
+                    pass
                 close_quiet(s)
         if self.dir:
             for name in ('key', 'known_hosts', 'status', 'api'):
@@ -257,6 +265,8 @@ class SshTunnel(object):
                 return
             with self.cond:
                 self.proc = proc
+                if self.stopped:  # stop() came while this login began
+                    proc.terminate()
             self.thread(self.watch_status, proc)
             lines = []
             for raw in proc.stderr:
@@ -267,7 +277,7 @@ class SshTunnel(object):
             unlink_quiet(self.path('key'))
             self.ended(proc.returncode, lines)
             with self.cond:
-                if self.stopped or self.fatal:
+                if self.stopped or self.fatal or self.ending:
                     return
                 d = self.delay * (0.75 + random.random() * 0.5)
                 self.delay = min(self.delay * 2, self.MAX_BACKOFF)
@@ -277,12 +287,13 @@ class SshTunnel(object):
         text = ' '.join(lines) or 'ssh exited with status %s' % code
         with self.cond:
             was_up, self.up = self.up, False
-            stopped = self.stopped
-            if stopped:
+            if self.stopped:
                 return
             fatal = None
             if 'Host key verification failed' in text or 'host key is known for' in text or 'IDENTIFICATION HAS CHANGED' in text:
                 fatal = self.host_key_refusal(text)
+            elif 'Bad configuration option' in text or 'Unsupported option' in text or 'unknown option' in text:
+                fatal = "the node's ssh (%s) cannot hold the tunnel as the launcher asks (%s); set job.launcher: node in hpc-wrap.yaml to use start-env's agent" % (self.ssh, text)
             elif 'remote port forwarding failed' in text:
                 fatal = 'the bridge refused the forward of its 127.0.0.1:%d to this job (%s)' % (self.spec['remotePort'], text)
             elif 'Permission denied' in text:
@@ -292,7 +303,9 @@ class SshTunnel(object):
                 self.fatal = fatal
             self.last_error = msg
             self.cond.notify_all()
-        if was_up:
+        if self.ending:
+            self.say('tunnel down: %s (the job is ending)' % msg)
+        elif was_up:
             self.say('tunnel down: %s, reconnecting' % msg)
             self.last_said = msg
         elif msg != self.last_said:

@@ -28,6 +28,7 @@ import sys
 import time
 
 TUNNEL_START_TIMEOUT_S = 60
+ENDING = ('SIGTERM', 'SIGINT', 'SIGHUP')
 RELAYED = ('SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2')
 SHARED_FILE_MODE = 0o640
 LEVELS = {'error': 0, 'warn': 1, 'info': 2, 'debug': 3}
@@ -380,6 +381,8 @@ class Launcher(object):
     def on_signal(self, signum, _frame):
         name = signal.Signals(signum).name
         self.received.append(name)
+        if self.tunnel is not None and name in ENDING:
+            self.tunnel.ending = True  # the job is ending: a lost connection is not re-made
         if self.child is not None and self.child.returncode is None:
             try:
                 self.child.send_signal(signum)

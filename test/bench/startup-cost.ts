@@ -7,7 +7,8 @@
 // interleaved in one run, median of N runs, with the ratio. Not a test: it prints figures.
 //   node --import tsx test/bench/startup-cost.ts [--baseline REF|DIR] [--runs N]
 // start-env's figure is read by the server itself: the "server" is a python3 one-liner that
-// copies its parent's utime+stime (/proc/PPID/stat) at its first instruction.
+// sums its parent's utime+stime (/proc/PPID/stat) and its parent's other descendants' at its
+// first instruction; also for a job with a tunnel (to an endpoint this benchmark runs).
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { stopForkJobs } from '../support/fork-jobs.js';
+import { startTestEndpoint, type TestEndpoint } from '../support/tunnel-endpoint.js';
 import { table } from './bench-cluster.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
@@ -39,8 +41,27 @@ function cpuMs(argv: string[], env: NodeJS.ProcessEnv = process.env): number {
 /** hpc-wrap without its code cache (hpc-wrappers/code-cache.ts): the first call of a version. */
 const NO_CODE_CACHE = { ...process.env, HPC_WRAP_CODE_CACHE: 'off' };
 
-/** The "server": writes its parent's (start-env's) CPU so far, in clock ticks, and exits. */
-const REPORTER = ['import os, sys', 'f = open("/proc/%d/stat" % os.getppid()).read().rsplit(")", 1)[1].split()', 'open(sys.argv[1], "w").write(str(int(f[11]) + int(f[12])))'].join('\n');
+/**
+ * The "server": writes the CPU so far, in clock ticks, of its parent (start-env or the job
+ * launcher) and of the parent's other descendants (the launcher's ssh client for a tunnel),
+ * and exits.
+ */
+const REPORTER = [
+  'import os, sys',
+  'root, me, procs = os.getppid(), os.getpid(), {}',
+  'for d in os.listdir("/proc"):',
+  '    try:',
+  '        f = open("/proc/%s/stat" % d).read().rsplit(")", 1)[1].split() if d.isdigit() else None',
+  '    except OSError:',
+  '        f = None',
+  '    if f:',
+  '        procs[int(d)] = (int(f[1]), int(f[11]) + int(f[12]))',
+  'def under(p):',
+  '    while p > 1 and p != root:',
+  '        p = procs.get(p, (0, 0))[0]',
+  '    return p == root',
+  'open(sys.argv[1], "w").write(str(sum(t for p, (_, t) in procs.items() if p != me and under(p))))',
+].join('\n');
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -55,17 +76,26 @@ function baselineDist(ref: string): { dist: string; cleanup: () => void } {
   return { dist: join(dir, 'dist'), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export async function startEnvCpuMs(hpcWrap: string, work: string, n: number, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function startEnvCpuMs(hpcWrap: string, work: string, n: number, env: NodeJS.ProcessEnv = process.env, tunnel?: TestEndpoint): Promise<number> {
   const config = join(work, 'hpc-wrap.yaml');
   writeFileSync(config, stringify({ workDir: join(work, 'hpc'), scheduler: { kind: 'fork' } }));
   const out = join(work, `cpu-${n}`);
-  const sessionId = `s-${String.fromCharCode(97 + (n % 26)).repeat(13)}${'b'.repeat(13)}`;
-  const req = { version: 1, sessionId, user: 'bench', env: { JUPYTERHUB_API_TOKEN: 'bench-token-0123456789' }, command: ['python3', '-c', REPORTER, out] };
+  const s = tunnel ? await tunnel.session() : null;
+  const sessionId = s?.sessionId ?? `s-${String.fromCharCode(97 + (n % 26)).repeat(13)}${'b'.repeat(13)}`;
+  const req = {
+    version: 1,
+    sessionId,
+    user: 'bench',
+    env: { JUPYTERHUB_API_TOKEN: 'bench-token-0123456789', JUPYTERHUB_API_URL: 'http://127.0.0.1:8081/hub/api' },
+    command: ['python3', '-c', REPORTER, out],
+    ...(s ? { tunnel: { ...s.spec, privateKey: s.grant.privateKey } } : {}),
+  };
   execFileSync(process.execPath, [hpcWrap, '--config', config, 'startjob'], { input: JSON.stringify(req), env });
   for (let i = 0; i < 600 && !existsSync(out); i++) await sleep(50);
   await sleep(50);
   const ticks = Number(readFileSync(out, 'utf8'));
   await stopForkJobs(join(work, 'hpc'));
+  if (s) tunnel!.tunnels.end(s.sessionId);
   return ticks * TICK_MS;
 }
 
@@ -109,6 +139,8 @@ export async function startupCost(argv: string[] = []): Promise<void> {
   const base = baselineDist(ref);
   const work = mkdtempSync(join(tmpdir(), 'startup-bench-'));
   benchCwd = work;
+  // the bridge's tunnel endpoint (this checkout's) for the jobs with a tunnel
+  const endpoint = await startTestEndpoint({ apiPort: 8081 });
   try {
     const sides = { before: base.dist, after: join(REPO, 'dist') };
     const cases: Array<{ name: string; run: (dist: string, i: number, side: string) => Promise<number> }> = [
@@ -138,6 +170,14 @@ export async function startupCost(argv: string[] = []): Promise<void> {
           return startEnvCpuMs(join(d, 'hpc-wrap.mjs'), w, i, NO_CODE_CACHE);
         },
       },
+      {
+        name: 'the same for a job with a tunnel (its ssh client included)',
+        run: async (d, i, side) => {
+          const w = join(work, `${side}-tunnel-${i}`);
+          mkdirSync(w, { recursive: true });
+          return startEnvCpuMs(join(d, 'hpc-wrap.mjs'), w, i, process.env, endpoint);
+        },
+      },
     ];
     const rows: (string | number)[][] = [['CPU ms (median of ' + runs + ')', `before (${ref})`, 'after', 'after/before']];
     for (const c of cases) {
@@ -153,6 +193,7 @@ export async function startupCost(argv: string[] = []): Promise<void> {
     console.log(`\nStart-up cost (CPU of the process tree; start-env: its own CPU when it spawns the server; ${TICK_MS} ms resolution there)`);
     console.log(table(rows));
   } finally {
+    await endpoint.close();
     rmSync(work, { recursive: true, force: true });
     base.cleanup();
   }

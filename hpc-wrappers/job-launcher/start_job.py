@@ -1,10 +1,11 @@
 # hpc-wrap's job launcher: `hpc-wrap start-env` for a plain job (no software environment,
 # overlay or WebDAV mount; a tunnel is held by OpenSSH's ssh, ssh_tunnel.py) in Python's
 # standard library alone, so that the job reaches the server's start without starting Node
-# (~70 ms of CPU instead of ~300 ms; issue 10, test/bench/startup-cost.ts). startjob renders it into the batch script
-# (job-launcher/launcher-script.ts) and keeps `hpc-wrap start-env` as the fallback: this
-# program hands the job to it (exec) whenever it is not sure it can do the same - an older
-# Python, a job.json it does not know, a job that needs a step only start-env has.
+# (~70 ms of CPU instead of ~300 ms; issue 10, test/bench/startup-cost.ts). startjob
+# renders it into the batch script (job-launcher/launcher-script.ts) and keeps `hpc-wrap
+# start-env` as the fallback: this program hands the job to it (exec) whenever it is not
+# sure it can do the same - an older Python, a job.json it does not know, a job that needs
+# a step only start-env has, a tunnel on a node without ssh.
 #
 # It keeps start-env's contract to the letter (docs/contracts.md): the duplicate-job guard,
 # the spool read once and deleted, status.json's phases (environment, starting, listening,

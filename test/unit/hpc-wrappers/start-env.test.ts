@@ -209,6 +209,13 @@ describe('the job launcher hands what it does not run to start-env', () => {
     }
   });
 
+  it('the hpc-wrap file carries the same launcher text as the sources (for batchspawner-singleuser)', () => {
+    const file = readFileSync(bundle, 'latin1');
+    const start = file.lastIndexOf('\n/*hpc-wrap-launcher\n') + '\n/*hpc-wrap-launcher\n'.length;
+    const end = file.indexOf('\n#end-hpc-wrap-launcher\n', start);
+    expect(Buffer.from(file.slice(start, end), 'latin1').toString('utf8')).toBe(launcherProgram());
+  });
+
   it('logs which program started the server', () => {
     expect(readFileSync(ws.logFile, 'utf8')).toMatch(/"event":"start-env.starting".*"launcher":"python"/);
   });

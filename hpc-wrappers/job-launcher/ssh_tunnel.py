@@ -54,12 +54,10 @@ def tunnel_spec(job):
     ok = (
         isinstance(t, dict)
         and isinstance(t.get('host'), str)
-        and t['host'] != ''
-        and not t['host'].startswith('-')
+        and re.match(r'(?:(?!-)[A-Za-z0-9.-]{1,253}|[0-9A-Fa-f:]{2,39})\Z', t['host']) is not None
         and port(t.get('port'))
         and isinstance(t.get('user'), str)
-        and t['user'] != ''
-        and not t['user'].startswith('-')
+        and re.match(r'[a-z_][a-z0-9_-]{0,31}\Z', t['user']) is not None
         and isinstance(t.get('hostKeys'), list)
         and len(t['hostKeys']) > 0
         and all(isinstance(line, str) and '\n' not in line and '\r' not in line and '\0' not in line for line in t['hostKeys'])
@@ -140,7 +138,9 @@ class SshTunnel(object):
         import tempfile
 
         self.dir = tempfile.mkdtemp(prefix='hpcw-tunnel-')
-        if len(self.path('status')) > 100:  # a Unix socket path has ~107 bytes
+        # a Unix socket path has ~107 bytes; ssh splits option values at blanks and quotes
+        # and expands % and ~ in paths: the job's TMPDIR only when it has none of those
+        if len(self.path('status')) > 100 or re.search(r'[\s"\'\\%~]', self.dir):
             os.rmdir(self.dir)
             self.dir = tempfile.mkdtemp(prefix='hpcw-tunnel-', dir='/tmp')
         with open(self.path('known_hosts'), 'w') as f:

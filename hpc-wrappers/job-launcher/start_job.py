@@ -449,6 +449,9 @@ class Launcher(object):
                 failed = self.open_tunnel(job['tunnel'], tunnel_key, env)
                 if failed is not None:
                     return failed
+                if self.received:
+                    first = self.received[0]
+                    return self.fail('received %s while the environment step "tunnel" was preparing; the server was not started' % first, signal_status(first), first)
             try:
                 # batchspawner-singleuser: checked before the server starts, sent once it listens
                 report = PortReport(env, self.port) if command.report_port else None

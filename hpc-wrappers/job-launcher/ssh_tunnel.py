@@ -33,13 +33,15 @@ SSH_DIRS = ('/usr/bin', '/bin', '/usr/local/bin')
 HUB_URL_VARIABLES = ('JUPYTERHUB_API_URL', 'JUPYTERHUB_ACTIVITY_URL')
 
 
+_ssh = []
+
+
 def find_ssh():
-    """OpenSSH's client: the system's first, then PATH's."""
-    for d in list(SSH_DIRS) + os.environ.get('PATH', '').split(os.pathsep):
-        p = os.path.join(d, 'ssh')
-        if d and os.path.isfile(p) and os.access(p, os.X_OK):
-            return p
-    return None
+    """OpenSSH's client: the system's first, then PATH's (looked up once)."""
+    if not _ssh:
+        paths = (os.path.join(d, 'ssh') for d in list(SSH_DIRS) + os.environ.get('PATH', '').split(os.pathsep) if d)
+        _ssh.append(next((p for p in paths if os.path.isfile(p) and os.access(p, os.X_OK)), None))
+    return _ssh[0]
 
 
 def tunnel_spec(job):

@@ -150,7 +150,7 @@ export function startAgent(o: AgentOptions): Agent {
   const startEnv = [process.execPath, ...(o.nodeArgs ?? []), o.bundle, '--config', configPath, 'start-env', '--run-dir', runDir];
   const argv = o.runner === 'launcher' ? ['/usr/bin/python3', '-E', '-s', '-S', '-', '--run-dir', runDir, '--', ...startEnv] : startEnv;
   // the job's own TMPDIR (the launcher keeps ssh's files there), as a scheduler may set one
-  const tmpDir = mkdtempSync('/tmp/hpcb-job-tmp-');
+  const tmpDir = mkdtempSync(join(o.workDir, 'tmp-')); // removed with the work dir
   const child = spawn(argv[0]!, argv.slice(1), { cwd: o.workDir, env: { ...process.env, TMPDIR: tmpDir }, stdio: [o.runner === 'launcher' ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   if (o.runner === 'launcher') child.stdin!.end(launcherProgram());
   let out = '';
